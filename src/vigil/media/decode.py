@@ -1,0 +1,156 @@
+"""Safe image decoding: real type from magic bytes, bounded bytes and pixels, EXIF orientation.
+
+Every failure is a :class:`~vigil.errors.MediaError` that names the input and the reason. Only the
+first frame of an animated or multi-page file is decoded, so frames are bounded by construction.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps
+
+from vigil.errors import CorruptMedia, EmptyFile, MediaTooLarge, UnsupportedMedia
+from vigil.media.sniff import IMAGE_KINDS, sniff
+
+__all__ = ["DecodedImage", "Limits", "decode_image", "read_media"]
+
+_plugins_loaded = False
+
+
+def _load_plugins() -> None:
+    """Register the HEIF and AVIF openers once (they live in separate packages)."""
+    global _plugins_loaded
+    if _plugins_loaded:
+        return
+    import pillow_heif
+
+    pillow_heif.register_heif_opener()
+    if "AVIF" not in Image.registered_extensions().values():
+        try:
+            import pillow_avif  # noqa: F401  (registers itself on import)
+        except ImportError:  # pragma: no cover - Pillow builds with AVIF need no plug-in
+            pass
+    _plugins_loaded = True
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Bounds applied to every decode. Defaults suit phone photos and scanned evidence."""
+
+    max_bytes: int = 512 * 2**20
+    max_pixels: int = 200_000_000
+    max_side: int = 65_535
+
+
+@dataclass
+class DecodedImage:
+    """A decoded first frame, in RGB or L mode, orientation applied."""
+
+    image: Image.Image
+    kind: str
+    width: int  # full-resolution width after orientation
+    height: int
+    scale: int = 1  # >1 when a JPEG was decoded at reduced DCT scale
+    warnings: list[str] = field(default_factory=list)
+
+
+def read_media(path: str | os.PathLike[str], limits: Limits = Limits()) -> bytes:
+    """Read a file's bytes, refusing it before reading if it is over ``limits.max_bytes``."""
+    p = Path(path)
+    try:
+        size = p.stat().st_size
+        if size > limits.max_bytes:
+            raise MediaTooLarge(str(p), f"{size} bytes is over the limit of {limits.max_bytes}")
+        with p.open("rb") as fh:
+            return fh.read(limits.max_bytes + 1)
+    except OSError as exc:
+        raise CorruptMedia(str(p), f"cannot read: {exc.strerror or exc}") from exc
+
+
+def _open(data: bytes, source: str, kind: str) -> Image.Image:
+    _load_plugins()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            return Image.open(io.BytesIO(data), formats=[IMAGE_KINDS[kind]])
+    except Image.DecompressionBombError as exc:
+        raise MediaTooLarge(source, f"decompression bomb: {exc}") from exc
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise CorruptMedia(source, f"not a valid {kind} file: {exc}") from exc
+
+
+def _check_size(im: Image.Image, source: str, limits: Limits) -> None:
+    w, h = im.size
+    if w <= 0 or h <= 0:
+        raise CorruptMedia(source, f"image has no pixels ({w}x{h})")
+    if w > limits.max_side or h > limits.max_side or w * h > limits.max_pixels:
+        raise MediaTooLarge(
+            source, f"{w}x{h} is over the limit of {limits.max_pixels} pixels (decompression bomb?)"
+        )
+
+
+def _orient(im: Image.Image, source: str, notes: list[str]) -> Image.Image:
+    """Apply EXIF orientation; a corrupt EXIF block is noted and the pixels used as stored."""
+    try:
+        out = ImageOps.exif_transpose(im)
+    except Exception as exc:  # Pillow raises many types on damaged EXIF
+        notes.append(f"EXIF orientation ignored: {type(exc).__name__}: {exc}")
+        return im
+    return out if out is not None else im
+
+
+def _to_working_mode(im: Image.Image) -> Image.Image:
+    """RGB or L; 16-bit greys are scaled to 8 bits, palettes expanded, alpha dropped."""
+    if im.mode in ("RGB", "L"):
+        return im
+    if im.mode.startswith("I;16"):
+        wide = np.asarray(im, dtype=np.float32) / 257.0
+        return Image.fromarray(np.clip(wide + 0.5, 0, 255).astype(np.uint8), "L")
+    if im.mode in ("I", "F", "1"):
+        return im.convert("L")
+    if im.mode == "P":
+        im = im.convert("RGBA")
+    return im.convert("RGB")
+
+
+def decode_image(
+    data: bytes, source: str, limits: Limits = Limits(), min_side: int | None = None
+) -> DecodedImage:
+    """Decode the first frame of ``data`` (named ``source`` in errors).
+
+    ``min_side``: when set, a JPEG may be decoded at 1/2, 1/4 or 1/8 scale so long as both sides
+    stay at least ``min_side`` pixels (libjpeg's DCT scaling: several times faster on large photos).
+    """
+    if not data:
+        raise EmptyFile(source, "file is empty (0 bytes)")
+    if len(data) > limits.max_bytes:
+        raise MediaTooLarge(source, f"{len(data)} bytes is over the limit of {limits.max_bytes}")
+    kind = sniff(data[:64])
+    if kind is None or kind not in IMAGE_KINDS:
+        what = f"a {kind} file" if kind else "no known media type"
+        raise UnsupportedMedia(source, f"content is {what} (judged from its bytes, not its name)")
+    im = _open(data, source, kind)
+    _check_size(im, source, limits)
+    full_w, full_h = im.size
+    scale = 1
+    if min_side and kind == "jpeg":
+        im.draft("RGB", (min_side, min_side))
+        scale = max(1, full_w // im.size[0])
+    notes: list[str] = []
+    try:
+        im.load()
+        im = _orient(im, source, notes)
+        im = _to_working_mode(im)
+    except Image.DecompressionBombError as exc:
+        raise MediaTooLarge(source, f"decompression bomb: {exc}") from exc
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise CorruptMedia(source, f"cannot decode {kind} data: {exc}") from exc
+    if (im.size[0] > im.size[1]) != (full_w > full_h):
+        full_w, full_h = full_h, full_w  # EXIF orientation swapped the sides
+    return DecodedImage(im, kind, full_w, full_h, scale, notes)
