@@ -1,0 +1,25 @@
+"""Signals: hashers registered by name (md5, sha1, sha256, pdq, and plug-ins)."""
+
+from vigil.signals import crypto as _crypto
+from vigil.signals import pdq as _pdq
+from vigil.signals.base import (
+    Content,
+    SignalExample,
+    SignalType,
+    SignalValue,
+    hamming,
+    registry,
+)
+from vigil.signals.pdq import PDQ_MIN_QUALITY
+
+del _crypto, _pdq
+
+__all__ = [
+    "PDQ_MIN_QUALITY",
+    "Content",
+    "SignalExample",
+    "SignalType",
+    "SignalValue",
+    "hamming",
+    "registry",
+]

@@ -1,0 +1,186 @@
+"""A persistent Hamming-radius index of 256-bit hashes that takes additions and deletions
+without a full rebuild.
+
+Layout (the logarithmic method, as in LSM trees): new hashes go to a small *tail* searched by
+brute force; a full tail becomes an immutable :class:`Segment` with its own tables, and segments
+of similar size are merged, so every hash is rebuilt O(log n) times over its life and a query
+visits O(log n) segments. Deletions are tombstones (ids are never reused) until a merge drops them.
+
+On disk: ``manifest.json`` names the segments and the current tail file; segments are written
+first and the manifest replaced atomically, so a crash leaves the previous consistent state.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from vigil.errors import IndexCorrupt
+from vigil.index import kernels
+from vigil.index.segment import MAX_KEY_BITS, TABLES, Segment
+
+__all__ = ["HammingIndex"]
+
+MANIFEST = "manifest.json"
+FORMAT = "vigil-hamming-index"
+TAIL_LIMIT = 8192
+MERGE_RATIO = 4
+
+
+def _as_hashes(values: Iterable[bytes] | npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
+    if isinstance(values, np.ndarray):
+        return np.ascontiguousarray(values, dtype=np.uint8).reshape(-1, 32)
+    buf = b"".join(values)
+    return np.frombuffer(buf, dtype=np.uint8).reshape(-1, 32).copy()
+
+
+class HammingIndex:
+    """Hashes (32 bytes) keyed by int64 ids; ``query`` returns all within a distance, exactly."""
+
+    def __init__(self) -> None:
+        self.segments: list[Segment] = []
+        self.tail_ids = np.empty(0, dtype=np.int64)
+        self.tail_hashes = np.empty((0, 32), dtype=np.uint8)
+        self.dead: set[int] = set()
+        self.checkpoint = 0  # the last store change applied (see vigil.store)
+        self._next_name = 1
+
+    def __len__(self) -> int:
+        return sum(len(s) for s in self.segments) + len(self.tail_ids) - len(self.dead)
+
+    @property
+    def nbytes(self) -> int:
+        return sum(s.nbytes for s in self.segments) + self.tail_hashes.nbytes + 8 * len(self.dead)
+
+    # -- changes -------------------------------------------------------------------------
+    def add(self, ids: Iterable[int], hashes: Iterable[bytes] | npt.NDArray[np.uint8]) -> None:
+        new_ids = np.fromiter(ids, dtype=np.int64)
+        new_hashes = _as_hashes(hashes)
+        if len(new_ids) != len(new_hashes):
+            raise ValueError(f"{len(new_ids)} ids for {len(new_hashes)} hashes")
+        self.tail_ids = np.concatenate([self.tail_ids, new_ids])
+        self.tail_hashes = np.concatenate([self.tail_hashes, new_hashes])
+        if len(self.tail_ids) >= TAIL_LIMIT:
+            self._flush_tail()
+
+    def remove(self, ids: Iterable[int]) -> None:
+        gone = set(ids)
+        keep = ~np.isin(self.tail_ids, np.fromiter(gone, dtype=np.int64))
+        in_tail = set(self.tail_ids[~keep].tolist())
+        self.tail_ids, self.tail_hashes = self.tail_ids[keep], self.tail_hashes[keep]
+        self.dead |= gone - in_tail
+
+    def _flush_tail(self) -> None:
+        self.segments.append(Segment.build(self.tail_ids, self.tail_hashes))
+        self.tail_ids = np.empty(0, dtype=np.int64)
+        self.tail_hashes = np.empty((0, 32), dtype=np.uint8)
+        while len(self.segments) > 1 and len(self.segments[-1]) * MERGE_RATIO >= len(
+            self.segments[-2]
+        ):
+            last, before = self.segments.pop(), self.segments.pop()
+            self.segments.append(self._merge(before, last))
+
+    def _merge(self, a: Segment, b: Segment) -> Segment:
+        ids = np.concatenate([a.ids, b.ids])
+        hashes = np.concatenate([a.hashes, b.hashes])
+        if self.dead:
+            dead = np.isin(ids, np.fromiter(self.dead, dtype=np.int64))
+            self.dead -= set(ids[dead].tolist())
+            ids, hashes = ids[~dead], hashes[~dead]
+        return Segment.build(ids, hashes)
+
+    def compact(self) -> None:
+        """Merge everything into one segment, dropping deleted hashes."""
+        if self.tail_ids.size:
+            self.segments.append(Segment.build(self.tail_ids, self.tail_hashes))
+            self.tail_ids = np.empty(0, dtype=np.int64)
+            self.tail_hashes = np.empty((0, 32), dtype=np.uint8)
+        while len(self.segments) > 1:
+            last, before = self.segments.pop(), self.segments.pop()
+            self.segments.append(self._merge(before, last))
+        if self.segments and self.dead:
+            only = self.segments.pop()
+            self.segments.append(self._merge(only, Segment.build(only.ids[:0], only.hashes[:0])))
+
+    # -- queries ---------------------------------------------------------------------------
+    def query(self, value: bytes, max_distance: int) -> list[tuple[int, int]]:
+        """(id, distance) of every hash within ``max_distance`` bits, nearest first."""
+        q8 = np.frombuffer(value, dtype=np.uint8)
+        if q8.shape != (32,):
+            raise ValueError("a query hash is 32 bytes")
+        found: list[tuple[int, int]] = []
+        if self.segments:
+            qkeys = kernels.substring_keys(q8.reshape(1, 32), TABLES, MAX_KEY_BITS)[:, 0]
+            for seg in self.segments:
+                ids, dists = seg.query(q8, qkeys, max_distance)
+                found.extend(zip(ids.tolist(), dists.tolist(), strict=True))
+        if self.tail_ids.size:
+            out = np.empty((max(64, len(self.tail_ids)), 2), dtype=np.int64)
+            n = kernels.brute_force(q8.view(np.uint64), self.tail_hashes.view(np.uint64),
+                                    max_distance, out)
+            found.extend((int(self.tail_ids[p]), int(d)) for p, d in out[:n])
+        if self.dead:
+            found = [(i, d) for i, d in found if i not in self.dead]
+        return sorted(found, key=lambda x: (x[1], x[0]))
+
+    def query_many(
+        self, values: Iterable[bytes], max_distance: int
+    ) -> list[list[tuple[int, int]]]:
+        return [self.query(v, max_distance) for v in values]
+
+    # -- persistence -----------------------------------------------------------------------
+    def save(self, directory: str | os.PathLike[str]) -> None:
+        root = Path(directory)
+        root.mkdir(parents=True, exist_ok=True)
+        names = []
+        for seg in self.segments:
+            if seg.name is None:
+                seg.save(root / f"seg-{self._next_name:06d}")
+                self._next_name += 1
+            assert seg.name is not None
+            names.append(seg.name)
+        tail = f"tail-{self._next_name:06d}.npz"
+        self._next_name += 1
+        with open(root / tail, "wb") as fh:
+            np.savez(fh, ids=self.tail_ids, hashes=self.tail_hashes,
+                     dead=np.fromiter(self.dead, dtype=np.int64))
+            fh.flush()
+            os.fsync(fh.fileno())
+        manifest = {"format": FORMAT, "version": 1, "segments": names, "tail": tail,
+                    "checkpoint": self.checkpoint, "next": self._next_name}
+        tmp = root / (MANIFEST + ".tmp")
+        tmp.write_text(json.dumps(manifest, indent=1))
+        os.replace(tmp, root / MANIFEST)
+        live = set(names) | {tail, MANIFEST}
+        for child in root.iterdir():
+            if child.name not in live:
+                shutil.rmtree(child) if child.is_dir() else child.unlink()
+
+    @classmethod
+    def load(cls, directory: str | os.PathLike[str]) -> HammingIndex:
+        """Load a saved index, or an empty one if the directory holds none."""
+        root = Path(directory)
+        index = cls()
+        if not (root / MANIFEST).exists():
+            return index
+        try:
+            manifest = json.loads((root / MANIFEST).read_text())
+            if manifest.get("format") != FORMAT or manifest.get("version") != 1:
+                raise IndexCorrupt(f"{root}: not a version-1 {FORMAT}")
+            for name in manifest["segments"]:
+                index.segments.append(Segment.load(root / name))
+            with np.load(root / manifest["tail"]) as tail:
+                index.tail_ids = tail["ids"].astype(np.int64)
+                index.tail_hashes = tail["hashes"].astype(np.uint8).reshape(-1, 32)
+                index.dead = set(tail["dead"].tolist())
+            index.checkpoint = int(manifest["checkpoint"])
+            index._next_name = int(manifest["next"])
+        except (OSError, ValueError, KeyError) as exc:
+            raise IndexCorrupt(f"{root}: cannot load index: {exc}") from exc
+        return index

@@ -1,0 +1,114 @@
+"""An immutable, persisted run of 256-bit hashes with its multi-index hash tables."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from vigil.errors import IndexCorrupt
+from vigil.index import kernels
+
+__all__ = ["MAX_KEY_BITS", "TABLES", "Segment", "table_bits"]
+
+TABLES = 12  # substrings; radius r // 12 per table (2 for the PDQ threshold of 31)
+MAX_KEY_BITS = 21  # 12 x 21 = 252 of the 256 bits are indexed; the rest only verified
+BRUTE_FORCE_BELOW = 4096
+SEGMENT_FORMAT = 1
+
+
+def table_bits(n: int) -> int:
+    """Key bits per table for n hashes: about one hash per bucket, capped for memory."""
+    return int(min(MAX_KEY_BITS, max(8, int(np.log2(max(n, 1))) - 1)))
+
+
+@dataclass
+class Segment:
+    """``hashes`` (n, 32) uint8 and ``ids`` (n,) int64; tables absent for small segments."""
+
+    hashes: npt.NDArray[np.uint8]
+    ids: npt.NDArray[np.int64]
+    bits: int = 0
+    offsets: npt.NDArray[np.uint32] | None = None
+    postings: npt.NDArray[np.uint32] | None = None
+    name: str | None = None  # directory name once saved
+
+    def __len__(self) -> int:
+        return int(self.ids.shape[0])
+
+    @property
+    def nbytes(self) -> int:
+        extra = 0 if self.offsets is None or self.postings is None else (
+            self.offsets.nbytes + self.postings.nbytes
+        )
+        return int(self.hashes.nbytes + self.ids.nbytes + extra)
+
+    @classmethod
+    def build(cls, ids: npt.NDArray[np.int64], hashes: npt.NDArray[np.uint8]) -> Segment:
+        hashes = np.ascontiguousarray(hashes, dtype=np.uint8).reshape(-1, 32)
+        ids = np.ascontiguousarray(ids, dtype=np.int64)
+        if len(ids) < BRUTE_FORCE_BELOW:
+            return cls(hashes, ids)
+        b = table_bits(len(ids))
+        offsets, postings = kernels.bucket_tables(kernels.substring_keys(hashes, TABLES, b), b)
+        return cls(hashes, ids, b, offsets, postings)
+
+    def query(
+        self, q8: npt.NDArray[np.uint8], qkeys: npt.NDArray[np.uint32], max_d: int
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """(ids, distances) of hashes within ``max_d``; ``qkeys`` are the query's 21-bit keys."""
+        h64 = self.hashes.view(np.uint64)
+        q64 = q8.view(np.uint64)
+        out = np.empty((64, 2), dtype=np.int64)
+        while True:
+            if self.offsets is None or self.postings is None:
+                n = kernels.brute_force(q64, h64, max_d, out)
+            else:
+                keys = qkeys & np.uint32((1 << self.bits) - 1)
+                radius = max_d // TABLES
+                n = kernels.mih_query(
+                    keys, q64, h64, self.offsets, self.postings, self.bits, radius, max_d, out
+                )
+            if n <= len(out):
+                break
+            out = np.empty((n, 2), dtype=np.int64)
+        rows = np.unique(out[:n], axis=0)
+        return self.ids[rows[:, 0]], rows[:, 1]
+
+    def save(self, directory: Path) -> None:
+        tmp = directory.with_name(directory.name + ".tmp")
+        tmp.mkdir(parents=True, exist_ok=True)
+        arrays = {"hashes": self.hashes, "ids": self.ids}
+        if self.offsets is not None and self.postings is not None:
+            arrays |= {"offsets": self.offsets, "postings": self.postings}
+        for name, arr in arrays.items():
+            with open(tmp / f"{name}.npy", "wb") as fh:
+                np.save(fh, arr)
+                fh.flush()
+                os.fsync(fh.fileno())
+        meta = {"format": SEGMENT_FORMAT, "count": len(self), "bits": self.bits, "tables": TABLES}
+        (tmp / "meta.json").write_text(json.dumps(meta))
+        os.replace(tmp, directory)
+        self.name = directory.name
+
+    @classmethod
+    def load(cls, directory: Path) -> Segment:
+        try:
+            meta = json.loads((directory / "meta.json").read_text())
+            if meta.get("format") != SEGMENT_FORMAT or meta.get("tables", TABLES) != TABLES:
+                raise IndexCorrupt(f"{directory}: unsupported segment format {meta}")
+            seg = cls(np.load(directory / "hashes.npy"), np.load(directory / "ids.npy"))
+            seg.name = directory.name
+            if meta["bits"]:
+                seg.bits = int(meta["bits"])
+                seg.offsets = np.load(directory / "offsets.npy")
+                seg.postings = np.load(directory / "postings.npy")
+        except (OSError, ValueError, KeyError) as exc:
+            raise IndexCorrupt(f"{directory}: cannot load index segment: {exc}") from exc
+        if len(seg) != meta["count"] or seg.hashes.shape != (meta["count"], 32):
+            raise IndexCorrupt(f"{directory}: segment holds {len(seg)} hashes, meta says {meta}")
+        return seg

@@ -1,0 +1,109 @@
+"""The signal-type extension point: one base class, one registry.
+
+A signal type turns content into a value (a hash) and knows how values compare: ``exact`` types
+match on equality, ``hamming`` types within a bit distance. Each ships examples that one contract
+test runs over the whole registry.
+"""
+
+from __future__ import annotations
+
+import re
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import ClassVar, Literal
+
+from vigil.errors import InvalidSignal, UnknownSignalType
+from vigil.media import DecodedImage, Limits, decode_image
+from vigil.registry import Registry
+
+__all__ = [
+    "Content",
+    "SignalExample",
+    "SignalType",
+    "SignalValue",
+    "hamming",
+    "registry",
+]
+
+
+class Content:
+    """The bytes of one file (or upload) plus its image, decoded at most once per scale."""
+
+    def __init__(self, data: bytes, source: str, limits: Limits = Limits(), variants: bool = False):
+        self.data = data
+        self.source = source
+        self.limits = limits
+        self.variants = variants  # ask perceptual types for their rotation/flip variants too
+        self._images: dict[int, DecodedImage] = {}
+
+    def image(self, min_side: int = 0) -> DecodedImage:
+        """The decoded first frame; ``min_side`` > 0 allows a reduced-scale JPEG decode."""
+        if min_side not in self._images:
+            self._images[min_side] = decode_image(self.data, self.source, self.limits, min_side)
+        return self._images[min_side]
+
+
+@dataclass(frozen=True)
+class SignalValue:
+    """One computed signal. ``usable`` is False when it must not be matched (e.g. low quality)."""
+
+    type: str
+    value: str
+    quality: int | None = None
+    usable: bool = True
+    note: str | None = None
+    variants: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SignalExample:
+    """Content whose signal is known; a perceptual type may allow ``tolerance`` bits."""
+
+    content: bytes
+    expected: str
+    tolerance: int = 0
+
+
+class SignalType(ABC):
+    """Base class of all signal types. Subclasses set ``name``, ``kind`` and ``bits``."""
+
+    name: ClassVar[str]
+    kind: ClassVar[Literal["exact", "hamming"]]
+    bits: ClassVar[int]
+    default_threshold: ClassVar[int] = 0
+    max_threshold: ClassVar[int] = 0
+    description: ClassVar[str] = ""
+    _hex: ClassVar[re.Pattern[str]] = re.compile(r"[0-9a-f]+")
+
+    @classmethod
+    def normalize(cls, value: str, source: str = "value") -> str:
+        """The canonical form of a value (lower-case hex), or :class:`InvalidSignal`."""
+        v = value.strip().lower()
+        if len(v) != cls.bits // 4 or not cls._hex.fullmatch(v):
+            raise InvalidSignal(
+                source, f"{cls.name} must be {cls.bits // 4} hex digits, got {value[:80]!r}"
+            )
+        return cls.validate(v, source)
+
+    @classmethod
+    def validate(cls, value: str, source: str) -> str:
+        """Extra checks on a well-formed value (e.g. degenerate hashes); returns it."""
+        return value
+
+    @classmethod
+    @abstractmethod
+    def compute(cls, content: Content) -> SignalValue:
+        """Compute this signal for the content; may raise a :class:`~vigil.errors.MediaError`."""
+
+    @classmethod
+    @abstractmethod
+    def examples(cls) -> list[SignalExample]:
+        """Known inputs and outputs, run by the registry-wide contract test."""
+
+
+def hamming(a: str, b: str) -> int:
+    """Bit distance between two equal-length hex values."""
+    return (int(a, 16) ^ int(b, 16)).bit_count()
+
+
+registry: Registry[SignalType] = Registry("signal type", "vigil.signals", UnknownSignalType)
