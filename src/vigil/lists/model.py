@@ -1,0 +1,88 @@
+"""What a list holds: entries (a set of signals plus metadata), and what an import yields."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from vigil.errors import InputError, UnknownSignalType
+from vigil.signals import registry
+
+__all__ = ["Entry", "ImportReport", "Record", "Removal", "RowProblem", "normalized_signal"]
+
+
+def normalized_signal(type_name: str, value: str, source: str) -> tuple[str, str]:
+    """Check a (type, value) pair against the registry; raises InputError naming ``source``."""
+    try:
+        cls = registry.get(type_name)
+    except UnknownSignalType as exc:
+        raise InputError(source, str(exc)) from None
+    return type_name, cls.normalize(value, source)
+
+
+@dataclass
+class Entry:
+    """One known item. ``key`` is unique within a list and stable across re-imports."""
+
+    key: str
+    signals: list[tuple[str, str]]
+    category: int | None = None
+    series: str | None = None
+    victim_identified: bool | None = None
+    source: str | None = None
+    tags: list[str] = field(default_factory=list)
+    comments: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def signal(self, type_name: str) -> str | None:
+        return next((v for t, v in self.signals if t == type_name), None)
+
+    def digest(self) -> str:
+        """A fingerprint of the content, so re-importing an unchanged entry writes nothing."""
+        body = [sorted(set(self.signals)), self.category, self.series, self.victim_identified,
+                self.source, sorted(self.tags), self.comments, self.extra]
+        return hashlib.sha1(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Removal:
+    """The source says this entry is gone (tombstone, withdrawn case)."""
+
+    key: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class RowProblem:
+    """A row that could not be read; the import goes on."""
+
+    where: str  # "line 12", "entry 40", ...
+    reason: str
+
+
+Record = Entry | Removal | RowProblem
+
+
+@dataclass
+class ImportReport:
+    """What an import did. Every row is counted exactly once."""
+
+    source: str
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    problems: list[RowProblem] = field(default_factory=list)
+
+    @property
+    def rows(self) -> int:
+        return self.added + self.updated + self.unchanged + self.removed + len(self.problems)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source, "rows": self.rows, "added": self.added,
+            "updated": self.updated, "unchanged": self.unchanged, "removed": self.removed,
+            "problems": [{"where": p.where, "reason": p.reason} for p in self.problems],
+        }

@@ -1,0 +1,77 @@
+"""The relational schema (SQLAlchemy Core). Alembic migrations in ``migrations/`` create it;
+this module describes it for queries. The same tables serve SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+__all__ = ["changes", "entries", "lists", "metadata", "signals"]
+
+metadata = MetaData()
+_ID = BigInteger().with_variant(Integer, "sqlite")  # SQLite rowids are 64-bit already
+
+lists = Table(
+    "lists",
+    metadata,
+    Column("id", _ID, primary_key=True, autoincrement=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("description", Text, nullable=False, default=""),
+    Column("pdq_threshold", Integer, nullable=True),
+    Column("category_labels", Text, nullable=False, default="{}"),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+entries = Table(
+    "entries",
+    metadata,
+    Column("id", _ID, primary_key=True, autoincrement=True),
+    Column("list_id", _ID, ForeignKey("lists.id", ondelete="CASCADE"), nullable=False),
+    Column("key", String(300), nullable=False),
+    Column("category", Integer, nullable=True),
+    Column("series", Text, nullable=True),
+    Column("victim_identified", Boolean, nullable=True),
+    Column("source", Text, nullable=True),
+    Column("tags", Text, nullable=False, default="[]"),
+    Column("comments", Text, nullable=True),
+    Column("extra", Text, nullable=False, default="{}"),
+    Column("digest", String(40), nullable=False),
+    Column("added_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("list_id", "key", name="uq_entries_list_key"),
+)
+
+signals = Table(
+    "signals",
+    metadata,
+    Column("id", _ID, primary_key=True, autoincrement=True),
+    Column("entry_id", _ID, ForeignKey("entries.id", ondelete="CASCADE"), nullable=False),
+    Column("list_id", _ID, nullable=False),
+    Column("type", String(40), nullable=False),
+    Column("value", String(600), nullable=False),
+    Index("ix_signals_type_value", "type", "value"),
+    Index("ix_signals_entry", "entry_id"),
+)
+
+# Every add/remove of a signal, in order: the Hamming indexes replay it to catch up.
+changes = Table(
+    "changes",
+    metadata,
+    Column("seq", _ID, primary_key=True, autoincrement=True),
+    Column("signal_id", _ID, nullable=False),
+    Column("type", String(40), nullable=False),
+    Column("value", String(600), nullable=False),
+    Column("op", String(1), nullable=False),  # "+" added, "-" removed
+)

@@ -1,0 +1,304 @@
+"""The store: named lists of entries in SQL, plus one Hamming index per perceptual signal type.
+
+Writes go to the database first, each batch in one transaction that also appends to the
+``changes`` log; an index catches up by replaying the log from its checkpoint. A crash at any
+point therefore leaves the database consistent and the index able to catch up.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, delete, func, insert, select, update
+
+from vigil.errors import Conflict, ListNotFound
+from vigil.index import HammingIndex
+from vigil.lists.model import Entry, ImportReport, Record, Removal, RowProblem
+from vigil.signals import registry
+from vigil.store.db import connect, resolve_home
+from vigil.store.schema import changes, entries, lists, signals
+
+__all__ = ["ListInfo", "Store"]
+
+BATCH = 5000
+
+
+@dataclass(frozen=True)
+class ListInfo:
+    id: int
+    name: str
+    description: str
+    pdq_threshold: int | None
+    category_labels: dict[str, str]
+    created_at: datetime
+    entries: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "description": self.description, "entries": self.entries,
+                "pdq_threshold": self.pdq_threshold, "category_labels": self.category_labels,
+                "created_at": self.created_at.isoformat()}
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _entry_row(e: Entry) -> dict[str, Any]:
+    return {"key": e.key, "category": e.category, "series": e.series,
+            "victim_identified": e.victim_identified, "source": e.source,
+            "tags": json.dumps(e.tags), "comments": e.comments,
+            "extra": json.dumps(e.extra, sort_keys=True, default=str), "digest": e.digest()}
+
+
+def row_to_entry(row: Any, sigs: list[tuple[str, str]]) -> Entry:
+    return Entry(row.key, sigs, row.category, row.series, row.victim_identified, row.source,
+                 json.loads(row.tags), row.comments, json.loads(row.extra))
+
+
+class Store:
+    """Open with :meth:`open`; every method is safe to call from one thread at a time."""
+
+    def __init__(self, home: Path, engine: Engine) -> None:
+        self.home = home
+        self.engine = engine
+        self._indexes: dict[str, HammingIndex] = {}
+
+    @classmethod
+    def open(cls, home: str | os.PathLike[str] | None = None, url: str | None = None) -> Store:
+        root = resolve_home(home)
+        return cls(root, connect(root, url))
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- lists -----------------------------------------------------------------------------
+    def create_list(self, name: str, description: str = "", pdq_threshold: int | None = None,
+                    category_labels: dict[str, str] | None = None) -> ListInfo:
+        with self.engine.begin() as conn:
+            if conn.execute(select(lists.c.id).where(lists.c.name == name)).first():
+                raise Conflict(f"a list named {name!r} already exists")
+            conn.execute(insert(lists).values(
+                name=name, description=description, pdq_threshold=pdq_threshold,
+                category_labels=json.dumps(category_labels or {}), created_at=_now()))
+        return self.get_list(name)
+
+    def get_list(self, name: str) -> ListInfo:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(lists).where(lists.c.name == name)).first()
+            if row is None:
+                raise ListNotFound(name)
+            count = conn.execute(select(func.count()).where(entries.c.list_id == row.id)).scalar()
+        return self._info(row, int(count or 0))
+
+    @staticmethod
+    def _info(row: Any, count: int) -> ListInfo:
+        created = row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=UTC)
+        return ListInfo(row.id, row.name, row.description, row.pdq_threshold,
+                        json.loads(row.category_labels), created, count)
+
+    def all_lists(self) -> list[ListInfo]:
+        with self.engine.connect() as conn:
+            counts = dict(conn.execute(
+                select(entries.c.list_id, func.count()).group_by(entries.c.list_id)).all())
+            rows = conn.execute(select(lists).order_by(lists.c.name)).all()
+        return [self._info(r, int(counts.get(r.id, 0))) for r in rows]
+
+    def delete_list(self, name: str) -> int:
+        """Delete a list and its entries (removing them from matching); returns entry count."""
+        info = self.get_list(name)
+        with self.engine.begin() as conn:
+            ids = [r.id for r in conn.execute(
+                select(entries.c.id).where(entries.c.list_id == info.id))]
+            for start in range(0, len(ids), BATCH):
+                self._delete_entries(conn, ids[start : start + BATCH])
+            conn.execute(delete(lists).where(lists.c.id == info.id))
+        return len(ids)
+
+    # -- entries ---------------------------------------------------------------------------
+    def apply(self, list_name: str, records: Iterable[Record], source: str = "") -> ImportReport:
+        """Add, update or remove entries. Idempotent: the same records twice change nothing."""
+        info = self.get_list(list_name)
+        report = ImportReport(source or list_name)
+        batch: list[Record] = []
+        for rec in records:
+            batch.append(rec)
+            if len(batch) >= BATCH:
+                self._apply_batch(info.id, batch, report)
+                batch = []
+        if batch:
+            self._apply_batch(info.id, batch, report)
+        return report
+
+    def _apply_batch(self, list_id: int, batch: list[Record], report: ImportReport) -> None:
+        latest: dict[str, Entry | Removal] = {}
+        for rec in batch:
+            if isinstance(rec, RowProblem):
+                report.problems.append(rec)
+            else:
+                if rec.key in latest:  # a later row for the same key replaces the earlier
+                    report.unchanged += 1
+                latest[rec.key] = rec
+        with self.engine.begin() as conn:
+            existing = {r.key: (r.id, r.digest) for r in conn.execute(
+                select(entries.c.key, entries.c.id, entries.c.digest).where(
+                    entries.c.list_id == list_id, entries.c.key.in_(list(latest))))}
+            gone, fresh, changed = [], [], []
+            for key, rec in latest.items():
+                old = existing.get(key)
+                if isinstance(rec, Removal):
+                    if old:
+                        gone.append(old[0])
+                    else:
+                        report.unchanged += 1
+                elif old is None:
+                    fresh.append(rec)
+                elif old[1] != rec.digest():
+                    changed.append((old[0], rec))
+                else:
+                    report.unchanged += 1
+            self._delete_entries(conn, gone + [eid for eid, _ in changed])
+            self._insert_entries(conn, list_id, fresh + [rec for _, rec in changed],
+                                 {rec.key: eid for eid, rec in changed})
+            report.removed += len(gone)
+            report.added += len(fresh)
+            report.updated += len(changed)
+
+    def _insert_entries(self, conn: Connection, list_id: int, new: list[Entry],
+                        keep_ids: dict[str, int]) -> None:
+        if not new:
+            return
+        now = _now()
+        rows = []
+        for e in new:
+            row = _entry_row(e) | {"list_id": list_id, "added_at": now, "updated_at": now}
+            if e.key in keep_ids:
+                row["id"] = keep_ids[e.key]
+            rows.append(row)
+        conn.execute(insert(entries), rows)
+        ids = dict(conn.execute(select(entries.c.key, entries.c.id).where(
+            entries.c.list_id == list_id, entries.c.key.in_([e.key for e in new]))).all())
+        sig_rows = [{"entry_id": ids[e.key], "list_id": list_id, "type": t, "value": v}
+                    for e in new for t, v in dict.fromkeys(e.signals)]
+        if not sig_rows:
+            return
+        inserted = conn.execute(insert(signals).returning(signals.c.id, signals.c.type,
+                                                          signals.c.value), sig_rows).all()
+        self._log(conn, [(r.id, r.type, r.value) for r in inserted], "+")
+
+    def _delete_entries(self, conn: Connection, entry_ids: list[int]) -> None:
+        if not entry_ids:
+            return
+        sigs = conn.execute(select(signals.c.id, signals.c.type, signals.c.value).where(
+            signals.c.entry_id.in_(entry_ids))).all()
+        self._log(conn, [(r.id, r.type, r.value) for r in sigs], "-")
+        conn.execute(delete(signals).where(signals.c.entry_id.in_(entry_ids)))
+        conn.execute(delete(entries).where(entries.c.id.in_(entry_ids)))
+
+    @staticmethod
+    def _log(conn: Connection, rows: list[tuple[int, str, str]], op: str) -> None:
+        hamming = {c.name for c in registry if c.kind == "hamming"}
+        logged = [{"signal_id": i, "type": t, "value": v, "op": op}
+                  for i, t, v in rows if t in hamming]
+        if logged:
+            conn.execute(insert(changes), logged)
+
+    def remove_entries(self, list_name: str, keys: list[str]) -> int:
+        report = self.apply(list_name, [Removal(k, "removed by request") for k in keys])
+        return report.removed
+
+    def update_list(self, name: str, **values: Any) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(update(lists).where(lists.c.name == name).values(**values))
+
+    def iter_entries(self, list_name: str) -> Iterator[Entry]:
+        """Every entry of a list with its signals, in key order, streamed in batches."""
+        info = self.get_list(list_name)
+        last = ""
+        while True:
+            with self.engine.connect() as conn:
+                rows = conn.execute(select(entries).where(
+                    entries.c.list_id == info.id, entries.c.key > last,
+                ).order_by(entries.c.key).limit(BATCH)).all()
+                if not rows:
+                    return
+                sigs: dict[int, list[tuple[str, str]]] = {}
+                for s in conn.execute(select(signals.c.entry_id, signals.c.type, signals.c.value)
+                                      .where(signals.c.entry_id.in_([r.id for r in rows]))
+                                      .order_by(signals.c.id)):
+                    sigs.setdefault(s.entry_id, []).append((s.type, s.value))
+            for r in rows:
+                yield row_to_entry(r, sigs.get(r.id, []))
+            last = rows[-1].key
+
+    # -- indexes ---------------------------------------------------------------------------
+    def index(self, signal_type: str) -> HammingIndex:
+        """The Hamming index of a signal type, loaded once and brought up to date."""
+        self.sync_index(signal_type)
+        return self._indexes[signal_type]
+
+    def sync_index(self, signal_type: str, save: bool = True) -> int:
+        """Replay changes since the index's checkpoint; returns how many were applied."""
+        idx = self._indexes.get(signal_type)
+        if idx is None:
+            idx = HammingIndex.load(self.home / "index" / signal_type)
+            self._indexes[signal_type] = idx
+        applied = 0
+        while True:
+            with self.engine.connect() as conn:
+                rows = conn.execute(select(changes).where(
+                    changes.c.seq > idx.checkpoint, changes.c.type == signal_type,
+                ).order_by(changes.c.seq).limit(100_000)).all()
+            if not rows:
+                break
+            self._replay(idx, rows)
+            idx.checkpoint = rows[-1].seq
+            applied += len(rows)
+        if applied and save:
+            idx.save(self.home / "index" / signal_type)
+        return applied
+
+    @staticmethod
+    def _replay(idx: HammingIndex, rows: list[Any]) -> None:
+        adds: list[tuple[int, bytes]] = []
+        for r in rows:
+            if r.op == "+":
+                adds.append((r.signal_id, bytes.fromhex(r.value)))
+            else:
+                if adds:
+                    idx.add([a for a, _ in adds], [b for _, b in adds])
+                    adds = []
+                idx.remove([r.signal_id])
+        if adds:
+            idx.add([a for a, _ in adds], [b for _, b in adds])
+
+    # -- lookups for matching ----------------------------------------------------------------
+    def exact_signal_ids(self, signal_type: str, value: str) -> list[int]:
+        with self.engine.connect() as conn:
+            return [r.id for r in conn.execute(select(signals.c.id).where(
+                signals.c.type == signal_type, signals.c.value == value))]
+
+    def describe_signals(self, signal_ids: list[int]) -> dict[int, tuple[ListInfo, Entry]]:
+        """For each signal id: its list and entry (with all the entry's signals)."""
+        if not signal_ids:
+            return {}
+        with self.engine.connect() as conn:
+            hits = conn.execute(select(signals.c.id, signals.c.entry_id).where(
+                signals.c.id.in_(signal_ids))).all()
+            entry_ids = list({h.entry_id for h in hits})
+            rows = {r.id: r for r in conn.execute(select(entries).where(
+                entries.c.id.in_(entry_ids)))}
+            sigs: dict[int, list[tuple[str, str]]] = {}
+            for s in conn.execute(select(signals.c.entry_id, signals.c.type, signals.c.value)
+                                  .where(signals.c.entry_id.in_(entry_ids))):
+                sigs.setdefault(s.entry_id, []).append((s.type, s.value))
+            list_rows = {r.id: self._info(r, 0) for r in conn.execute(select(lists).where(
+                lists.c.id.in_({r.list_id for r in rows.values()})))}
+        return {h.id: (list_rows[rows[h.entry_id].list_id],
+                       row_to_entry(rows[h.entry_id], sigs.get(h.entry_id, [])))
+                for h in hits}
