@@ -1,0 +1,79 @@
+"""The list-format extension point: one base class, one registry.
+
+A format reads a byte stream into :data:`~vigil.lists.model.Record` items (entries, removals
+and per-row problems, never an exception for one bad row) and, where it can, writes entries.
+Each format ships an example file that the registry-wide contract test reads and round-trips.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator
+from typing import IO, ClassVar
+
+from vigil.errors import InputError, UnknownFormat
+from vigil.lists.model import Entry, Record, RowProblem, normalized_signal
+from vigil.registry import Registry
+
+__all__ = ["ListFormat", "WriteResult", "formats", "parse_bool", "signal_or_problem"]
+
+
+class WriteResult:
+    """How many entries a writer wrote, and which it could not express in its format."""
+
+    def __init__(self) -> None:
+        self.written = 0
+        self.skipped: list[tuple[str, str]] = []  # (entry key, reason)
+
+
+class ListFormat(ABC):
+    name: ClassVar[str]
+    description: ClassVar[str]
+    can_write: ClassVar[bool] = True
+    # Signal types that the format can carry; used by writers and documented in --help.
+    carries: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    @abstractmethod
+    def read(cls, stream: IO[bytes], source: str, **options: str) -> Iterator[Record]:
+        """Yield records; a row that cannot be read becomes a :class:`RowProblem`."""
+
+    @classmethod
+    def write(cls, entries: Iterable[Entry], out: IO[bytes]) -> WriteResult:
+        raise NotImplementedError(f"{cls.name} is import-only")
+
+    @classmethod
+    def sniff(cls, head: bytes) -> bool:
+        """Whether the first bytes of a file look like this format (for auto-detection)."""
+        return False
+
+    @classmethod
+    @abstractmethod
+    def example(cls) -> bytes:
+        """A small valid file with at least two entries (benign placeholder hashes)."""
+
+
+def parse_bool(value: object) -> bool | None:
+    """JSON booleans and the strings "true"/"false"/"1"/"0"/"yes"/"no" (any case)."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "1", "yes", "y"):
+        return True
+    if text in ("false", "0", "no", "n"):
+        return False
+    raise ValueError(f"not a boolean: {value!r}")
+
+
+def signal_or_problem(
+    type_name: str, value: str, where: str, source: str
+) -> tuple[str, str] | RowProblem:
+    try:
+        return normalized_signal(type_name, value, f"{source} {where}")
+    except InputError as exc:
+        return RowProblem(where, exc.reason)
+
+
+formats: Registry[ListFormat] = Registry("list format", "vigil.list_formats", UnknownFormat)

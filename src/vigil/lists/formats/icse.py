@@ -1,0 +1,73 @@
+"""Interpol ICSE semicolon-separated CSV (import only). Header:
+``MD5;SHA1;PhotoDNA;Image ID;Is distributed;Victim identified;Offender identified;Series name;
+Number of submissions;File Available;Media Type;Baseline``."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from typing import IO, Any
+
+from vigil.lists.formats.base import ListFormat, formats, parse_bool, signal_or_problem
+from vigil.lists.model import Entry, Record, RowProblem
+
+__all__ = ["IcseCsv"]
+
+HEADER = ("MD5;SHA1;PhotoDNA;Image ID;Is distributed;Victim identified;Offender identified;"
+          "Series name;Number of submissions;File Available;Media Type;Baseline")
+EXTRA = ("Image ID", "Is distributed", "Offender identified", "Number of submissions",
+         "File Available", "Media Type", "Baseline", "PhotoDNA")
+
+
+def _row(row: dict[str, Any], where: str, source: str) -> Record:
+    sigs: list[tuple[str, str]] = []
+    for column, type_name in (("MD5", "md5"), ("SHA1", "sha1")):
+        value = (row.get(column) or "").strip()
+        if value:
+            got = signal_or_problem(type_name, value, where, source)
+            if isinstance(got, RowProblem):
+                return got
+            sigs.append(got)
+    image_id = (row.get("Image ID") or "").strip()
+    if not sigs:
+        return RowProblem(where, "row has neither MD5 nor SHA1")
+    try:
+        victim = parse_bool(row.get("Victim identified"))
+    except ValueError as exc:
+        return RowProblem(where, str(exc))
+    key = f"{sigs[0][0]}:{sigs[0][1]}" if not image_id else f"icse:{image_id}"
+    extra = {k: row[k].strip() for k in EXTRA if (row.get(k) or "").strip()}
+    return Entry(key=key, signals=sigs, series=(row.get("Series name") or "").strip() or None,
+                 victim_identified=victim, source="icse", extra=extra)
+
+
+@formats.register
+class IcseCsv(ListFormat):
+    name = "icse"
+    description = "Interpol ICSE semicolon CSV (import only)"
+    can_write = False
+    carries = ("md5", "sha1")
+
+    @classmethod
+    def read(cls, stream: IO[bytes], source: str, **options: str) -> Iterator[Record]:
+        text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="replace", newline="")
+        reader = csv.DictReader(text, delimiter=";")
+        missing = {"MD5", "SHA1"} - set(reader.fieldnames or [])
+        if missing == {"MD5", "SHA1"}:
+            yield RowProblem("line 1", f"header lacks MD5 and SHA1 columns: {reader.fieldnames}")
+            return
+        for row in reader:
+            yield _row(row, f"line {reader.line_num}", source)
+
+    @classmethod
+    def sniff(cls, head: bytes) -> bool:
+        return head.lstrip(b"\xef\xbb\xbf").startswith(b"MD5;SHA1;")
+
+    @classmethod
+    def example(cls) -> bytes:
+        return (HEADER + "\n"
+                "900150983CD24FB0D6963F7D28E17F72;A9993E364706816ABA3E25717850C26C9CD0D89D;;"
+                "1234;true;false;false;benign-series;3;no;Image;false\n"
+                "D41D8CD98F00B204E9800998ECF8427E;;;1235;false;true;false;;1;no;Image;false\n"
+                ).encode()

@@ -1,0 +1,138 @@
+"""NCMEC hash-sharing ``queryResult`` XML (as the v2 API returns it and python-threatexchange
+reads it): ``<images>`` / ``<videos>`` holding ``<image>``/``<video>`` entries and
+``<deletedImage>``/``<deletedVideo>`` tombstones, each with ``member@id``, ``id``, ``timestamp``,
+``classification`` and ``fingerprints`` (``md5``, ``sha1``, ``pdq``, ``pdna``, ...).
+
+Read as a stream (``iterparse``), so the file is never held whole in memory.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from collections.abc import Iterable, Iterator
+from typing import IO, Any
+from xml.sax.saxutils import escape, quoteattr
+
+from vigil.lists.formats.base import ListFormat, WriteResult, formats, signal_or_problem
+from vigil.lists.model import Entry, Record, Removal, RowProblem
+
+__all__ = ["NcmecXml"]
+
+NS = "https://hashsharing.ncmec.org/hashsharing/v2"
+ENTRY_TAGS = {"image", "video", "deletedImage", "deletedVideo"}
+FINGERPRINTS = {"md5": "md5", "sha1": "sha1", "pdq": "pdq"}
+
+
+def _local(tag: str) -> str:
+    return tag.rpartition("}")[2]
+
+
+def _child(elem: ET.Element, name: str) -> ET.Element | None:
+    return next((c for c in elem if _local(c.tag) == name), None)
+
+
+def _entry(elem: ET.Element, where: str, source: str) -> Record:
+    tag = _local(elem.tag)
+    member, ident = _child(elem, "member"), _child(elem, "id")
+    if member is None or ident is None or not (ident.text or "").strip():
+        return RowProblem(where, f"<{tag}> lacks <member> or <id>")
+    key = f"ncmec:{member.get('id', '')}:{ident.text.strip() if ident.text else ''}"
+    if tag.startswith("deleted"):
+        return Removal(key, "NCMEC tombstone")
+    sigs: list[tuple[str, str]] = []
+    extra: dict[str, Any] = {"media_type": tag, "member": (member.text or "").strip()}
+    for fp in _child(elem, "fingerprints") or []:
+        name, value = _local(fp.tag), (fp.text or "").strip()
+        if not value:
+            continue
+        if name in FINGERPRINTS:
+            got = signal_or_problem(FINGERPRINTS[name], value, where, source)
+            if isinstance(got, RowProblem):
+                return got
+            sigs.append(got)
+        else:
+            extra.setdefault("fingerprints", {})[name] = value
+    if not sigs:
+        return RowProblem(where, "entry has no md5, sha1 or pdq fingerprint")
+    for name in ("classification", "timestamp"):
+        node = _child(elem, name)
+        if node is not None and node.text:
+            extra[name] = node.text.strip()
+    return Entry(key=key, signals=sigs, source="ncmec", extra=extra)
+
+
+@formats.register
+class NcmecXml(ListFormat):
+    name = "ncmec"
+    description = "NCMEC hash-sharing queryResult XML (images, videos, deleted tombstones)"
+    carries = ("md5", "sha1", "pdq")
+
+    @classmethod
+    def read(cls, stream: IO[bytes], source: str, **options: str) -> Iterator[Record]:
+        count = 0
+        try:
+            for _event, elem in ET.iterparse(stream, events=("end",)):
+                if _local(elem.tag) in ENTRY_TAGS:
+                    yield _entry(elem, f"entry {count}", source)
+                    count += 1
+                    elem.clear()
+        except ET.ParseError as exc:
+            yield RowProblem(f"entry {count}", f"XML stops being well-formed: {exc}")
+
+    @classmethod
+    def write(cls, entries: Iterable[Entry], out: IO[bytes]) -> WriteResult:
+        result = WriteResult()
+        out.write(f'<?xml version="1.0" encoding="UTF-8"?>\n<queryResult xmlns="{NS}">'
+                  "\n<images>\n".encode())
+        videos: list[bytes] = []
+        for e in entries:
+            tag = "video" if e.extra.get("media_type") == "video" else "image"
+            body = cls._entry_xml(e, tag)
+            if body is None:
+                result.skipped.append((e.key, "key is not an NCMEC member:id key"))
+                continue
+            if tag == "video":
+                videos.append(body)
+            else:
+                out.write(body)
+            result.written += 1
+        out.write(b"</images>\n<videos>\n" + b"".join(videos) + b"</videos>\n</queryResult>\n")
+        return result
+
+    @staticmethod
+    def _entry_xml(e: Entry, tag: str) -> bytes | None:
+        parts = e.key.split(":")
+        if len(parts) != 3 or parts[0] != "ncmec":
+            return None
+        fps = "".join(f"<{t}>{v}</{t}>" for t, v in e.signals if t in FINGERPRINTS)
+        fps += "".join(f"<{k}>{escape(str(v))}</{k}>"
+                       for k, v in e.extra.get("fingerprints", {}).items())
+        fields = "".join(f"<{n}>{escape(str(e.extra[n]))}</{n}>"
+                         for n in ("timestamp", "classification") if n in e.extra)
+        member = escape(str(e.extra.get("member", "")))
+        return (f"<{tag}><member id={quoteattr(parts[1])}>{member}</member>{fields}"
+                f"<id>{escape(parts[2])}</id><fingerprints>{fps}</fingerprints></{tag}>\n"
+                ).encode()
+
+    @classmethod
+    def sniff(cls, head: bytes) -> bool:
+        return b"<queryResult" in head
+
+    @classmethod
+    def example(cls) -> bytes:
+        return f"""<?xml version="1.0" encoding="UTF-8"?>
+<queryResult xmlns="{NS}">
+ <images count="2" maxTimestamp="2024-01-01T00:00:00Z">
+  <image><member id="42">Example ESP</member><timestamp>2024-01-01T00:00:00Z</timestamp>
+   <id>1001</id><classification>A1</classification>
+   <fingerprints><md5>900150983cd24fb0d6963f7d28e17f72</md5>
+    <pdq>9c73e3980abdbd7ac3e17c1c81d8f2a50998f70e9ae10998766788f9760e16e4</pdq></fingerprints>
+  </image>
+  <deletedImage><member id="42">Example ESP</member><id>1000</id></deletedImage>
+ </images>
+ <videos count="1" maxTimestamp="2024-01-01T00:00:00Z">
+  <video><member id="7">Other ESP</member><id>55</id>
+   <fingerprints><md5>d41d8cd98f00b204e9800998ecf8427e</md5></fingerprints></video>
+ </videos>
+</queryResult>
+""".encode()

@@ -1,0 +1,133 @@
+"""python-threatexchange / HMA formats: the CLI's CSV export and the one-signal-per-line file.
+
+CSV header: ``signal_type,signal_str,collab,category,tags`` (tags space-separated). Signal type
+names are pytx's: ``pdq`` as is; ``video_md5`` (MD5 of the file bytes) is read as ``md5``. Each row
+is one entry keyed by ``<type>:<value>``; an entry with several signals writes one row per signal.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Iterator
+from typing import IO
+
+from vigil.lists.formats.base import ListFormat, WriteResult, formats, signal_or_problem
+from vigil.lists.model import Entry, Record, RowProblem
+
+__all__ = ["ThreatExchangeCsv", "ThreatExchangeLines"]
+
+CSV_HEADER = ["signal_type", "signal_str", "collab", "category", "tags"]
+_ALIASES = {"video_md5": "md5", "photo_md5": "md5", "pdq_hash": "pdq"}
+_BY_LENGTH = {32: "md5", 40: "sha1", 64: "pdq"}
+
+
+def _signal_entry(type_name: str, value: str, where: str, source: str) -> Entry | RowProblem:
+    got = signal_or_problem(_ALIASES.get(type_name, type_name), value, where, source)
+    if isinstance(got, RowProblem):
+        return got
+    return Entry(key=f"{got[0]}:{got[1]}", signals=[got], source="threatexchange")
+
+
+def _text_lines(stream: IO[bytes]) -> Iterator[str]:
+    return io.TextIOWrapper(stream, encoding="utf-8-sig", errors="replace", newline="")
+
+
+@formats.register
+class ThreatExchangeCsv(ListFormat):
+    name = "te-csv"
+    description = "python-threatexchange / HMA CSV: signal_type,signal_str,collab,category,tags"
+    carries = ("md5", "sha1", "sha256", "pdq")
+
+    @classmethod
+    def read(cls, stream: IO[bytes], source: str, **options: str) -> Iterator[Record]:
+        reader = csv.reader(_text_lines(stream))
+        for row in reader:
+            where = f"line {reader.line_num}"
+            if not row or (reader.line_num == 1 and row[:2] == CSV_HEADER[:2]):
+                continue
+            if len(row) < 2:
+                yield RowProblem(where, f"expected at least 2 columns, got {len(row)}")
+                continue
+            got = _signal_entry(row[0].strip(), row[1], where, source)
+            if isinstance(got, Entry):
+                collab, category, tags = (row[2:] + ["", "", ""])[:3]
+                got.source = collab or got.source
+                if category.strip().lstrip("-").isdigit():
+                    got.category = int(category)
+                elif category:
+                    got.extra["category"] = category
+                got.tags = tags.split()
+            yield got
+
+    @classmethod
+    def write(cls, entries: Iterable[Entry], out: IO[bytes]) -> WriteResult:
+        result = WriteResult()
+        text = io.TextIOWrapper(out, encoding="utf-8", newline="", write_through=True)
+        writer = csv.writer(text, lineterminator="\n")
+        writer.writerow(CSV_HEADER)
+        for e in entries:
+            category = e.category if e.category is not None else e.extra.get("category", "")
+            for type_name, value in e.signals:
+                writer.writerow([type_name, value, e.source or "", category, " ".join(e.tags)])
+            result.written += 1
+        text.detach()
+        return result
+
+    @classmethod
+    def sniff(cls, head: bytes) -> bool:
+        return head.lstrip(b"\xef\xbb\xbf").startswith(b"signal_type,signal_str")
+
+    @classmethod
+    def example(cls) -> bytes:
+        return (
+            b"signal_type,signal_str,collab,category,tags\n"
+            b"pdq,9c73e3980abdbd7ac3e17c1c81d8f2a50998f70e9ae10998766788f9760e16e4,demo,1,a b\n"
+            b"video_md5,D41D8CD98F00B204E9800998ECF8427E,demo,,\n"
+        )
+
+
+@formats.register
+class ThreatExchangeLines(ListFormat):
+    name = "te-lines"
+    description = (
+        "python-threatexchange local file: '<signal_type> <signal>' or a bare signal per line "
+        "(bare values: --signal-type, else md5/sha1/pdq by length)"
+    )
+    carries = ("md5", "sha1", "sha256", "pdq")
+
+    @classmethod
+    def read(cls, stream: IO[bytes], source: str, **options: str) -> Iterator[Record]:
+        default = options.get("signal_type")
+        for number, line in enumerate(_text_lines(stream), start=1):
+            where = f"line {number}"
+            parts = line.split()
+            if not parts or parts[0].startswith("#"):
+                continue
+            if len(parts) > 2:
+                yield RowProblem(where, f"expected '<type> <signal>' or '<signal>', got {line!r}")
+                continue
+            if len(parts) == 2:
+                yield _signal_entry(parts[0], parts[1], where, source)
+                continue
+            guess = default or _BY_LENGTH.get(len(parts[0]))
+            if guess is None:
+                yield RowProblem(where, f"cannot tell the signal type of {parts[0][:80]!r}")
+            else:
+                yield _signal_entry(guess, parts[0], where, source)
+
+    @classmethod
+    def write(cls, entries: Iterable[Entry], out: IO[bytes]) -> WriteResult:
+        result = WriteResult()
+        for e in entries:
+            out.write("".join(f"{t} {v}\n" for t, v in e.signals).encode())
+            result.written += 1
+        return result
+
+    @classmethod
+    def example(cls) -> bytes:
+        return (
+            b"# benign example\n"
+            b"pdq 9c73e3980abdbd7ac3e17c1c81d8f2a50998f70e9ae10998766788f9760e16e4\n"
+            b"900150983cd24fb0d6963f7d28e17f72\n"
+        )
