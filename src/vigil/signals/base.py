@@ -42,6 +42,13 @@ class Content:
             self._images[min_side] = decode_image(self.data, self.source, self.limits, min_side)
         return self._images[min_side]
 
+    def decode_warnings(self) -> list[str]:
+        """Non-fatal problems met while decoding (e.g. a corrupt EXIF block), once each."""
+        seen: dict[str, None] = {}
+        for img in self._images.values():
+            seen.update(dict.fromkeys(img.warnings))
+        return list(seen)
+
 
 @dataclass(frozen=True)
 class SignalValue:

@@ -1,0 +1,57 @@
+"""The `vigil` command line. Every command has --help with an example, and --json."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from vigil.cli import lists_cmd
+from vigil.cli.context import State, err_console
+from vigil.cli.errors import exit_code_for
+from vigil.cli.hash_cmd import hash_command
+from vigil.cli.match_cmd import match_command, scan_command
+from vigil.errors import VigilError
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="vigil",
+    help="Find known material and its altered copies by hash: hash files, keep lists, match.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+@app.callback()
+def _options(
+    ctx: typer.Context,
+    home: Annotated[Path | None, typer.Option(
+        envvar="VIGIL_HOME", help="Data directory (default ~/.vigil).")] = None,
+    db_url: Annotated[str | None, typer.Option(
+        envvar="VIGIL_DATABASE_URL", help="Database URL (default SQLite in the data directory; "
+        "postgresql+psycopg://... for PostgreSQL).")] = None,
+) -> None:
+    ctx.obj = State(str(home) if home else None, db_url)
+
+
+app.command("hash")(hash_command)
+app.command("match")(match_command)
+app.command("scan")(scan_command)
+app.add_typer(lists_cmd.app, name="list")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: runs the app and turns Vigil's errors into messages and exit codes."""
+    try:
+        app(args=argv, prog_name="vigil")
+    except VigilError as exc:
+        code = exit_code_for(exc)
+        if "--json" in (argv if argv is not None else sys.argv):
+            print(json.dumps({"error": {"type": type(exc).__name__, "message": str(exc)}}))
+        err_console.print(f"[red]error:[/red] {exc}", highlight=False)
+        sys.exit(int(code))

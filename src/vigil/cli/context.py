@@ -1,0 +1,35 @@
+"""What every command shares: the data directory, output mode, and printing helpers."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+from rich.console import Console
+
+from vigil.store import Store
+
+__all__ = ["State", "emit_json", "err_console", "out_console"]
+
+out_console = Console()
+err_console = Console(stderr=True)
+
+
+@dataclass
+class State:
+    home: str | None = None
+    db_url: str | None = None
+    _store: Store | None = None
+
+    def store(self) -> Store:
+        if self._store is None:
+            self._store = Store.open(self.home, self.db_url)
+        return self._store
+
+
+def emit_json(obj: Any) -> None:
+    """One JSON document (or one JSON line) on standard output."""
+    sys.stdout.write(json.dumps(obj, default=str) + "\n")
+    sys.stdout.flush()

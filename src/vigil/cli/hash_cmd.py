@@ -1,0 +1,78 @@
+"""`vigil hash`: the signals of files, as a table, JSON lines or CSV."""
+
+from __future__ import annotations
+
+import csv
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from vigil.cli.context import emit_json, out_console
+from vigil.cli.errors import ExitCode
+from vigil.hashing import HashResult, hash_file
+from vigil.scan import iter_files
+from vigil.signals import registry
+
+__all__ = ["expand_paths", "hash_command"]
+
+
+def expand_paths(paths: list[Path]) -> list[Path]:
+    """Files as given, and every file under a directory given."""
+    out: list[Path] = []
+    for p in paths:
+        out.extend(iter_files(p) if p.is_dir() else [p])
+    return out
+
+
+def _signal_cell(result: HashResult, name: str) -> str:
+    sv = result.signals.get(name)
+    if sv is None:
+        return "-"
+    text = sv.value if sv.quality is None else f"{sv.value} (q{sv.quality})"
+    return text if sv.usable else f"[yellow]{text}[/yellow]"
+
+
+def hash_command(
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders (searched recursively).")],
+    signal: Annotated[
+        list[str] | None,
+        typer.Option("--signal", "-s", help="Signal type to compute (repeatable; default all)."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per file.")] = False,
+    as_csv: Annotated[bool, typer.Option("--csv", help="CSV: path, one column per signal.")] = False,
+) -> None:
+    """Compute the signals (md5, sha1, sha256, pdq, ...) of files.
+
+    A file that cannot be decoded still gets its cryptographic hashes, and its row says why the
+    others are missing. PDQ below quality 50 is shown but flagged as not usable for matching.
+
+    Example: vigil hash photos/ --signal md5 --signal pdq --csv > hashes.csv
+    """
+    names = signal or registry.names()
+    for n in names:
+        registry.get(n)  # unknown names fail before any work
+    results = (hash_file(p, names) for p in expand_paths(paths))
+    failed = 0
+    if as_json:
+        for r in results:
+            failed += not r.ok
+            emit_json(r.as_dict())
+    elif as_csv:
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(["path", *names, "pdq_quality", "error"])
+        for r in results:
+            failed += not r.ok
+            quality = r.signals["pdq"].quality if "pdq" in r.signals else ""
+            writer.writerow([r.source, *(r.signals[n].value if n in r.signals else "" for n in names),
+                             quality, r.error or ""])
+    else:
+        table = Table("path", *names, "problem")
+        for r in results:
+            failed += not r.ok
+            table.add_row(r.source, *(_signal_cell(r, n) for n in names), r.error or "")
+        out_console.print(table)
+    if failed:
+        raise typer.Exit(ExitCode.PARTIAL)

@@ -1,0 +1,112 @@
+"""Match signals against the lists: exact types by SQL lookup, Hamming types through the index.
+
+A PDQ query may also try the 7 other rotations/flips of the image (``variants``); a match found
+that way says which variant matched. Each list may set its own PDQ threshold (default 31).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+from vigil.hashing import HashResult
+from vigil.lists.model import Entry, normalized_signal
+from vigil.signals import SignalValue, registry
+from vigil.store import ListInfo, Store
+
+__all__ = ["Match", "Matcher"]
+
+
+@dataclass(frozen=True)
+class Match:
+    """One list entry that a signal matched."""
+
+    list: str
+    signal_type: str
+    value: str  # the query's value that matched (after any rotation/flip)
+    distance: int
+    variant: str  # "original", or the rotation/flip of the query that matched
+    entry: Entry
+    via: tuple[str, ...] = ()  # every signal type of the query that matched this entry
+
+    def as_dict(self, labels: dict[str, str] | None = None) -> dict[str, Any]:
+        e = self.entry
+        out: dict[str, Any] = {
+            "list": self.list, "entry": e.key, "signal_type": self.signal_type,
+            "distance": self.distance, "variant": self.variant, "category": e.category,
+            "via": list(self.via or (self.signal_type,)),
+        }
+        if labels and e.category is not None and str(e.category) in labels:
+            out["category_label"] = labels[str(e.category)]
+        for name in ("series", "victim_identified", "source", "comments"):
+            if getattr(e, name) is not None:
+                out[name] = getattr(e, name)
+        if e.tags:
+            out["tags"] = e.tags
+        if e.extra:
+            out["extra"] = e.extra
+        return out
+
+
+class Matcher:
+    """Matches against all lists, or only those named in ``lists``."""
+
+    def __init__(self, store: Store, lists: list[str] | None = None) -> None:
+        self.store = store
+        infos = store.all_lists()
+        if lists:
+            infos = [store.get_list(n) for n in lists]  # raises ListNotFound for a bad name
+        self.lists: dict[str, ListInfo] = {i.name: i for i in infos}
+
+    def _threshold(self, info: ListInfo, signal_type: str) -> int:
+        cls = registry.get(signal_type)
+        if signal_type == "pdq" and info.pdq_threshold is not None:
+            return info.pdq_threshold
+        return cls.default_threshold
+
+    def _radius(self, signal_type: str) -> int:
+        return max((self._threshold(i, signal_type) for i in self.lists.values()), default=0)
+
+    def match_value(self, signal_type: str, value: str, variant: str = "original") -> list[Match]:
+        """Matches of one (type, value); the value is validated first (InvalidSignal)."""
+        signal_type, value = normalized_signal(signal_type, value, f"{signal_type}:{value[:80]}")
+        cls = registry.get(signal_type)
+        if cls.kind == "exact":
+            hits = [(sid, 0) for sid in self.store.exact_signal_ids(signal_type, value)]
+        else:
+            index = self.store.index(signal_type)
+            hits = index.query(bytes.fromhex(value), self._radius(signal_type))
+        described = self.store.describe_signals([sid for sid, _ in hits])
+        found = []
+        for sid, distance in hits:
+            if sid not in described:
+                continue  # removed between the index read and the lookup
+            info, entry = described[sid]
+            if info.name in self.lists and distance <= self._threshold(info, signal_type):
+                found.append(Match(info.name, signal_type, value, distance, variant, entry))
+        return found
+
+    def match_signals(self, signals: dict[str, SignalValue]) -> list[Match]:
+        """Matches of a file's signals, one per (list, entry): the strongest evidence (an exact
+        hash before a perceptual one, then the smallest distance), with every signal type that
+        matched in ``via``. Unusable values (e.g. low-quality PDQ) are skipped."""
+        found: dict[tuple[str, str], list[Match]] = {}
+        for sv in signals.values():
+            if not sv.usable:
+                continue
+            for variant, value in [("original", sv.value), *sv.variants.items()]:
+                for m in self.match_value(sv.type, value, variant):
+                    found.setdefault((m.list, m.entry.key), []).append(m)
+        best = []
+        for ms in found.values():
+            ms.sort(key=lambda m: (registry.get(m.signal_type).kind != "exact", m.distance))
+            via = tuple(dict.fromkeys(m.signal_type for m in ms))
+            best.append(dataclasses.replace(ms[0], via=via))
+        return sorted(best, key=lambda m: (m.distance, m.list, m.entry.key))
+
+    def match_result(self, result: HashResult) -> list[Match]:
+        return self.match_signals(result.signals)
+
+    def labels(self, list_name: str) -> dict[str, str]:
+        return self.lists[list_name].category_labels if list_name in self.lists else {}

@@ -1,0 +1,114 @@
+"""Scan a folder tree: hash every file on all cores, match in this process, write a JSON-lines
+report as it goes. A file that cannot be read is a row with its error. Re-running with the same
+report resumes: files already in it (same path, size and modification time) are not redone.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from vigil.hashing import HashResult, hash_file
+from vigil.match import Matcher
+
+__all__ = ["ScanSummary", "iter_files", "scan"]
+
+
+@dataclass
+class ScanSummary:
+    root: str
+    report: str
+    files: int = 0
+    skipped_done: int = 0
+    matched: int = 0
+    errors: int = 0
+    per_list: Counter[str] = field(default_factory=Counter)
+    error_types: Counter[str] = field(default_factory=Counter)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"root": self.root, "report": self.report, "files": self.files,
+                "resumed_past": self.skipped_done, "matched": self.matched,
+                "unmatched": self.files - self.matched - self.errors, "errors": self.errors,
+                "matches_per_list": dict(self.per_list), "error_types": dict(self.error_types)}
+
+
+def iter_files(root: Path) -> Iterator[Path]:
+    """Regular files under ``root`` in a stable order; symbolic links are not followed."""
+    if root.is_file():
+        yield root
+        return
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames.sort()
+        for name in sorted(filenames):
+            path = Path(dirpath) / name
+            if path.is_file() and not path.is_symlink():
+                yield path
+
+
+def _stamp(path: Path) -> str:
+    st = path.stat()
+    return f"{path}|{st.st_size}|{st.st_mtime_ns}"
+
+
+def _done(report: Path) -> set[str]:
+    done: set[str] = set()
+    if report.exists():
+        with report.open(encoding="utf-8") as fh:
+            for line in fh:
+                try:
+                    done.add(json.loads(line)["stamp"])
+                except (ValueError, KeyError, TypeError):
+                    continue  # a torn last line from an interrupted run
+    return done
+
+
+def _hash_one(path: str) -> HashResult:
+    return hash_file(path, variants=True)
+
+
+def scan(
+    root: str | os.PathLike[str],
+    matcher: Matcher,
+    report: str | os.PathLike[str],
+    workers: int | None = None,
+    progress: Callable[[HashResult, list[dict[str, Any]]], None] | None = None,
+) -> ScanSummary:
+    base, out = Path(root), Path(report)
+    summary = ScanSummary(str(base), str(out))
+    done = _done(out)
+    todo: list[tuple[str, str]] = []
+    for path in iter_files(base):
+        stamp = _stamp(path)
+        if stamp in done:
+            summary.skipped_done += 1
+        else:
+            todo.append((str(path), stamp))
+    stamps = dict(todo)
+    workers = workers or os.cpu_count() or 1
+    with out.open("a", encoding="utf-8") as fh, ProcessPoolExecutor(workers) as pool:
+        for result in pool.map(_hash_one, [p for p, _ in todo], chunksize=8):
+            matches = [m.as_dict(matcher.labels(m.list)) for m in matcher.match_result(result)]
+            row = result.as_dict() | {"stamp": stamps[result.source], "matches": matches}
+            row["status"] = "match" if matches else ("error" if result.error else "no_match")
+            fh.write(json.dumps(row) + "\n")
+            fh.flush()
+            _count(summary, result, matches)
+            if progress:
+                progress(result, matches)
+    return summary
+
+
+def _count(summary: ScanSummary, result: HashResult, matches: list[dict[str, Any]]) -> None:
+    summary.files += 1
+    if matches:
+        summary.matched += 1
+        summary.per_list.update({m["list"] for m in matches})
+    elif result.error:
+        summary.errors += 1
+        summary.error_types[result.error_type or "error"] += 1
