@@ -37,8 +37,16 @@ class HashResult:
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"path": self.source, "size": self.size, "kind": self.kind}
         out["signals"] = {
-            name: {k: v for k, v in (("value", s.value), ("quality", s.quality),
-                                      ("usable", s.usable), ("note", s.note)) if v is not None}
+            name: {
+                k: v
+                for k, v in (
+                    ("value", s.value),
+                    ("quality", s.quality),
+                    ("usable", s.usable),
+                    ("note", s.note),
+                )
+                if v is not None
+            }
             for name, s in self.signals.items()
         }
         if self.error:

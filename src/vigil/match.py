@@ -33,8 +33,12 @@ class Match:
     def as_dict(self, labels: dict[str, str] | None = None) -> dict[str, Any]:
         e = self.entry
         out: dict[str, Any] = {
-            "list": self.list, "entry": e.key, "signal_type": self.signal_type,
-            "distance": self.distance, "variant": self.variant, "category": e.category,
+            "list": self.list,
+            "entry": e.key,
+            "signal_type": self.signal_type,
+            "distance": self.distance,
+            "variant": self.variant,
+            "category": e.category,
             "via": list(self.via or (self.signal_type,)),
         }
         if labels and e.category is not None and str(e.category) in labels:

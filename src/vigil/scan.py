@@ -32,10 +32,17 @@ class ScanSummary:
     error_types: Counter[str] = field(default_factory=Counter)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"root": self.root, "report": self.report, "files": self.files,
-                "resumed_past": self.skipped_done, "matched": self.matched,
-                "unmatched": self.files - self.matched - self.errors, "errors": self.errors,
-                "matches_per_list": dict(self.per_list), "error_types": dict(self.error_types)}
+        return {
+            "root": self.root,
+            "report": self.report,
+            "files": self.files,
+            "resumed_past": self.skipped_done,
+            "matched": self.matched,
+            "unmatched": self.files - self.matched - self.errors,
+            "errors": self.errors,
+            "matches_per_list": dict(self.per_list),
+            "error_types": dict(self.error_types),
+        }
 
 
 def iter_files(root: Path) -> Iterator[Path]:

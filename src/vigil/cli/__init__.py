@@ -30,11 +30,17 @@ app = typer.Typer(
 @app.callback()
 def _options(
     ctx: typer.Context,
-    home: Annotated[Path | None, typer.Option(
-        envvar="VIGIL_HOME", help="Data directory (default ~/.vigil).")] = None,
-    db_url: Annotated[str | None, typer.Option(
-        envvar="VIGIL_DATABASE_URL", help="Database URL (default SQLite in the data directory; "
-        "postgresql+psycopg://... for PostgreSQL).")] = None,
+    home: Annotated[
+        Path | None, typer.Option(envvar="VIGIL_HOME", help="Data directory (default ~/.vigil).")
+    ] = None,
+    db_url: Annotated[
+        str | None,
+        typer.Option(
+            envvar="VIGIL_DATABASE_URL",
+            help="Database URL (default SQLite in the data directory; "
+            "postgresql+psycopg://... for PostgreSQL).",
+        ),
+    ] = None,
 ) -> None:
     ctx.obj = State(str(home) if home else None, db_url)
 

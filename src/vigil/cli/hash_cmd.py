@@ -42,7 +42,9 @@ def hash_command(
         typer.Option("--signal", "-s", help="Signal type to compute (repeatable; default all)."),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per file.")] = False,
-    as_csv: Annotated[bool, typer.Option("--csv", help="CSV: path, one column per signal.")] = False,
+    as_csv: Annotated[
+        bool, typer.Option("--csv", help="CSV: path, one column per signal.")
+    ] = False,
 ) -> None:
     """Compute the signals (md5, sha1, sha256, pdq, ...) of files.
 
@@ -66,8 +68,14 @@ def hash_command(
         for r in results:
             failed += not r.ok
             quality = r.signals["pdq"].quality if "pdq" in r.signals else ""
-            writer.writerow([r.source, *(r.signals[n].value if n in r.signals else "" for n in names),
-                             quality, r.error or ""])
+            writer.writerow(
+                [
+                    r.source,
+                    *(r.signals[n].value if n in r.signals else "" for n in names),
+                    quality,
+                    r.error or "",
+                ]
+            )
     else:
         table = Table("path", *names, "problem")
         for r in results:

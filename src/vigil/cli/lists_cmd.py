@@ -20,8 +20,10 @@ from vigil.lists import Entry, ImportReport, Record, RowProblem, detect, formats
 
 __all__ = ["app"]
 
-app = typer.Typer(help="Hash lists (HMA calls them banks): create, fill, import, export, delete.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="Hash lists (HMA calls them banks): create, fill, import, export, delete.",
+    no_args_is_help=True,
+)
 JSON = Annotated[bool, typer.Option("--json", help="Machine-readable JSON output.")]
 
 
@@ -36,8 +38,9 @@ def create(
     name: str,
     description: Annotated[str, typer.Option(help="What the list holds.")] = "",
     pdq_threshold: Annotated[int | None, typer.Option(help="PDQ distance for this list.")] = None,
-    label: Annotated[list[str] | None, typer.Option(
-        help="Category label, as NUMBER=TEXT (repeatable).")] = None,
+    label: Annotated[
+        list[str] | None, typer.Option(help="Category label, as NUMBER=TEXT (repeatable).")
+    ] = None,
     as_json: JSON = False,
 ) -> None:
     """Create an empty list.
@@ -64,8 +67,10 @@ def add(
     paths: Annotated[list[Path], typer.Argument(help="Files or folders to hash and add.")],
     category: Annotated[int | None, typer.Option(help="Category number.")] = None,
     series: Annotated[str | None, typer.Option(help="Series name.")] = None,
-    victim_identified: Annotated[bool | None, typer.Option(
-        "--victim-identified/--victim-not-identified", help="Victim identified?")] = None,
+    victim_identified: Annotated[
+        bool | None,
+        typer.Option("--victim-identified/--victim-not-identified", help="Victim identified?"),
+    ] = None,
     source: Annotated[str | None, typer.Option(help="Where the entries come from.")] = None,
     tag: Annotated[list[str] | None, typer.Option(help="Tag (repeatable).")] = None,
     as_json: JSON = False,
@@ -85,8 +90,16 @@ def add(
             if "md5" not in r.signals:
                 problems.append(RowProblem(str(path), r.error or "unreadable"))
                 continue
-            yield Entry(f"md5:{r.signals['md5'].value}", sigs, category, series,
-                        victim_identified, source, tag or [], extra={"file_name": path.name})
+            yield Entry(
+                f"md5:{r.signals['md5'].value}",
+                sigs,
+                category,
+                series,
+                victim_identified,
+                source,
+                tag or [],
+                extra={"file_name": path.name},
+            )
 
     report = store.apply(name, records(), source=", ".join(map(str, paths)))
     report.problems.extend(problems)
@@ -104,11 +117,17 @@ def import_(
     ctx: typer.Context,
     name: str,
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="List file.")],
-    fmt: Annotated[str | None, typer.Option("--format", "-f", help=(
-        "vics, te-csv, te-lines, stopncii, ncmec, icse (default: detected).")),
+    fmt: Annotated[
+        str | None,
+        typer.Option(
+            "--format",
+            "-f",
+            help=("vics, te-csv, te-lines, stopncii, ncmec, icse (default: detected)."),
+        ),
     ] = None,
-    signal_type: Annotated[str | None, typer.Option(
-        help="Type of bare values in te-lines files.")] = None,
+    signal_type: Annotated[
+        str | None, typer.Option(help="Type of bare values in te-lines files.")
+    ] = None,
     create: Annotated[bool, typer.Option(help="Create the list if it does not exist.")] = False,
     as_json: JSON = False,
 ) -> None:
@@ -125,8 +144,14 @@ def import_(
     if fmt is None:
         raise UnknownFormat(f"cannot tell the format of {file}: give --format")
     formats.get(fmt)
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-                  console=err_console, transient=True, disable=as_json) as bar:
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+        disable=as_json,
+    ) as bar:
         bar.add_task(f"importing {file} as {fmt}")
         report = store.apply(name, _read_records(fmt, file, signal_type), source=str(file))
     _print_report(report, as_json)
@@ -139,7 +164,8 @@ def _print_report(report: ImportReport, as_json: bool) -> None:
         out_console.print(
             f"{report.source}: {report.rows} rows, {report.added} added, {report.updated} "
             f"updated, {report.unchanged} unchanged, {report.removed} removed, "
-            f"{len(report.problems)} bad")
+            f"{len(report.problems)} bad"
+        )
         for p in report.problems[:20]:
             err_console.print(f"  [red]{p.where}[/red]: {p.reason}", highlight=False)
         if len(report.problems) > 20:
@@ -152,10 +178,12 @@ def _print_report(report: ImportReport, as_json: bool) -> None:
 def export(
     ctx: typer.Context,
     name: str,
-    fmt: Annotated[str, typer.Option("--format", "-f", help="vics, te-csv, te-lines, "
-                                     "stopncii, ncmec.")] = "vics",
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="File (default: "
-                                                "standard output).")] = None,
+    fmt: Annotated[
+        str, typer.Option("--format", "-f", help="vics, te-csv, te-lines, stopncii, ncmec.")
+    ] = "vics",
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="File (default: standard output).")
+    ] = None,
 ) -> None:
     """Write a list in one of the exchange formats.
 
@@ -173,8 +201,10 @@ def export(
         with tmp.open("wb") as fh:
             result = writer.write(entries, fh)
         tmp.replace(output)
-    err_console.print(f"wrote {result.written} entries" + (
-        f", skipped {len(result.skipped)} the format cannot hold" if result.skipped else ""))
+    err_console.print(
+        f"wrote {result.written} entries"
+        + (f", skipped {len(result.skipped)} the format cannot hold" if result.skipped else "")
+    )
 
 
 @app.command("show")
@@ -211,8 +241,12 @@ def show(
     out_console.print(f"[bold]{info.name}[/bold]: {info.entries} entries. {info.description}")
     table = Table("key", "category", "signals", "tags")
     for e in shown:
-        table.add_row(e.key, "" if e.category is None else str(e.category),
-                      "\n".join(f"{t}:{v}" for t, v in e.signals), " ".join(e.tags))
+        table.add_row(
+            e.key,
+            "" if e.category is None else str(e.category),
+            "\n".join(f"{t}:{v}" for t, v in e.signals),
+            " ".join(e.tags),
+        )
     out_console.print(table)
 
 
@@ -220,8 +254,9 @@ def show(
 def delete(
     ctx: typer.Context,
     name: str,
-    entry: Annotated[list[str] | None, typer.Option(help="Delete only this entry key "
-                                                    "(repeatable).")] = None,
+    entry: Annotated[
+        list[str] | None, typer.Option(help="Delete only this entry key (repeatable).")
+    ] = None,
     yes: Annotated[bool, typer.Option("--yes", help="Confirm deleting a whole list.")] = False,
     as_json: JSON = False,
 ) -> None:

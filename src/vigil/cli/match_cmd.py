@@ -20,13 +20,17 @@ from vigil.scan import iter_files, scan
 
 __all__ = ["match_command", "scan_command"]
 
-LISTS = Annotated[list[str] | None, typer.Option("--list", "-l", help="Only this list "
-                                                 "(repeatable; default all).")]
+LISTS = Annotated[
+    list[str] | None, typer.Option("--list", "-l", help="Only this list (repeatable; default all).")
+]
 
 
 def _match_row(matcher: Matcher, source: str, matches: list[Match]) -> dict[str, Any]:
-    return {"path": source, "matched": bool(matches),
-            "matches": [m.as_dict(matcher.labels(m.list)) for m in matches]}
+    return {
+        "path": source,
+        "matched": bool(matches),
+        "matches": [m.as_dict(matcher.labels(m.list)) for m in matches],
+    }
 
 
 def _print_rows(rows: list[dict[str, Any]]) -> None:
@@ -38,19 +42,29 @@ def _print_rows(rows: list[dict[str, Any]]) -> None:
             table.add_row(row["path"], "[green]no match[/green]", "", "", "", "", "")
         for m in row["matches"]:
             cat = m.get("category_label") or ("" if m["category"] is None else str(m["category"]))
-            table.add_row(row["path"], f"[bold red]{m['list']}[/bold red]", m["entry"],
-                          m["signal_type"], str(m["distance"]), m["variant"], cat)
+            table.add_row(
+                row["path"],
+                f"[bold red]{m['list']}[/bold red]",
+                m["entry"],
+                m["signal_type"],
+                str(m["distance"]),
+                m["variant"],
+                cat,
+            )
     out_console.print(table)
 
 
 def match_command(
     ctx: typer.Context,
     paths: Annotated[list[Path] | None, typer.Argument(help="Files or folders.")] = None,
-    signal: Annotated[list[str] | None, typer.Option(
-        "--signal", help="A value to look up, as TYPE:VALUE (repeatable).")] = None,
+    signal: Annotated[
+        list[str] | None,
+        typer.Option("--signal", help="A value to look up, as TYPE:VALUE (repeatable)."),
+    ] = None,
     lists: LISTS = None,
-    variants: Annotated[bool, typer.Option(help="Also try the 7 rotations/flips of each image "
-                                           "(PDQ).")] = True,
+    variants: Annotated[
+        bool, typer.Option(help="Also try the 7 rotations/flips of each image (PDQ).")
+    ] = True,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per input.")] = False,
 ) -> None:
     """Match files or hash values against the lists. Exit code 0: something matched; 1: nothing
@@ -90,8 +104,12 @@ def scan_command(
     ctx: typer.Context,
     root: Annotated[Path, typer.Argument(exists=True, help="Folder to scan recursively.")],
     lists: LISTS = None,
-    report: Annotated[Path | None, typer.Option(help="JSON-lines report; an existing one is "
-                                                "resumed (default: vigil-scan.jsonl).")] = None,
+    report: Annotated[
+        Path | None,
+        typer.Option(
+            help="JSON-lines report; an existing one is resumed (default: vigil-scan.jsonl)."
+        ),
+    ] = None,
     workers: Annotated[int | None, typer.Option(help="Hashing processes (default: cores).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
@@ -104,18 +122,33 @@ def scan_command(
     matcher = Matcher(state.store(), lists)
     report = report or Path("vigil-scan.jsonl")
     total = sum(1 for _ in iter_files(root))
-    with Progress(BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err_console,
-                  transient=True, disable=as_json or not err_console.is_terminal) as bar:
+    with Progress(
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+        disable=as_json or not err_console.is_terminal,
+    ) as bar:
         task = bar.add_task("scan", total=total)
-        summary = scan(root, matcher, report, workers or os.cpu_count(),
-                       progress=lambda _r, _m: bar.advance(task))
+        summary = scan(
+            root,
+            matcher,
+            report,
+            workers or os.cpu_count(),
+            progress=lambda _r, _m: bar.advance(task),
+        )
     if as_json:
         emit_json(summary.as_dict())
     else:
         table = Table("files", "matched", "unmatched", "errors", "resumed past", "report")
         d = summary.as_dict()
-        table.add_row(*(str(d[k]) for k in ("files", "matched", "unmatched", "errors",
-                                            "resumed_past", "report")))
+        table.add_row(
+            *(
+                str(d[k])
+                for k in ("files", "matched", "unmatched", "errors", "resumed_past", "report")
+            )
+        )
         out_console.print(table)
         for name, count in summary.per_list.most_common():
             out_console.print(f"  list {name}: {count} files matched")

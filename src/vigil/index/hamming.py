@@ -122,16 +122,15 @@ class HammingIndex:
                 found.extend(zip(ids.tolist(), dists.tolist(), strict=True))
         if self.tail_ids.size:
             out = np.empty((max(64, len(self.tail_ids)), 2), dtype=np.int64)
-            n = kernels.brute_force(q8.view(np.uint64), self.tail_hashes.view(np.uint64),
-                                    max_distance, out)
+            n = kernels.brute_force(
+                q8.view(np.uint64), self.tail_hashes.view(np.uint64), max_distance, out
+            )
             found.extend((int(self.tail_ids[p]), int(d)) for p, d in out[:n])
         if self.dead:
             found = [(i, d) for i, d in found if i not in self.dead]
         return sorted(found, key=lambda x: (x[1], x[0]))
 
-    def query_many(
-        self, values: Iterable[bytes], max_distance: int
-    ) -> list[list[tuple[int, int]]]:
+    def query_many(self, values: Iterable[bytes], max_distance: int) -> list[list[tuple[int, int]]]:
         return [self.query(v, max_distance) for v in values]
 
     # -- persistence -----------------------------------------------------------------------
@@ -148,12 +147,22 @@ class HammingIndex:
         tail = f"tail-{self._next_name:06d}.npz"
         self._next_name += 1
         with open(root / tail, "wb") as fh:
-            np.savez(fh, ids=self.tail_ids, hashes=self.tail_hashes,
-                     dead=np.fromiter(self.dead, dtype=np.int64))
+            np.savez(
+                fh,
+                ids=self.tail_ids,
+                hashes=self.tail_hashes,
+                dead=np.fromiter(self.dead, dtype=np.int64),
+            )
             fh.flush()
             os.fsync(fh.fileno())
-        manifest = {"format": FORMAT, "version": 1, "segments": names, "tail": tail,
-                    "checkpoint": self.checkpoint, "next": self._next_name}
+        manifest = {
+            "format": FORMAT,
+            "version": 1,
+            "segments": names,
+            "tail": tail,
+            "checkpoint": self.checkpoint,
+            "next": self._next_name,
+        }
         tmp = root / (MANIFEST + ".tmp")
         tmp.write_text(json.dumps(manifest, indent=1))
         os.replace(tmp, root / MANIFEST)

@@ -59,8 +59,15 @@ def substring_keys(hashes8: npt.NDArray[np.uint8], m: int, b: int) -> npt.NDArra
 
 @nb.njit(inline="always", cache=True)
 def _scan(
-    t: int, key: int, q: U64, h: U64, offsets: npt.NDArray[np.uint32],
-    postings: npt.NDArray[np.uint32], max_d: int, out: npt.NDArray[np.int64], n: int,
+    t: int,
+    key: int,
+    q: U64,
+    h: U64,
+    offsets: npt.NDArray[np.uint32],
+    postings: npt.NDArray[np.uint32],
+    max_d: int,
+    out: npt.NDArray[np.int64],
+    n: int,
 ) -> int:  # pragma: no cover - compiled
     for p in range(offsets[t, key], offsets[t, key + 1]):
         c = postings[t, p]
@@ -75,8 +82,14 @@ def _scan(
 
 @nb.njit(cache=True, nogil=True)
 def mih_query(
-    keys: npt.NDArray[np.uint32], q: U64, h: U64, offsets: npt.NDArray[np.uint32],
-    postings: npt.NDArray[np.uint32], b: int, radius: int, max_d: int,
+    keys: npt.NDArray[np.uint32],
+    q: U64,
+    h: U64,
+    offsets: npt.NDArray[np.uint32],
+    postings: npt.NDArray[np.uint32],
+    b: int,
+    radius: int,
+    max_d: int,
     out: npt.NDArray[np.int64],
 ) -> int:  # pragma: no cover - compiled
     """Probe each table's ball of ``radius`` (0-3) around the query's keys; write (position,

@@ -42,8 +42,10 @@ class Segment:
 
     @property
     def nbytes(self) -> int:
-        extra = 0 if self.offsets is None or self.postings is None else (
-            self.offsets.nbytes + self.postings.nbytes
+        extra = (
+            0
+            if self.offsets is None or self.postings is None
+            else (self.offsets.nbytes + self.postings.nbytes)
         )
         return int(self.hashes.nbytes + self.ids.nbytes + extra)
 
@@ -82,7 +84,7 @@ class Segment:
     def save(self, directory: Path) -> None:
         tmp = directory.with_name(directory.name + ".tmp")
         tmp.mkdir(parents=True, exist_ok=True)
-        arrays = {"hashes": self.hashes, "ids": self.ids}
+        arrays: dict[str, npt.NDArray[np.generic]] = {"hashes": self.hashes, "ids": self.ids}
         if self.offsets is not None and self.postings is not None:
             arrays |= {"offsets": self.offsets, "postings": self.postings}
         for name, arr in arrays.items():

@@ -41,8 +41,16 @@ class Entry:
 
     def digest(self) -> str:
         """A fingerprint of the content, so re-importing an unchanged entry writes nothing."""
-        body = [sorted(set(self.signals)), self.category, self.series, self.victim_identified,
-                self.source, sorted(self.tags), self.comments, self.extra]
+        body = [
+            sorted(set(self.signals)),
+            self.category,
+            self.series,
+            self.victim_identified,
+            self.source,
+            sorted(self.tags),
+            self.comments,
+            self.extra,
+        ]
         return hashlib.sha1(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
 
 
@@ -82,7 +90,11 @@ class ImportReport:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "source": self.source, "rows": self.rows, "added": self.added,
-            "updated": self.updated, "unchanged": self.unchanged, "removed": self.removed,
+            "source": self.source,
+            "rows": self.rows,
+            "added": self.added,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "removed": self.removed,
             "problems": [{"where": p.where, "reason": p.reason} for p in self.problems],
         }

@@ -6,6 +6,7 @@ first frame of an animated or multi-page file is decoded, so frames are bounded 
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import warnings
@@ -32,10 +33,8 @@ def _load_plugins() -> None:
 
     pillow_heif.register_heif_opener()
     if "AVIF" not in Image.registered_extensions().values():
-        try:
+        with contextlib.suppress(ImportError):  # Pillow builds with AVIF need no plug-in
             import pillow_avif  # noqa: F401  (registers itself on import)
-        except ImportError:  # pragma: no cover - Pillow builds with AVIF need no plug-in
-            pass
     _plugins_loaded = True
 
 

@@ -9,6 +9,7 @@ from vigil.signals.base import Content, SignalExample, SignalType, SignalValue, 
 
 __all__ = ["MD5", "SHA1", "SHA256"]
 
+
 class _FileDigest(SignalType):
     kind: ClassVar[Literal["exact", "hamming"]] = "exact"
     algorithm: ClassVar[str]

@@ -11,9 +11,15 @@ from vigil.errors import InvalidSignal
 from vigil.signals.base import Content, SignalExample, SignalType, SignalValue, registry
 from vigil.signals.pdq_algo import hash_rgb_or_l
 
-__all__ = ["PDQ", "PDQ_MIN_QUALITY", "example_image"]
+__all__ = ["EXAMPLE_PDQ", "PDQ", "PDQ_MIN_QUALITY", "example_image"]
 
 PDQ_MIN_QUALITY = 50
+# The PDQ of example_image(7) and example_image(11, (300, 200)), as python-threatexchange
+# computes them: placeholders for list-format examples and tests.
+EXAMPLE_PDQ = (
+    "9c73e3980abdbd7ac3e17c1c81d8f2a50998f70e9ae10998766788f9760e16e4",
+    "038d2d6d7c72f8f1db0c27762d637b0cf214b2f3a56b6b0c0bc4d0f0f4395550",
+)
 # Decode JPEGs at reduced DCT scale while both sides stay >= this; with the block-summed
 # operator of pdq_algo the hash stays within a few bits of the full decode (bench/hashing).
 FAST_DECODE_MIN_SIDE = 256
@@ -26,7 +32,8 @@ def example_image(seed: int = 7, size: tuple[int, int] = (160, 120)) -> bytes:
     rng = np.random.default_rng(seed)
     img = np.zeros((h, w, 3))
     for c in range(3):
-        fx, fy, ph = rng.uniform(0.01, 0.08, 2).tolist() + [rng.uniform(0, 6.28)]
+        fx, fy = float(rng.uniform(0.01, 0.08)), float(rng.uniform(0.01, 0.08))
+        ph = float(rng.uniform(0, 6.28))
         img[:, :, c] = 127 + 100 * np.sin(x * fx + ph) * np.cos(y * fy)
     for _ in range(12):
         bx, by = int(rng.integers(0, w - w // 6)), int(rng.integers(0, h - h // 6))

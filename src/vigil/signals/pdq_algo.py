@@ -29,7 +29,8 @@ DIHEDRAL = ("original", "rot90", "rot180", "rot270", "flip_h", "flip_v", "transp
 def _dct_matrix() -> F64:
     i = np.arange(1, 17, dtype=np.float64)[:, None]
     j = np.arange(64, dtype=np.float64)[None, :]
-    return np.sqrt(2.0 / 64.0) * np.cos((np.pi / 2 / 64.0) * i * (2 * j + 1))
+    out: F64 = np.sqrt(2.0 / 64.0) * np.cos((np.pi / 2 / 64.0) * i * (2 * j + 1))
+    return out
 
 
 _DCT = _dct_matrix()
@@ -70,7 +71,8 @@ def _scaled_operator(n_full: int, scale: int) -> F32:
     n_small = -(-n_full // scale)
     padded = np.zeros((64, n_small * scale), dtype=np.float64)
     padded[:, :n_full] = full
-    return padded.reshape(64, n_small, scale).sum(axis=2).astype(np.float32)
+    out: F32 = padded.reshape(64, n_small, scale).sum(axis=2).astype(np.float32)
+    return out
 
 
 class PdqResult:
@@ -90,9 +92,11 @@ class PdqResult:
     def dihedral(self) -> dict[str, bytes]:
         """The hashes of the 8 rotations/flips of the image, keyed by :data:`DIHEDRAL` name."""
         b = self.buffer
-        views = (b, np.rot90(b, 1), np.rot90(b, 2), np.rot90(b, 3), b[:, ::-1], b[::-1, :])
-        views += (b.T, np.rot90(b, 2).T)
-        return {name: _bits(np.ascontiguousarray(v)) for name, v in zip(DIHEDRAL, views, strict=True)}
+        views = [b, np.rot90(b, 1), np.rot90(b, 2), np.rot90(b, 3), b[:, ::-1], b[::-1, :]]
+        views += [b.T, np.rot90(b, 2).T]
+        return {
+            name: _bits(np.ascontiguousarray(v)) for name, v in zip(DIHEDRAL, views, strict=True)
+        }
 
 
 def _quality(buf: F32) -> int:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -40,9 +40,14 @@ class ListInfo:
     entries: int = 0
 
     def as_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "description": self.description, "entries": self.entries,
-                "pdq_threshold": self.pdq_threshold, "category_labels": self.category_labels,
-                "created_at": self.created_at.isoformat()}
+        return {
+            "name": self.name,
+            "description": self.description,
+            "entries": self.entries,
+            "pdq_threshold": self.pdq_threshold,
+            "category_labels": self.category_labels,
+            "created_at": self.created_at.isoformat(),
+        }
 
 
 def _now() -> datetime:
@@ -50,15 +55,31 @@ def _now() -> datetime:
 
 
 def _entry_row(e: Entry) -> dict[str, Any]:
-    return {"key": e.key, "category": e.category, "series": e.series,
-            "victim_identified": e.victim_identified, "source": e.source,
-            "tags": json.dumps(e.tags), "comments": e.comments,
-            "extra": json.dumps(e.extra, sort_keys=True, default=str), "digest": e.digest()}
+    return {
+        "key": e.key,
+        "category": e.category,
+        "series": e.series,
+        "victim_identified": e.victim_identified,
+        "source": e.source,
+        "tags": json.dumps(e.tags),
+        "comments": e.comments,
+        "extra": json.dumps(e.extra, sort_keys=True, default=str),
+        "digest": e.digest(),
+    }
 
 
 def row_to_entry(row: Any, sigs: list[tuple[str, str]]) -> Entry:
-    return Entry(row.key, sigs, row.category, row.series, row.victim_identified, row.source,
-                 json.loads(row.tags), row.comments, json.loads(row.extra))
+    return Entry(
+        row.key,
+        sigs,
+        row.category,
+        row.series,
+        row.victim_identified,
+        row.source,
+        json.loads(row.tags),
+        row.comments,
+        json.loads(row.extra),
+    )
 
 
 class Store:
@@ -78,14 +99,25 @@ class Store:
         self.engine.dispose()
 
     # -- lists -----------------------------------------------------------------------------
-    def create_list(self, name: str, description: str = "", pdq_threshold: int | None = None,
-                    category_labels: dict[str, str] | None = None) -> ListInfo:
+    def create_list(
+        self,
+        name: str,
+        description: str = "",
+        pdq_threshold: int | None = None,
+        category_labels: dict[str, str] | None = None,
+    ) -> ListInfo:
         with self.engine.begin() as conn:
             if conn.execute(select(lists.c.id).where(lists.c.name == name)).first():
                 raise Conflict(f"a list named {name!r} already exists")
-            conn.execute(insert(lists).values(
-                name=name, description=description, pdq_threshold=pdq_threshold,
-                category_labels=json.dumps(category_labels or {}), created_at=_now()))
+            conn.execute(
+                insert(lists).values(
+                    name=name,
+                    description=description,
+                    pdq_threshold=pdq_threshold,
+                    category_labels=json.dumps(category_labels or {}),
+                    created_at=_now(),
+                )
+            )
         return self.get_list(name)
 
     def get_list(self, name: str) -> ListInfo:
@@ -99,13 +131,23 @@ class Store:
     @staticmethod
     def _info(row: Any, count: int) -> ListInfo:
         created = row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=UTC)
-        return ListInfo(row.id, row.name, row.description, row.pdq_threshold,
-                        json.loads(row.category_labels), created, count)
+        return ListInfo(
+            row.id,
+            row.name,
+            row.description,
+            row.pdq_threshold,
+            json.loads(row.category_labels),
+            created,
+            count,
+        )
 
     def all_lists(self) -> list[ListInfo]:
         with self.engine.connect() as conn:
-            counts = dict(conn.execute(
-                select(entries.c.list_id, func.count()).group_by(entries.c.list_id)).all())
+            counts: dict[int, int] = dict(
+                conn.execute(
+                    select(entries.c.list_id, func.count()).group_by(entries.c.list_id)
+                ).all()
+            )
             rows = conn.execute(select(lists).order_by(lists.c.name)).all()
         return [self._info(r, int(counts.get(r.id, 0))) for r in rows]
 
@@ -113,8 +155,9 @@ class Store:
         """Delete a list and its entries (removing them from matching); returns entry count."""
         info = self.get_list(name)
         with self.engine.begin() as conn:
-            ids = [r.id for r in conn.execute(
-                select(entries.c.id).where(entries.c.list_id == info.id))]
+            ids = [
+                r.id for r in conn.execute(select(entries.c.id).where(entries.c.list_id == info.id))
+            ]
             for start in range(0, len(ids), BATCH):
                 self._delete_entries(conn, ids[start : start + BATCH])
             conn.execute(delete(lists).where(lists.c.id == info.id))
@@ -145,9 +188,14 @@ class Store:
                     report.unchanged += 1
                 latest[rec.key] = rec
         with self.engine.begin() as conn:
-            existing = {r.key: (r.id, r.digest) for r in conn.execute(
-                select(entries.c.key, entries.c.id, entries.c.digest).where(
-                    entries.c.list_id == list_id, entries.c.key.in_(list(latest))))}
+            existing = {
+                r.key: (r.id, r.digest)
+                for r in conn.execute(
+                    select(entries.c.key, entries.c.id, entries.c.digest).where(
+                        entries.c.list_id == list_id, entries.c.key.in_(list(latest))
+                    )
+                )
+            }
             gone, fresh, changed = [], [], []
             for key, rec in latest.items():
                 old = existing.get(key)
@@ -163,14 +211,19 @@ class Store:
                 else:
                     report.unchanged += 1
             self._delete_entries(conn, gone + [eid for eid, _ in changed])
-            self._insert_entries(conn, list_id, fresh + [rec for _, rec in changed],
-                                 {rec.key: eid for eid, rec in changed})
+            self._insert_entries(
+                conn,
+                list_id,
+                fresh + [rec for _, rec in changed],
+                {rec.key: eid for eid, rec in changed},
+            )
             report.removed += len(gone)
             report.added += len(fresh)
             report.updated += len(changed)
 
-    def _insert_entries(self, conn: Connection, list_id: int, new: list[Entry],
-                        keep_ids: dict[str, int]) -> None:
+    def _insert_entries(
+        self, conn: Connection, list_id: int, new: list[Entry], keep_ids: dict[str, int]
+    ) -> None:
         if not new:
             return
         now = _now()
@@ -181,21 +234,33 @@ class Store:
                 row["id"] = keep_ids[e.key]
             rows.append(row)
         conn.execute(insert(entries), rows)
-        ids = dict(conn.execute(select(entries.c.key, entries.c.id).where(
-            entries.c.list_id == list_id, entries.c.key.in_([e.key for e in new]))).all())
-        sig_rows = [{"entry_id": ids[e.key], "list_id": list_id, "type": t, "value": v}
-                    for e in new for t, v in dict.fromkeys(e.signals)]
+        ids = dict(
+            conn.execute(
+                select(entries.c.key, entries.c.id).where(
+                    entries.c.list_id == list_id, entries.c.key.in_([e.key for e in new])
+                )
+            ).all()
+        )
+        sig_rows = [
+            {"entry_id": ids[e.key], "list_id": list_id, "type": t, "value": v}
+            for e in new
+            for t, v in dict.fromkeys(e.signals)
+        ]
         if not sig_rows:
             return
-        inserted = conn.execute(insert(signals).returning(signals.c.id, signals.c.type,
-                                                          signals.c.value), sig_rows).all()
+        inserted = conn.execute(
+            insert(signals).returning(signals.c.id, signals.c.type, signals.c.value), sig_rows
+        ).all()
         self._log(conn, [(r.id, r.type, r.value) for r in inserted], "+")
 
     def _delete_entries(self, conn: Connection, entry_ids: list[int]) -> None:
         if not entry_ids:
             return
-        sigs = conn.execute(select(signals.c.id, signals.c.type, signals.c.value).where(
-            signals.c.entry_id.in_(entry_ids))).all()
+        sigs = conn.execute(
+            select(signals.c.id, signals.c.type, signals.c.value).where(
+                signals.c.entry_id.in_(entry_ids)
+            )
+        ).all()
         self._log(conn, [(r.id, r.type, r.value) for r in sigs], "-")
         conn.execute(delete(signals).where(signals.c.entry_id.in_(entry_ids)))
         conn.execute(delete(entries).where(entries.c.id.in_(entry_ids)))
@@ -203,8 +268,9 @@ class Store:
     @staticmethod
     def _log(conn: Connection, rows: list[tuple[int, str, str]], op: str) -> None:
         hamming = {c.name for c in registry if c.kind == "hamming"}
-        logged = [{"signal_id": i, "type": t, "value": v, "op": op}
-                  for i, t, v in rows if t in hamming]
+        logged = [
+            {"signal_id": i, "type": t, "value": v, "op": op} for i, t, v in rows if t in hamming
+        ]
         if logged:
             conn.execute(insert(changes), logged)
 
@@ -222,15 +288,23 @@ class Store:
         last = ""
         while True:
             with self.engine.connect() as conn:
-                rows = conn.execute(select(entries).where(
-                    entries.c.list_id == info.id, entries.c.key > last,
-                ).order_by(entries.c.key).limit(BATCH)).all()
+                rows = conn.execute(
+                    select(entries)
+                    .where(
+                        entries.c.list_id == info.id,
+                        entries.c.key > last,
+                    )
+                    .order_by(entries.c.key)
+                    .limit(BATCH)
+                ).all()
                 if not rows:
                     return
                 sigs: dict[int, list[tuple[str, str]]] = {}
-                for s in conn.execute(select(signals.c.entry_id, signals.c.type, signals.c.value)
-                                      .where(signals.c.entry_id.in_([r.id for r in rows]))
-                                      .order_by(signals.c.id)):
+                for s in conn.execute(
+                    select(signals.c.entry_id, signals.c.type, signals.c.value)
+                    .where(signals.c.entry_id.in_([r.id for r in rows]))
+                    .order_by(signals.c.id)
+                ):
                     sigs.setdefault(s.entry_id, []).append((s.type, s.value))
             for r in rows:
                 yield row_to_entry(r, sigs.get(r.id, []))
@@ -251,9 +325,15 @@ class Store:
         applied = 0
         while True:
             with self.engine.connect() as conn:
-                rows = conn.execute(select(changes).where(
-                    changes.c.seq > idx.checkpoint, changes.c.type == signal_type,
-                ).order_by(changes.c.seq).limit(100_000)).all()
+                rows = conn.execute(
+                    select(changes)
+                    .where(
+                        changes.c.seq > idx.checkpoint,
+                        changes.c.type == signal_type,
+                    )
+                    .order_by(changes.c.seq)
+                    .limit(100_000)
+                ).all()
             if not rows:
                 break
             self._replay(idx, rows)
@@ -264,7 +344,7 @@ class Store:
         return applied
 
     @staticmethod
-    def _replay(idx: HammingIndex, rows: list[Any]) -> None:
+    def _replay(idx: HammingIndex, rows: Sequence[Any]) -> None:
         adds: list[tuple[int, bytes]] = []
         for r in rows:
             if r.op == "+":
@@ -280,25 +360,44 @@ class Store:
     # -- lookups for matching ----------------------------------------------------------------
     def exact_signal_ids(self, signal_type: str, value: str) -> list[int]:
         with self.engine.connect() as conn:
-            return [r.id for r in conn.execute(select(signals.c.id).where(
-                signals.c.type == signal_type, signals.c.value == value))]
+            return [
+                r.id
+                for r in conn.execute(
+                    select(signals.c.id).where(
+                        signals.c.type == signal_type, signals.c.value == value
+                    )
+                )
+            ]
 
     def describe_signals(self, signal_ids: list[int]) -> dict[int, tuple[ListInfo, Entry]]:
         """For each signal id: its list and entry (with all the entry's signals)."""
         if not signal_ids:
             return {}
         with self.engine.connect() as conn:
-            hits = conn.execute(select(signals.c.id, signals.c.entry_id).where(
-                signals.c.id.in_(signal_ids))).all()
+            hits = conn.execute(
+                select(signals.c.id, signals.c.entry_id).where(signals.c.id.in_(signal_ids))
+            ).all()
             entry_ids = list({h.entry_id for h in hits})
-            rows = {r.id: r for r in conn.execute(select(entries).where(
-                entries.c.id.in_(entry_ids)))}
+            rows = {
+                r.id: r for r in conn.execute(select(entries).where(entries.c.id.in_(entry_ids)))
+            }
             sigs: dict[int, list[tuple[str, str]]] = {}
-            for s in conn.execute(select(signals.c.entry_id, signals.c.type, signals.c.value)
-                                  .where(signals.c.entry_id.in_(entry_ids))):
+            for s in conn.execute(
+                select(signals.c.entry_id, signals.c.type, signals.c.value).where(
+                    signals.c.entry_id.in_(entry_ids)
+                )
+            ):
                 sigs.setdefault(s.entry_id, []).append((s.type, s.value))
-            list_rows = {r.id: self._info(r, 0) for r in conn.execute(select(lists).where(
-                lists.c.id.in_({r.list_id for r in rows.values()})))}
-        return {h.id: (list_rows[rows[h.entry_id].list_id],
-                       row_to_entry(rows[h.entry_id], sigs.get(h.entry_id, [])))
-                for h in hits}
+            list_rows = {
+                r.id: self._info(r, 0)
+                for r in conn.execute(
+                    select(lists).where(lists.c.id.in_({r.list_id for r in rows.values()}))
+                )
+            }
+        return {
+            h.id: (
+                list_rows[rows[h.entry_id].list_id],
+                row_to_entry(rows[h.entry_id], sigs.get(h.entry_id, [])),
+            )
+            for h in hits
+        }

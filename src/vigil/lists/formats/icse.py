@@ -14,10 +14,20 @@ from vigil.lists.model import Entry, Record, RowProblem
 
 __all__ = ["IcseCsv"]
 
-HEADER = ("MD5;SHA1;PhotoDNA;Image ID;Is distributed;Victim identified;Offender identified;"
-          "Series name;Number of submissions;File Available;Media Type;Baseline")
-EXTRA = ("Image ID", "Is distributed", "Offender identified", "Number of submissions",
-         "File Available", "Media Type", "Baseline", "PhotoDNA")
+HEADER = (
+    "MD5;SHA1;PhotoDNA;Image ID;Is distributed;Victim identified;Offender identified;"
+    "Series name;Number of submissions;File Available;Media Type;Baseline"
+)
+EXTRA = (
+    "Image ID",
+    "Is distributed",
+    "Offender identified",
+    "Number of submissions",
+    "File Available",
+    "Media Type",
+    "Baseline",
+    "PhotoDNA",
+)
 
 
 def _row(row: dict[str, Any], where: str, source: str) -> Record:
@@ -38,8 +48,14 @@ def _row(row: dict[str, Any], where: str, source: str) -> Record:
         return RowProblem(where, str(exc))
     key = f"{sigs[0][0]}:{sigs[0][1]}" if not image_id else f"icse:{image_id}"
     extra = {k: row[k].strip() for k in EXTRA if (row.get(k) or "").strip()}
-    return Entry(key=key, signals=sigs, series=(row.get("Series name") or "").strip() or None,
-                 victim_identified=victim, source="icse", extra=extra)
+    return Entry(
+        key=key,
+        signals=sigs,
+        series=(row.get("Series name") or "").strip() or None,
+        victim_identified=victim,
+        source="icse",
+        extra=extra,
+    )
 
 
 @formats.register
@@ -66,8 +82,9 @@ class IcseCsv(ListFormat):
 
     @classmethod
     def example(cls) -> bytes:
-        return (HEADER + "\n"
-                "900150983CD24FB0D6963F7D28E17F72;A9993E364706816ABA3E25717850C26C9CD0D89D;;"
-                "1234;true;false;false;benign-series;3;no;Image;false\n"
-                "D41D8CD98F00B204E9800998ECF8427E;;;1235;false;true;false;;1;no;Image;false\n"
-                ).encode()
+        return (
+            HEADER + "\n"
+            "900150983CD24FB0D6963F7D28E17F72;A9993E364706816ABA3E25717850C26C9CD0D89D;;"
+            "1234;true;false;false;benign-series;3;no;Image;false\n"
+            "D41D8CD98F00B204E9800998ECF8427E;;;1235;false;true;false;;1;no;Image;false\n"
+        ).encode()

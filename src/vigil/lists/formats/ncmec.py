@@ -15,6 +15,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 from vigil.lists.formats.base import ListFormat, WriteResult, formats, signal_or_problem
 from vigil.lists.model import Entry, Record, Removal, RowProblem
+from vigil.signals.pdq import EXAMPLE_PDQ
 
 __all__ = ["NcmecXml"]
 
@@ -82,8 +83,10 @@ class NcmecXml(ListFormat):
     @classmethod
     def write(cls, entries: Iterable[Entry], out: IO[bytes]) -> WriteResult:
         result = WriteResult()
-        out.write(f'<?xml version="1.0" encoding="UTF-8"?>\n<queryResult xmlns="{NS}">'
-                  "\n<images>\n".encode())
+        out.write(
+            f'<?xml version="1.0" encoding="UTF-8"?>\n<queryResult xmlns="{NS}">'
+            "\n<images>\n".encode()
+        )
         videos: list[bytes] = []
         for e in entries:
             tag = "video" if e.extra.get("media_type") == "video" else "image"
@@ -105,14 +108,19 @@ class NcmecXml(ListFormat):
         if len(parts) != 3 or parts[0] != "ncmec":
             return None
         fps = "".join(f"<{t}>{v}</{t}>" for t, v in e.signals if t in FINGERPRINTS)
-        fps += "".join(f"<{k}>{escape(str(v))}</{k}>"
-                       for k, v in e.extra.get("fingerprints", {}).items())
-        fields = "".join(f"<{n}>{escape(str(e.extra[n]))}</{n}>"
-                         for n in ("timestamp", "classification") if n in e.extra)
+        fps += "".join(
+            f"<{k}>{escape(str(v))}</{k}>" for k, v in e.extra.get("fingerprints", {}).items()
+        )
+        fields = "".join(
+            f"<{n}>{escape(str(e.extra[n]))}</{n}>"
+            for n in ("timestamp", "classification")
+            if n in e.extra
+        )
         member = escape(str(e.extra.get("member", "")))
-        return (f"<{tag}><member id={quoteattr(parts[1])}>{member}</member>{fields}"
-                f"<id>{escape(parts[2])}</id><fingerprints>{fps}</fingerprints></{tag}>\n"
-                ).encode()
+        return (
+            f"<{tag}><member id={quoteattr(parts[1])}>{member}</member>{fields}"
+            f"<id>{escape(parts[2])}</id><fingerprints>{fps}</fingerprints></{tag}>\n"
+        ).encode()
 
     @classmethod
     def sniff(cls, head: bytes) -> bool:
@@ -126,7 +134,7 @@ class NcmecXml(ListFormat):
   <image><member id="42">Example ESP</member><timestamp>2024-01-01T00:00:00Z</timestamp>
    <id>1001</id><classification>A1</classification>
    <fingerprints><md5>900150983cd24fb0d6963f7d28e17f72</md5>
-    <pdq>9c73e3980abdbd7ac3e17c1c81d8f2a50998f70e9ae10998766788f9760e16e4</pdq></fingerprints>
+    <pdq>{EXAMPLE_PDQ[0]}</pdq></fingerprints>
   </image>
   <deletedImage><member id="42">Example ESP</member><id>1000</id></deletedImage>
  </images>

@@ -14,6 +14,7 @@ from typing import IO, Any
 
 from vigil.lists.formats.base import ListFormat, WriteResult, formats, signal_or_problem
 from vigil.lists.model import Entry, Record, Removal, RowProblem
+from vigil.signals.pdq import EXAMPLE_PDQ
 
 __all__ = ["StopNciiJson"]
 
@@ -74,10 +75,17 @@ class StopNciiJson(ListFormat):
         out.write(b'{"hashRecords":[')
         first = True
         for e in entries:
-            rows = [{"signalType": WRITE_TYPES[t], "hashValue": v, "hashStatus": "Active",
-                     "caseNumbers": e.extra.get("caseNumbers", {}),
-                     "lastModtimestamp": e.extra.get("lastModtimestamp", 0)}
-                    for t, v in e.signals if t in WRITE_TYPES]
+            rows = [
+                {
+                    "signalType": WRITE_TYPES[t],
+                    "hashValue": v,
+                    "hashStatus": "Active",
+                    "caseNumbers": e.extra.get("caseNumbers", {}),
+                    "lastModtimestamp": e.extra.get("lastModtimestamp", 0),
+                }
+                for t, v in e.signals
+                if t in WRITE_TYPES
+            ]
             if not rows:
                 result.skipped.append((e.key, "StopNCII carries only PDQ and MD5"))
                 continue
@@ -94,14 +102,33 @@ class StopNciiJson(ListFormat):
 
     @classmethod
     def example(cls) -> bytes:
-        return json.dumps({"count": 3, "hasMoreRecords": False, "hashRecords": [
-            {"lastModtimestamp": 1700000000, "signalType": "ImagePDQ",
-             "hashValue": "9c73e3980abdbd7ac3e17c1c81d8f2a50998f70e9ae10998766788f9760e16e4",
-             "hashStatus": "Active", "caseNumbers": {"case-1": "Active"}},
-            {"lastModtimestamp": 1700000001, "signalType": "VideoMD5",
-             "hashValue": "900150983cd24fb0d6963f7d28e17f72", "hashStatus": "Active",
-             "caseNumbers": {"case-2": "Received"}},
-            {"lastModtimestamp": 1700000002, "signalType": "ImagePDQ",
-             "hashValue": "038d2d6d7c72f8f1db0c27762d637b0cf214b2f3a56b6b0c0bc4d0f0f4395550",
-             "hashStatus": "Active", "caseNumbers": {"case-3": "Withdrawn"}},
-        ]}, indent=1).encode()
+        return json.dumps(
+            {
+                "count": 3,
+                "hasMoreRecords": False,
+                "hashRecords": [
+                    {
+                        "lastModtimestamp": 1700000000,
+                        "signalType": "ImagePDQ",
+                        "hashValue": EXAMPLE_PDQ[0],
+                        "hashStatus": "Active",
+                        "caseNumbers": {"case-1": "Active"},
+                    },
+                    {
+                        "lastModtimestamp": 1700000001,
+                        "signalType": "VideoMD5",
+                        "hashValue": "900150983cd24fb0d6963f7d28e17f72",
+                        "hashStatus": "Active",
+                        "caseNumbers": {"case-2": "Received"},
+                    },
+                    {
+                        "lastModtimestamp": 1700000002,
+                        "signalType": "ImagePDQ",
+                        "hashValue": EXAMPLE_PDQ[1],
+                        "hashStatus": "Active",
+                        "caseNumbers": {"case-3": "Withdrawn"},
+                    },
+                ],
+            },
+            indent=1,
+        ).encode()

@@ -14,6 +14,7 @@ from typing import IO
 
 from vigil.lists.formats.base import ListFormat, WriteResult, formats, signal_or_problem
 from vigil.lists.model import Entry, Record, RowProblem
+from vigil.signals.pdq import EXAMPLE_PDQ
 
 __all__ = ["ThreatExchangeCsv", "ThreatExchangeLines"]
 
@@ -51,7 +52,7 @@ class ThreatExchangeCsv(ListFormat):
                 continue
             got = _signal_entry(row[0].strip(), row[1], where, source)
             if isinstance(got, Entry):
-                collab, category, tags = (row[2:] + ["", "", ""])[:3]
+                collab, category, tags = [*row[2:], "", "", ""][:3]
                 got.source = collab or got.source
                 if category.strip().lstrip("-").isdigit():
                     got.category = int(category)
@@ -81,10 +82,10 @@ class ThreatExchangeCsv(ListFormat):
     @classmethod
     def example(cls) -> bytes:
         return (
-            b"signal_type,signal_str,collab,category,tags\n"
-            b"pdq,9c73e3980abdbd7ac3e17c1c81d8f2a50998f70e9ae10998766788f9760e16e4,demo,1,a b\n"
-            b"video_md5,D41D8CD98F00B204E9800998ECF8427E,demo,,\n"
-        )
+            "signal_type,signal_str,collab,category,tags\n"
+            f"pdq,{EXAMPLE_PDQ[0]},demo,1,a b\n"
+            "video_md5,D41D8CD98F00B204E9800998ECF8427E,demo,,\n"
+        ).encode()
 
 
 @formats.register
@@ -126,8 +127,5 @@ class ThreatExchangeLines(ListFormat):
 
     @classmethod
     def example(cls) -> bytes:
-        return (
-            b"# benign example\n"
-            b"pdq 9c73e3980abdbd7ac3e17c1c81d8f2a50998f70e9ae10998766788f9760e16e4\n"
-            b"900150983cd24fb0d6963f7d28e17f72\n"
-        )
+        md5 = "900150983cd24fb0d6963f7d28e17f72"
+        return f"# benign example\npdq {EXAMPLE_PDQ[0]}\n{md5}\n".encode()

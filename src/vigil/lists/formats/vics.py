@@ -18,9 +18,19 @@ __all__ = ["VicsJson"]
 
 CONTEXT_20 = "http://github.com/VICSDATAMODEL/ProjectVic/DataModels/2.0.xml/Default/$metadata#Media"
 # Media fields kept as they are in ``extra`` and written back on export.
-PASSTHROUGH = ("MediaSize", "IsPrecategorized", "IsDistributed", "OffenderIdentified",
-               "IsSuspected", "SelfGenerated", "MimeType", "RelativeFilePath", "DateUpdated",
-               "PrecategorizationSource", "PhotoDNA")
+PASSTHROUGH = (
+    "MediaSize",
+    "IsPrecategorized",
+    "IsDistributed",
+    "OffenderIdentified",
+    "IsSuspected",
+    "SelfGenerated",
+    "MimeType",
+    "RelativeFilePath",
+    "DateUpdated",
+    "PrecategorizationSource",
+    "PhotoDNA",
+)
 
 
 def _media_items(doc: Any) -> Iterator[tuple[str, Any]]:
@@ -66,10 +76,15 @@ def _entry(media: Any, where: str, source: str) -> Entry | RowProblem:
         return RowProblem(where, str(exc))
     tags = media.get("Tags")
     return Entry(
-        key=f"md5:{sigs[0][1]}", signals=sigs, category=category, series=media.get("Series"),
-        victim_identified=victim, source="vics",
+        key=f"md5:{sigs[0][1]}",
+        signals=sigs,
+        category=category,
+        series=media.get("Series"),
+        victim_identified=victim,
+        source="vics",
         tags=[t.strip() for t in str(tags).split(",") if t.strip()] if tags else [],
-        comments=media.get("Comments"), extra=extra,
+        comments=media.get("Comments"),
+        extra=extra,
     )
 
 
@@ -82,18 +97,25 @@ def _media_of(entry: Entry, media_id: int) -> dict[str, Any] | None:
         out["SHA1"] = sha1.upper()
     if entry.category is not None:
         out["Category"] = entry.category
-    for field, value in (("Series", entry.series), ("VictimIdentified", entry.victim_identified),
-                         ("Comments", entry.comments)):
+    for field, value in (
+        ("Series", entry.series),
+        ("VictimIdentified", entry.victim_identified),
+        ("Comments", entry.comments),
+    ):
         if value is not None:
             out[field] = value
     if entry.tags:
         out["Tags"] = ",".join(entry.tags)
     out.update({k: v for k, v in entry.extra.items() if k in PASSTHROUGH and k != "PhotoDNA"})
-    alts = [{"MD5": md5.upper(), "HashName": "PDQ", "HashValue": v}
-            for t, v in entry.signals if t == "pdq"]
+    alts = [
+        {"MD5": md5.upper(), "HashName": "PDQ", "HashValue": v}
+        for t, v in entry.signals
+        if t == "pdq"
+    ]
     if "PhotoDNA" in entry.extra:
-        alts.append({"MD5": md5.upper(), "HashName": "PhotoDNA",
-                     "HashValue": entry.extra["PhotoDNA"]})
+        alts.append(
+            {"MD5": md5.upper(), "HashName": "PhotoDNA", "HashValue": entry.extra["PhotoDNA"]}
+        )
     if alts:
         out["AlternativeHashes"] = alts
     return out
@@ -137,14 +159,34 @@ class VicsJson(ListFormat):
 
     @classmethod
     def example(cls) -> bytes:
-        doc = {"@odata.context": CONTEXT_20, "value": [
-            {"MediaID": 1, "Category": 0, "MD5": "D41D8CD98F00B204E9800998ECF8427E",
-             "SHA1": "DA39A3EE5E6B4B0D3255BFEF95601890AFD80709", "MediaSize": 0,
-             "IsPrecategorized": "false", "VictimIdentified": "true", "Series": "benign-demo"},
-            {"MediaID": 2, "Category": 1, "MD5": "900150983CD24FB0D6963F7D28E17F72",
-             "IsPrecategorized": True, "Tags": "kodak,sample",
-             "AlternativeHashes": [{"MD5": "900150983CD24FB0D6963F7D28E17F72", "HashName": "PDQ",
-                                    "HashValue": "9c73e3980abdbd7ac3e17c1c81d8f2a50998f70e9ae109"
-                                                 "98766788f9760e16e4"}]},
-        ]}
+        doc = {
+            "@odata.context": CONTEXT_20,
+            "value": [
+                {
+                    "MediaID": 1,
+                    "Category": 0,
+                    "MD5": "D41D8CD98F00B204E9800998ECF8427E",
+                    "SHA1": "DA39A3EE5E6B4B0D3255BFEF95601890AFD80709",
+                    "MediaSize": 0,
+                    "IsPrecategorized": "false",
+                    "VictimIdentified": "true",
+                    "Series": "benign-demo",
+                },
+                {
+                    "MediaID": 2,
+                    "Category": 1,
+                    "MD5": "900150983CD24FB0D6963F7D28E17F72",
+                    "IsPrecategorized": True,
+                    "Tags": "kodak,sample",
+                    "AlternativeHashes": [
+                        {
+                            "MD5": "900150983CD24FB0D6963F7D28E17F72",
+                            "HashName": "PDQ",
+                            "HashValue": "9c73e3980abdbd7ac3e17c1c81d8f2a50998f70e9ae109"
+                            "98766788f9760e16e4",
+                        }
+                    ],
+                },
+            ],
+        }
         return b"\xef\xbb\xbf" + json.dumps(doc, indent=1).encode()
