@@ -43,7 +43,7 @@ class Limits:
     """Bounds applied to every decode. Defaults suit phone photos and scanned evidence."""
 
     max_bytes: int = 512 * 2**20
-    max_pixels: int = 200_000_000
+    max_pixels: int = 100_000_000
     max_side: int = 65_535
 
 
@@ -75,11 +75,11 @@ def read_media(path: str | os.PathLike[str], limits: Limits = Limits()) -> bytes
 def _open(data: bytes, source: str, kind: str) -> Image.Image:
     _load_plugins()
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            return Image.open(io.BytesIO(data), formats=[IMAGE_KINDS[kind]])
+        return Image.open(io.BytesIO(data), formats=[IMAGE_KINDS[kind]])
     except Image.DecompressionBombError as exc:
         raise MediaTooLarge(source, f"decompression bomb: {exc}") from exc
+    except Image.UnidentifiedImageError as exc:
+        raise CorruptMedia(source, f"not a valid {kind} file (its header cannot be read)") from exc
     except (OSError, SyntaxError, ValueError) as exc:
         raise CorruptMedia(source, f"not a valid {kind} file: {exc}") from exc
 
@@ -118,6 +118,27 @@ def _to_working_mode(im: Image.Image) -> Image.Image:
     return im.convert("RGB")
 
 
+def _decode(
+    data: bytes, source: str, kind: str, limits: Limits, min_side: int | None, notes: list[str]
+) -> tuple[Image.Image, int, int, int]:
+    im = _open(data, source, kind)
+    _check_size(im, source, limits)
+    full_w, full_h = im.size
+    scale = 1
+    if min_side and kind == "jpeg":
+        im.draft("RGB", (min_side, min_side))
+        scale = max(1, full_w // im.size[0])
+    try:
+        im.load()
+        im = _orient(im, source, notes)
+        im = _to_working_mode(im)
+    except Image.DecompressionBombError as exc:
+        raise MediaTooLarge(source, f"decompression bomb: {exc}") from exc
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise CorruptMedia(source, f"cannot decode {kind} data: {exc}") from exc
+    return im, full_w, full_h, scale
+
+
 def decode_image(
     data: bytes, source: str, limits: Limits = Limits(), min_side: int | None = None
 ) -> DecodedImage:
@@ -134,22 +155,15 @@ def decode_image(
     if kind is None or kind not in IMAGE_KINDS:
         what = f"a {kind} file" if kind else "no known media type"
         raise UnsupportedMedia(source, f"content is {what} (judged from its bytes, not its name)")
-    im = _open(data, source, kind)
-    _check_size(im, source, limits)
-    full_w, full_h = im.size
-    scale = 1
-    if min_side and kind == "jpeg":
-        im.draft("RGB", (min_side, min_side))
-        scale = max(1, full_w // im.size[0])
     notes: list[str] = []
-    try:
-        im.load()
-        im = _orient(im, source, notes)
-        im = _to_working_mode(im)
-    except Image.DecompressionBombError as exc:
-        raise MediaTooLarge(source, f"decompression bomb: {exc}") from exc
-    except (OSError, SyntaxError, ValueError, EOFError) as exc:
-        raise CorruptMedia(source, f"cannot decode {kind} data: {exc}") from exc
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        im, full_w, full_h, scale = _decode(data, source, kind, limits, min_side, notes)
+    notes.extend(
+        f"{w.category.__name__}: {w.message}"
+        for w in caught
+        if not issubclass(w.category, Image.DecompressionBombWarning)  # sized by our limits
+    )
     if (im.size[0] > im.size[1]) != (full_w > full_h):
         full_w, full_h = full_h, full_w  # EXIF orientation swapped the sides
     return DecodedImage(im, kind, full_w, full_h, scale, notes)
