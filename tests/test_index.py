@@ -26,8 +26,9 @@ def _truth(hashes: np.ndarray, q: np.ndarray, r: int) -> set[int]:
     return set(np.nonzero(d <= r)[0].tolist())
 
 
-def _check_exact(index: HammingIndex, hashes: np.ndarray, ids: np.ndarray, queries: list[np.ndarray],
-                 r: int = 31) -> None:
+def _check_exact(
+    index: HammingIndex, hashes: np.ndarray, ids: np.ndarray, queries: list[np.ndarray], r: int = 31
+) -> None:
     for q in queries:
         got = index.query(q.tobytes(), r)
         assert {i for i, _ in got} == {int(ids[p]) for p in _truth(hashes, q, r)}
@@ -41,9 +42,12 @@ def test_random_hashes_exact_recall(radius: int) -> None:
     ids = np.arange(30_000, dtype=np.int64) * 3 + 7
     index = HammingIndex()
     index.add(ids, hashes)
-    assert len(index.segments) >= 1 and index.segments[0].offsets is not None
-    queries = [_flip(rng, hashes[int(rng.integers(len(hashes)))], int(rng.integers(0, radius + 8)))
-               for _ in range(60)]
+    assert len(index.segments) >= 1
+    assert index.segments[0].offsets is not None
+    queries = [
+        _flip(rng, hashes[int(rng.integers(len(hashes)))], int(rng.integers(0, radius + 8)))
+        for _ in range(60)
+    ]
     _check_exact(index, hashes, ids, queries, radius)
 
 
@@ -58,8 +62,10 @@ def test_clustered_hashes_exact_recall() -> None:
     ids = np.arange(len(hashes), dtype=np.int64)
     index = HammingIndex()
     index.add(ids, hashes)
-    queries = [_flip(rng, hashes[int(rng.integers(len(hashes)))], int(rng.integers(0, 35)))
-               for _ in range(40)]
+    queries = [
+        _flip(rng, hashes[int(rng.integers(len(hashes)))], int(rng.integers(0, 35)))
+        for _ in range(40)
+    ]
     _check_exact(index, hashes, ids, queries)
 
 
@@ -82,7 +88,8 @@ def test_additions_and_deletions_without_rebuild(tmp_path: Path) -> None:
     assert again.query(hashes[5].tobytes(), 0) == []
     assert again.query(hashes[7].tobytes(), 3) == [(7, 0)]
     again.compact()
-    assert len(again.segments) == 1 and not again.dead
+    assert len(again.segments) == 1
+    assert not again.dead
     assert again.query(hashes[5].tobytes(), 0) == []
 
 
@@ -90,8 +97,10 @@ def test_segments_merge_logarithmically() -> None:
     rng = np.random.default_rng(2)
     index = HammingIndex()
     for start in range(0, 20 * hamming_mod.TAIL_LIMIT, hamming_mod.TAIL_LIMIT):
-        index.add(range(start, start + hamming_mod.TAIL_LIMIT),
-                  rng.integers(0, 256, (hamming_mod.TAIL_LIMIT, 32), dtype=np.uint8))
+        index.add(
+            range(start, start + hamming_mod.TAIL_LIMIT),
+            rng.integers(0, 256, (hamming_mod.TAIL_LIMIT, 32), dtype=np.uint8),
+        )
     sizes = [len(s) for s in index.segments]
     assert sum(sizes) == 20 * hamming_mod.TAIL_LIMIT
     assert len(sizes) <= 5, sizes
@@ -111,7 +120,8 @@ def test_a_crash_before_the_manifest_keeps_the_old_state(tmp_path: Path) -> None
     (tmp_path / "tail-999999.npz").write_bytes(b"half-written")
     (tmp_path / "manifest.json").write_text(manifest)
     again = HammingIndex.load(tmp_path)
-    assert again.checkpoint == 100 and len(again) == 100
+    assert again.checkpoint == 100
+    assert len(again) == 100
 
 
 def test_damaged_manifest_is_reported(tmp_path: Path) -> None:

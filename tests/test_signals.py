@@ -4,7 +4,6 @@ reference implementation."""
 from __future__ import annotations
 
 import io
-
 from pathlib import Path
 
 import numpy as np
@@ -58,8 +57,10 @@ def test_degenerate_pdq_is_refused() -> None:
 def test_low_quality_pdq_is_flagged_not_matched() -> None:
     flat = encode(Image.new("RGB", (200, 200), (120, 120, 120)), "PNG")
     sv = hash_bytes(flat, "flat.png").signals["pdq"]
-    assert sv.quality is not None and sv.quality < 50
-    assert not sv.usable and "quality" in (sv.note or "")
+    assert sv.quality is not None
+    assert sv.quality < 50
+    assert not sv.usable
+    assert "quality" in (sv.note or "")
 
 
 def test_undecodable_file_still_gets_crypto_hashes() -> None:
@@ -73,8 +74,10 @@ def test_dihedral_variants_match_the_rotated_images(known_photos: list[Path]) ->
     base = hash_rgb_or_l(np.asarray(img))
     variants = base.dihedral()
     assert list(variants) == list(DIHEDRAL)
-    for op, name in ((Image.Transpose.ROTATE_90, "rot90"), (Image.Transpose.FLIP_LEFT_RIGHT,
-                                                           "flip_h")):
+    for op, name in (
+        (Image.Transpose.ROTATE_90, "rot90"),
+        (Image.Transpose.FLIP_LEFT_RIGHT, "flip_h"),
+    ):
         turned = hash_rgb_or_l(np.asarray(img.transpose(op)))
         # some variant of the original equals the turned image's hash (up to resampling noise)
         assert min(hamming(turned.hex, v.hex()) for v in variants.values()) <= 8, name
@@ -110,8 +113,9 @@ def test_pdq_agrees_with_python_threatexchange(shared: Path) -> None:
 
 def test_fast_path_for_large_jpeg_stays_close_to_full_decode(known_photos: list[Path]) -> None:
     img = Image.open(known_photos[1]).convert("RGB")
-    big = encode(img.resize((img.width * 8, img.height * 8), Image.Resampling.BICUBIC), "JPEG",
-                 quality=90)
+    big = encode(
+        img.resize((img.width * 8, img.height * 8), Image.Resampling.BICUBIC), "JPEG", quality=90
+    )
     fast = hash_bytes(big, "big.jpg", ["pdq"]).signals["pdq"]
     full = hash_rgb_or_l(np.asarray(Image.open(io.BytesIO(big)).convert("RGB")))
     assert hamming(fast.value, full.hex) <= 8

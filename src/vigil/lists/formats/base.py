@@ -7,15 +7,24 @@ Each format ships an example file that the registry-wide contract test reads and
 
 from __future__ import annotations
 
+import io
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
-from typing import IO, ClassVar
+from contextlib import contextmanager
+from typing import IO, ClassVar, TextIO
 
 from vigil.errors import InputError, UnknownFormat
 from vigil.lists.model import Entry, Record, RowProblem, normalized_signal
 from vigil.registry import Registry
 
-__all__ = ["ListFormat", "WriteResult", "formats", "parse_bool", "signal_or_problem"]
+__all__ = [
+    "ListFormat",
+    "WriteResult",
+    "formats",
+    "parse_bool",
+    "signal_or_problem",
+    "text_of",
+]
 
 
 class WriteResult:
@@ -51,6 +60,16 @@ class ListFormat(ABC):
     @abstractmethod
     def example(cls) -> bytes:
         """A small valid file with at least two entries (benign placeholder hashes)."""
+
+
+@contextmanager
+def text_of(stream: IO[bytes]) -> Iterator[TextIO]:
+    """The stream as UTF-8 text (BOM dropped, bad bytes replaced), leaving the stream open."""
+    text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="replace", newline="")
+    try:
+        yield text
+    finally:
+        text.detach()
 
 
 def parse_bool(value: object) -> bool | None:

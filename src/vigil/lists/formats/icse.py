@@ -5,11 +5,16 @@ Number of submissions;File Available;Media Type;Baseline``."""
 from __future__ import annotations
 
 import csv
-import io
 from collections.abc import Iterator
 from typing import IO, Any
 
-from vigil.lists.formats.base import ListFormat, formats, parse_bool, signal_or_problem
+from vigil.lists.formats.base import (
+    ListFormat,
+    formats,
+    parse_bool,
+    signal_or_problem,
+    text_of,
+)
 from vigil.lists.model import Entry, Record, RowProblem
 
 __all__ = ["IcseCsv"]
@@ -67,14 +72,13 @@ class IcseCsv(ListFormat):
 
     @classmethod
     def read(cls, stream: IO[bytes], source: str, **options: str) -> Iterator[Record]:
-        text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="replace", newline="")
-        reader = csv.DictReader(text, delimiter=";")
-        missing = {"MD5", "SHA1"} - set(reader.fieldnames or [])
-        if missing == {"MD5", "SHA1"}:
-            yield RowProblem("line 1", f"header lacks MD5 and SHA1 columns: {reader.fieldnames}")
-            return
-        for row in reader:
-            yield _row(row, f"line {reader.line_num}", source)
+        with text_of(stream) as text:
+            reader = csv.DictReader(text, delimiter=";")
+            if not {"MD5", "SHA1"} & set(reader.fieldnames or []):
+                yield RowProblem("line 1", f"header lacks MD5 and SHA1: {reader.fieldnames}")
+                return
+            for row in reader:
+                yield _row(row, f"line {reader.line_num}", source)
 
     @classmethod
     def sniff(cls, head: bytes) -> bool:

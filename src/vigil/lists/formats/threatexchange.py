@@ -10,9 +10,15 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable, Iterator
-from typing import IO
+from typing import IO, Any
 
-from vigil.lists.formats.base import ListFormat, WriteResult, formats, signal_or_problem
+from vigil.lists.formats.base import (
+    ListFormat,
+    WriteResult,
+    formats,
+    signal_or_problem,
+    text_of,
+)
 from vigil.lists.model import Entry, Record, RowProblem
 from vigil.signals.pdq import EXAMPLE_PDQ
 
@@ -30,10 +36,6 @@ def _signal_entry(type_name: str, value: str, where: str, source: str) -> Entry 
     return Entry(key=f"{got[0]}:{got[1]}", signals=[got], source="threatexchange")
 
 
-def _text_lines(stream: IO[bytes]) -> Iterator[str]:
-    return io.TextIOWrapper(stream, encoding="utf-8-sig", errors="replace", newline="")
-
-
 @formats.register
 class ThreatExchangeCsv(ListFormat):
     name = "te-csv"
@@ -42,7 +44,11 @@ class ThreatExchangeCsv(ListFormat):
 
     @classmethod
     def read(cls, stream: IO[bytes], source: str, **options: str) -> Iterator[Record]:
-        reader = csv.reader(_text_lines(stream))
+        with text_of(stream) as text:
+            yield from cls._rows(csv.reader(text), source)
+
+    @staticmethod
+    def _rows(reader: Any, source: str) -> Iterator[Record]:
         for row in reader:
             where = f"line {reader.line_num}"
             if not row or (reader.line_num == 1 and row[:2] == CSV_HEADER[:2]):
@@ -100,7 +106,12 @@ class ThreatExchangeLines(ListFormat):
     @classmethod
     def read(cls, stream: IO[bytes], source: str, **options: str) -> Iterator[Record]:
         default = options.get("signal_type")
-        for number, line in enumerate(_text_lines(stream), start=1):
+        with text_of(stream) as text:
+            yield from cls._lines(text, default, source)
+
+    @staticmethod
+    def _lines(text: IO[str], default: str | None, source: str) -> Iterator[Record]:
+        for number, line in enumerate(text, start=1):
             where = f"line {number}"
             parts = line.split()
             if not parts or parts[0].startswith("#"):

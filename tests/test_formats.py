@@ -1,0 +1,152 @@
+"""List formats: a contract over the registry, plus each format's interop details."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+
+from vigil.errors import UnknownFormat
+from vigil.lists import Entry, ListFormat, Removal, RowProblem, detect, formats
+from vigil.signals.pdq import EXAMPLE_PDQ
+
+ALL = list(formats)
+
+
+def _read(fmt: str | type[ListFormat], data: bytes, **options: str) -> list[object]:
+    cls = formats.get(fmt) if isinstance(fmt, str) else fmt
+    return list(cls.read(io.BytesIO(data), "test-file", **options))
+
+
+def test_all_formats_registered() -> None:
+    assert {"vics", "te-csv", "te-lines", "stopncii", "ncmec", "icse"} <= set(formats.names())
+    with pytest.raises(UnknownFormat):
+        formats.get("nope")
+
+
+@pytest.mark.parametrize("cls", ALL, ids=lambda c: c.name)
+def test_example_reads_cleanly_and_is_detected(cls: type[ListFormat]) -> None:
+    records = _read(cls, cls.example())
+    assert not [r for r in records if isinstance(r, RowProblem)]
+    assert len([r for r in records if isinstance(r, Entry)]) >= 2
+    if cls.name != "te-lines":  # bare lines have no signature to sniff
+        assert detect(cls.example()[:4096]) == cls.name
+
+
+@pytest.mark.parametrize("cls", [c for c in ALL if c.can_write], ids=lambda c: c.name)
+def test_write_then_read_round_trips(cls: type[ListFormat]) -> None:
+    entries = [r for r in _read(cls, cls.example()) if isinstance(r, Entry)]
+    out = io.BytesIO()
+    result = cls.write(entries, out)
+    assert result.written == len(entries)
+    assert not result.skipped
+    back = [r for r in _read(cls, out.getvalue()) if isinstance(r, Entry)]
+    assert [e.digest() for e in back] == [e.digest() for e in entries]
+
+
+def test_vics_bom_string_booleans_uppercase_and_pdq() -> None:
+    entries = [r for r in _read("vics", formats.get("vics").example()) if isinstance(r, Entry)]
+    first, second = entries
+    assert first.key == "md5:d41d8cd98f00b204e9800998ecf8427e"
+    assert first.victim_identified is True
+    assert first.extra["IsPrecategorized"] == "false"
+    assert first.signal("sha1") == "da39a3ee5e6b4b0d3255bfef95601890afd80709"
+    assert second.signal("pdq") == EXAMPLE_PDQ[0]
+    assert second.tags == ["kodak", "sample"]
+    assert second.category == 1
+
+
+def test_vics_1x_and_cases_files() -> None:
+    v1 = {
+        "odata.metadata": "http://github.com/ICMEC/ProjectVic/DataModels/1.2.xml#Media",
+        "value": [{"MD5": "900150983cd24fb0d6963f7d28e17f72", "MediaID": 1, "Category": "2"}],
+    }
+    (entry,) = _read("vics", json.dumps(v1).encode())
+    assert isinstance(entry, Entry)
+    assert entry.category == 2
+    cases = {
+        "@odata.context": "http://github.com/VICSDATAMODEL/ProjectVic/DataModels/2.0.xml/"
+        "US/$metadata#Cases",
+        "value": [
+            {
+                "CaseID": "c1",
+                "Media": [
+                    {"MD5": "900150983cd24fb0d6963f7d28e17f72", "MediaID": 1},
+                    {"MD5": "d41d8cd98f00b204e9800998ecf8427e", "MediaID": 2},
+                ],
+            }
+        ],
+    }
+    assert len(_read("vics", json.dumps(cases).encode())) == 2
+
+
+def test_bad_rows_are_reported_with_position_and_the_rest_imported() -> None:
+    data = (
+        b"signal_type,signal_str,collab,category,tags\n"
+        b"pdq," + EXAMPLE_PDQ[0].encode() + b",c,1,\n"
+        b"pdq,0000000000000000000000000000000000000000000000000000000000000000,c,1,\n"
+        b"pdq,xyz,c,1,\n"
+        b"unknown_type,abc,c,1,\n"
+        b"md5\n"
+        b"md5,900150983cd24fb0d6963f7d28e17f72,c,,\n"
+    )
+    records = _read("te-csv", data)
+    problems = [r for r in records if isinstance(r, RowProblem)]
+    assert [p.where for p in problems] == ["line 3", "line 4", "line 5", "line 6"]
+    assert "degenerate" in problems[0].reason
+    assert "64 hex digits" in problems[1].reason
+    assert "unknown signal type" in problems[2].reason
+    assert len([r for r in records if isinstance(r, Entry)]) == 2
+
+
+def test_te_lines_bare_values_and_type_option() -> None:
+    sha256 = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+    (as_pdq,) = _read("te-lines", f"{EXAMPLE_PDQ[1]}\n".encode())
+    assert isinstance(as_pdq, Entry)
+    assert as_pdq.signals == [("pdq", EXAMPLE_PDQ[1])]
+    (as_sha,) = _read("te-lines", f"{sha256}\n".encode(), signal_type="sha256")
+    assert isinstance(as_sha, Entry)
+    assert as_sha.signals == [("sha256", sha256)]
+
+
+def test_stopncii_withdrawn_and_deleted_remove() -> None:
+    records = _read("stopncii", formats.get("stopncii").example())
+    removals = [r for r in records if isinstance(r, Removal)]
+    assert len(removals) == 1
+    assert "Withdrawn" in removals[0].reason
+    doc = {
+        "hashRecords": [
+            {"signalType": "ImagePDQ", "hashValue": EXAMPLE_PDQ[0], "hashStatus": "Deleted"},
+            {"signalType": "VideoTMK", "hashValue": "ab"},
+        ]
+    }
+    removal, problem = _read("stopncii", json.dumps(doc).encode())
+    assert isinstance(removal, Removal)
+    assert isinstance(problem, RowProblem)
+    assert "VideoTMK" in problem.reason
+
+
+def test_ncmec_tombstones_videos_and_broken_xml() -> None:
+    records = _read("ncmec", formats.get("ncmec").example())
+    kinds = [type(r).__name__ for r in records]
+    assert kinds == ["Entry", "Removal", "Entry"]
+    video = records[2]
+    assert isinstance(video, Entry)
+    assert video.extra["media_type"] == "video"
+    assert video.key == "ncmec:7:55"
+    broken = formats.get("ncmec").example()[:400]
+    tail = _read("ncmec", broken)[-1]
+    assert isinstance(tail, RowProblem)
+    assert "well-formed" in tail.reason
+
+
+def test_icse_reads_and_is_import_only() -> None:
+    records = _read("icse", formats.get("icse").example())
+    first = records[0]
+    assert isinstance(first, Entry)
+    assert first.key == "icse:1234"
+    assert first.series == "benign-series"
+    assert first.victim_identified is False
+    assert first.extra["Is distributed"] == "true"
+    assert not formats.get("icse").can_write

@@ -1,0 +1,116 @@
+"""The store: idempotent imports, deletions that stop matching, the index catching up."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+
+from vigil.errors import Conflict, InvalidSignal, ListNotFound
+from vigil.hashing import hash_file
+from vigil.lists import Entry, Removal, RowProblem, formats
+from vigil.match import Matcher
+from vigil.signals.pdq import EXAMPLE_PDQ
+from vigil.store import Store
+
+
+def _entries(n: int) -> list[Entry]:
+    return [Entry(f"md5:{i:032x}", [("md5", f"{i:032x}")], category=i % 3) for i in range(n)]
+
+
+def test_create_and_conflict(store: Store) -> None:
+    store.create_list("a", "first", pdq_threshold=20, category_labels={"1": "alert"})
+    info = store.get_list("a")
+    assert (info.description, info.pdq_threshold, info.category_labels) == (
+        "first",
+        20,
+        {"1": "alert"},
+    )
+    with pytest.raises(Conflict):
+        store.create_list("a")
+    with pytest.raises(ListNotFound):
+        store.get_list("b")
+
+
+def test_reimport_changes_nothing_and_updates_apply(store: Store) -> None:
+    store.create_list("a")
+    first = store.apply("a", _entries(12_000))  # spans several batches
+    assert (first.added, first.rows) == (12_000, 12_000)
+    again = store.apply("a", _entries(12_000))
+    assert (again.added, again.updated, again.unchanged) == (0, 0, 12_000)
+    changed = _entries(3)
+    changed[1].tags = ["new"]
+    report = store.apply("a", changed)
+    assert (report.updated, report.unchanged) == (1, 2)
+    assert store.get_list("a").entries == 12_000
+
+
+def test_row_problems_are_counted_not_raised(store: Store) -> None:
+    store.create_list("a")
+    report = store.apply("a", [*_entries(2), RowProblem("line 9", "bad hex")])
+    assert report.added == 2
+    assert report.problems == [RowProblem("line 9", "bad hex")]
+
+
+def test_deleting_an_entry_removes_it_from_matching(store: Store, known_photos: list[Path]) -> None:
+    store.create_list("known")
+    results = [hash_file(p) for p in known_photos[:3]]
+    store.apply(
+        "known",
+        [
+            Entry(f"md5:{r.signals['md5'].value}", [(s.type, s.value) for s in r.signals.values()])
+            for r in results
+        ],
+    )
+    matcher = Matcher(store)
+    target = results[0]
+    assert [m.signal_type for m in matcher.match_result(target)] == ["md5"]
+    pdq_only = {"pdq": target.signals["pdq"]}
+    assert matcher.match_signals(pdq_only)[0].distance == 0
+    store.apply("known", [Removal(f"md5:{target.signals['md5'].value}", "test")])
+    assert matcher.match_result(target) == []
+    assert matcher.match_signals(pdq_only) == []
+    assert len(matcher.match_result(results[1])) == 1
+
+
+def test_list_threshold_and_list_filter(store: Store) -> None:
+    store.create_list("strict", pdq_threshold=4)
+    store.create_list("loose")
+    store.apply("strict", [Entry("a", [("pdq", EXAMPLE_PDQ[0])])])
+    store.apply("loose", [Entry("a", [("pdq", EXAMPLE_PDQ[0])])])
+    near = f"{int(EXAMPLE_PDQ[0], 16) ^ 0x3F:064x}"  # 6 bits away
+    assert {m.list for m in Matcher(store).match_value("pdq", near)} == {"loose"}
+    assert Matcher(store, ["strict"]).match_value("pdq", EXAMPLE_PDQ[0])[0].list == "strict"
+    with pytest.raises(InvalidSignal):
+        Matcher(store).match_value("pdq", "abc")
+
+
+def test_delete_list_and_export_streams(store: Store) -> None:
+    store.create_list("a")
+    store.apply("a", _entries(7))
+    out = io.BytesIO()
+    assert formats.get("te-csv").write(store.iter_entries("a"), out).written == 7
+    assert store.delete_list("a") == 7
+    with pytest.raises(ListNotFound):
+        store.get_list("a")
+
+
+def test_index_catches_up_after_reopen(tmp_path: Path) -> None:
+    s1 = Store.open(tmp_path)
+    s1.create_list("a")
+    s1.apply("a", [Entry("a", [("pdq", EXAMPLE_PDQ[0])])])
+    s1.index("pdq")  # builds and saves at this checkpoint
+    s1.apply("a", [Entry("b", [("pdq", EXAMPLE_PDQ[1])])])  # not yet in the saved index
+    s1.close()
+    s2 = Store.open(tmp_path)
+    assert [m.entry.key for m in Matcher(s2).match_value("pdq", EXAMPLE_PDQ[1])] == ["b"]
+    s2.close()
+
+
+def test_home_from_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VIGIL_HOME", str(tmp_path / "envhome"))
+    s = Store.open()
+    assert s.home == tmp_path / "envhome"
+    assert (s.home / "vigil.db").exists()
+    s.close()
