@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from vigil.errors import CorruptMedia, EmptyFile, MediaTooLarge, UnsupportedMedia
 from vigil.media.sniff import IMAGE_KINDS, sniff
@@ -78,7 +78,7 @@ def _open(data: bytes, source: str, kind: str) -> Image.Image:
         return Image.open(io.BytesIO(data), formats=[IMAGE_KINDS[kind]])
     except Image.DecompressionBombError as exc:
         raise MediaTooLarge(source, f"decompression bomb: {exc}") from exc
-    except Image.UnidentifiedImageError as exc:
+    except UnidentifiedImageError as exc:
         raise CorruptMedia(source, f"not a valid {kind} file (its header cannot be read)") from exc
     except (OSError, SyntaxError, ValueError) as exc:
         raise CorruptMedia(source, f"not a valid {kind} file: {exc}") from exc
