@@ -101,7 +101,7 @@ def add(
                 extra={"file_name": path.name},
             )
 
-    report = store.apply(name, records(), source=", ".join(map(str, paths)))
+    report = store.apply(name, records(), source=f"{len(paths)} path(s) added to {name}")
     report.problems.extend(problems)
     _print_report(report, as_json)
 
@@ -131,8 +131,10 @@ def import_(
     create: Annotated[bool, typer.Option(help="Create the list if it does not exist.")] = False,
     as_json: JSON = False,
 ) -> None:
-    """Import a list file. Bad rows are reported with their line and reason and the rest goes in;
-    importing the same file again changes nothing; tombstones remove entries.
+    """Import a list file (VICS, ThreatExchange, StopNCII, NCMEC, ICSE).
+
+    Bad rows are reported with their line and reason and the rest goes in; importing the same
+    file again changes nothing; tombstones and withdrawn records remove entries.
 
     Example: vigil list import ncmec-feed entries.xml --create
     """

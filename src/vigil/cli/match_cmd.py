@@ -67,8 +67,9 @@ def match_command(
     ] = True,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per input.")] = False,
 ) -> None:
-    """Match files or hash values against the lists. Exit code 0: something matched; 1: nothing
-    matched; 3: an input was bad.
+    """Match files or hash values against the lists.
+
+    Exit code 0: something matched; 1: nothing matched; 3: an input was bad.
 
     Examples: vigil match upload.jpg --list known;
     vigil match --signal pdq:9c73e398...16e4 --json
@@ -113,8 +114,10 @@ def scan_command(
     workers: Annotated[int | None, typer.Option(help="Hashing processes (default: cores).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
-    """Scan a folder tree against the lists, on all cores. Every file gets a row in the report
-    (match, no_match or error with its reason); re-running resumes where it stopped.
+    """Scan a folder tree against the lists, on all cores.
+
+    Every file gets a row in the JSON-lines report (match, no_match, or error with its reason);
+    re-running with the same report resumes where it stopped. Exit code 7: some files failed.
 
     Example: vigil scan /evidence/case-17 --report case-17.jsonl
     """

@@ -1,0 +1,88 @@
+"""Vigil's main job end to end on the embedded default (SQLite + index files, no server).
+
+1. creates a list and adds the benign photos in examples/photos/known/ to it;
+2. makes a folder of altered copies of them (resized, re-encoded, rotated, mirrored, grey,
+   brighter) beside the unrelated photos of examples/photos/unrelated/;
+3. scans that folder with `vigil scan` and prints, per file, what matched.
+
+Everything happens in ./demo-home (data) and ./demo-home/queries (the folder scanned); the
+commands printed are the ones a user would type.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from PIL import Image, ImageEnhance, ImageOps
+from rich.console import Console
+from rich.table import Table
+
+ROOT = Path(__file__).resolve().parent
+HOME = Path.cwd() / "demo-home"
+VIGIL = str(Path(sys.executable).with_name("vigil"))
+console = Console()
+
+ALTERATIONS = {
+    "half-size": lambda im: im.resize((im.width // 2, im.height // 2)),
+    "jpeg-q25": lambda im: im,  # saved below at quality 25
+    "rotated-90": lambda im: im.rotate(90, expand=True),
+    "mirrored": ImageOps.mirror,
+    "grey": lambda im: ImageOps.grayscale(im).convert("RGB"),
+    "brighter": lambda im: ImageEnhance.Brightness(im).enhance(1.3),
+}
+
+
+def run(*args: str) -> None:
+    console.print(f"[dim]$ vigil {' '.join(args)}[/dim]")
+    code = subprocess.run([VIGIL, "--home", str(HOME), *args], check=False).returncode
+    if code not in (0, 7):  # 7: finished, some inputs had problems (reported)
+        sys.exit(f"vigil {args[0]} failed with exit code {code}")
+
+
+def make_queries(known: list[Path], unrelated: list[Path], out: Path) -> None:
+    out.mkdir(parents=True)
+    for i, path in enumerate(known):
+        name = list(ALTERATIONS)[i % len(ALTERATIONS)]
+        img = ALTERATIONS[name](Image.open(path).convert("RGB"))
+        img.save(out / f"{path.stem}-{name}.jpg", quality=25 if name == "jpeg-q25" else 85)
+    for path in unrelated:
+        shutil.copy(path, out / f"unrelated-{path.name}")
+    (out / "not-an-image.jpg").write_bytes(b"a text file with a .jpg name")
+
+
+def main() -> None:
+    if HOME.exists():
+        shutil.rmtree(HOME)
+    known = sorted((ROOT / "photos" / "known").glob("*.jpg"))
+    unrelated = sorted((ROOT / "photos" / "unrelated").glob("*.jpg"))
+    queries = HOME / "queries"
+    make_queries(known, unrelated, queries)
+
+    run("list", "create", "demo-known", "--description", "benign sample photos",
+        "--label", "1=known sample")
+    run("list", "add", "demo-known", *map(str, known), "--category", "1", "--source", "demo")
+    report = HOME / "scan.jsonl"
+    run("scan", str(queries), "--list", "demo-known", "--report", str(report))
+
+    table = Table("file", "result", "via", "distance", "variant", title="per file")
+    for line in report.read_text().splitlines():
+        row = json.loads(line)
+        name = Path(row["path"]).name
+        if row["matches"]:
+            m = row["matches"][0]
+            table.add_row(name, "[bold red]known[/bold red]", ",".join(m["via"]),
+                          str(m["distance"]), m["variant"])
+        elif row["status"] == "error":
+            table.add_row(name, "[yellow]error[/yellow]", row["error"]["reason"], "", "")
+        else:
+            table.add_row(name, "[green]no match[/green]", "", "", "")
+    console.print(table)
+    console.print(f"Report: {report}. Data directory: {HOME} (delete it when done).")
+
+
+if __name__ == "__main__":
+    main()
