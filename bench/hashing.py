@@ -24,6 +24,16 @@ from bench.common import OUT, git_rev, machine, need_shared, record
 from vigil.hashing import hash_file
 from vigil.signals import hamming
 
+TITLE = "## Hashing: md5 + PDQ, images per second on one core"
+PEER_NOTE = (
+    "Peer: python-threatexchange `PdqSignal.hash_from_file` (+ MD5) on the same files in the "
+    "same run. Distance: Hamming bits between Vigil's PDQ and the peer's."
+)
+HEADER = [
+    "| images | files | Vigil /s | pytx /s | ratio | mean distance | max distance | within 8 |",
+    "|---|---|---|---|---|---|---|---|",
+]
+
 
 def _large_jpegs(sources: list[Path], count: int) -> list[Path]:
     folder = OUT / "12mp"
@@ -91,24 +101,11 @@ def main() -> None:
         run_set("400 px JPEG", photos[: args.small]),
         run_set("12 MP JPEG (4032x3024 q90)", _large_jpegs(photos[-args.large :], args.large)),
     ]
-    record(
-        "hashing",
-        "\n".join(
-            [
-                "## Hashing: md5 + PDQ, images per second on one core",
-                "",
-                f"`python -m bench.hashing --small {args.small} --large {args.large}` on {machine()}, "
-                f"commit {git_rev()}. Peer: python-threatexchange `PdqSignal.hash_from_file` (+ MD5) on "
-                "the same files in the same run. Distance: Hamming bits between Vigil's PDQ and the "
-                "peer's.",
-                "",
-                "| images | files | Vigil /s | pytx /s | ratio | mean distance | max distance | "
-                "within 8 bits |",
-                "|---|---|---|---|---|---|---|---|",
-                *rows,
-            ]
-        ),
+    note = (
+        f"`python -m bench.hashing --small {args.small} --large {args.large}` on {machine()}, "
+        f"commit {git_rev()}. {PEER_NOTE}"
     )
+    record("hashing", "\n".join([TITLE, "", note, "", *HEADER, *rows]))
 
 
 if __name__ == "__main__":

@@ -62,8 +62,15 @@ def main() -> None:
     queries = HOME / "queries"
     make_queries(known, unrelated, queries)
 
-    run("list", "create", "demo-known", "--description", "benign sample photos",
-        "--label", "1=known sample")
+    run(
+        "list",
+        "create",
+        "demo-known",
+        "--description",
+        "benign sample photos",
+        "--label",
+        "1=known sample",
+    )
     run("list", "add", "demo-known", *map(str, known), "--category", "1", "--source", "demo")
     report = HOME / "scan.jsonl"
     run("scan", str(queries), "--list", "demo-known", "--report", str(report))
@@ -74,8 +81,13 @@ def main() -> None:
         name = Path(row["path"]).name
         if row["matches"]:
             m = row["matches"][0]
-            table.add_row(name, "[bold red]known[/bold red]", ",".join(m["via"]),
-                          str(m["distance"]), m["variant"])
+            table.add_row(
+                name,
+                "[bold red]known[/bold red]",
+                ",".join(m["via"]),
+                str(m["distance"]),
+                m["variant"],
+            )
         elif row["status"] == "error":
             table.add_row(name, "[yellow]error[/yellow]", row["error"]["reason"], "", "")
         else:

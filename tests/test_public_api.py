@@ -9,8 +9,19 @@ def test_all_names_exist_and_nothing_else_is_exported() -> None:
     for name in vigil.__all__:
         assert hasattr(vigil, name), name
     public = {n for n in vars(vigil) if not n.startswith("_")}
-    submodules = {"cli", "errors", "hashing", "index", "lists", "match", "media", "registry",
-                  "scan", "signals", "store"}
+    submodules = {
+        "cli",
+        "errors",
+        "hashing",
+        "index",
+        "lists",
+        "match",
+        "media",
+        "registry",
+        "scan",
+        "signals",
+        "store",
+    }
     assert public - set(vigil.__all__) <= submodules
 
 
