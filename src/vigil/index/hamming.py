@@ -23,7 +23,7 @@ import numpy.typing as npt
 
 from vigil.errors import IndexCorrupt
 from vigil.index import kernels
-from vigil.index.segment import MAX_KEY_BITS, TABLES, Segment
+from vigil.index.segment import MAX_KEY_BITS, MAX_ROWS, TABLES, Segment
 
 __all__ = ["HammingIndex"]
 
@@ -50,6 +50,7 @@ class HammingIndex:
         self.dead: set[int] = set()
         self.checkpoint = 0  # the last store change applied (see vigil.store)
         self._next_name = 1
+        self._out = np.empty((4096, 2), dtype=np.int64)  # reused result buffer; grows as needed
 
     def __len__(self) -> int:
         return sum(len(s) for s in self.segments) + len(self.tail_ids) - len(self.dead)
@@ -77,14 +78,24 @@ class HammingIndex:
         self.dead |= gone - in_tail
 
     def _flush_tail(self) -> None:
-        self.segments.append(Segment.build(self.tail_ids, self.tail_hashes))
+        for start in range(0, len(self.tail_ids), MAX_ROWS):
+            stop = start + MAX_ROWS
+            self.segments.append(
+                Segment.build(self.tail_ids[start:stop], self.tail_hashes[start:stop])
+            )
         self.tail_ids = np.empty(0, dtype=np.int64)
         self.tail_hashes = np.empty((0, 32), dtype=np.uint8)
-        while len(self.segments) > 1 and len(self.segments[-1]) * MERGE_RATIO >= len(
-            self.segments[-2]
-        ):
+        while self._mergeable(MERGE_RATIO):
             last, before = self.segments.pop(), self.segments.pop()
             self.segments.append(self._merge(before, last))
+
+    def _mergeable(self, ratio: float) -> bool:
+        """Whether the last two segments should merge: similar sizes (within ``ratio``) and the
+        result fits one segment."""
+        if len(self.segments) < 2:
+            return False
+        last, before = len(self.segments[-1]), len(self.segments[-2])
+        return last * ratio >= before and last + before <= MAX_ROWS
 
     def _merge(self, a: Segment, b: Segment) -> Segment:
         ids = np.concatenate([a.ids, b.ids])
@@ -96,12 +107,10 @@ class HammingIndex:
         return Segment.build(ids, hashes)
 
     def compact(self) -> None:
-        """Merge everything into one segment, dropping deleted hashes."""
+        """Merge segments as far as they fit in one (2**24 - 1 hashes), dropping deletions."""
         if self.tail_ids.size:
-            self.segments.append(Segment.build(self.tail_ids, self.tail_hashes))
-            self.tail_ids = np.empty(0, dtype=np.int64)
-            self.tail_hashes = np.empty((0, 32), dtype=np.uint8)
-        while len(self.segments) > 1:
+            self._flush_tail()
+        while self._mergeable(float("inf")):
             last, before = self.segments.pop(), self.segments.pop()
             self.segments.append(self._merge(before, last))
         if self.segments and self.dead:
@@ -114,21 +123,22 @@ class HammingIndex:
         q8 = np.frombuffer(value, dtype=np.uint8)
         if q8.shape != (32,):
             raise ValueError("a query hash is 32 bytes")
-        found: list[tuple[int, int]] = []
+        found: dict[int, int] = {}
         if self.segments:
             qkeys = kernels.substring_keys(q8.reshape(1, 32), TABLES, MAX_KEY_BITS)[:, 0]
             for seg in self.segments:
-                ids, dists = seg.query(q8, qkeys, max_distance)
-                found.extend(zip(ids.tolist(), dists.tolist(), strict=True))
+                n, self._out = seg.query(q8, qkeys, max_distance, self._out)
+                if n:
+                    rows, dists = self._out[:n, 0], self._out[:n, 1]
+                    found.update(zip(seg.ids[rows].tolist(), dists.tolist(), strict=True))
         if self.tail_ids.size:
-            out = np.empty((max(64, len(self.tail_ids)), 2), dtype=np.int64)
-            n = kernels.brute_force(
-                q8.view(np.uint64), self.tail_hashes.view(np.uint64), max_distance, out
-            )
-            found.extend((int(self.tail_ids[p]), int(d)) for p, d in out[:n])
+            tail = Segment(self.tail_hashes, self.tail_ids)
+            n, self._out = tail.query(q8, q8.view(np.uint32), max_distance, self._out)
+            rows, dists = self._out[:n, 0], self._out[:n, 1]
+            found.update(zip(self.tail_ids[rows].tolist(), dists.tolist(), strict=True))
         if self.dead:
-            found = [(i, d) for i, d in found if i not in self.dead]
-        return sorted(found, key=lambda x: (x[1], x[0]))
+            found = {i: d for i, d in found.items() if i not in self.dead}
+        return sorted(found.items(), key=lambda x: (x[1], x[0]))
 
     def query_many(self, values: Iterable[bytes], max_distance: int) -> list[list[tuple[int, int]]]:
         return [self.query(v, max_distance) for v in values]

@@ -5,6 +5,11 @@ Multi-index hashing (Norouzi et al.): the 256 bits are split into ``M`` substrin
 a PDQ hash over all tables). If two hashes differ in at most ``r`` bits, at least one substring
 differs in at most ``r // M`` bits (pigeonhole), so probing every table's Hamming ball of radius
 ``r // M`` around the query's substring finds every hash within ``r``: exact recall.
+
+Each posting packs a 24-bit row number with 8 bits of the *next* table's key. By the pigeonring
+principle (Qin et al., 2018), a hash within ``r`` has some table ``i`` where ``d_i <= r // M`` and
+``d_i + d_(i+1) <= 2r // M``; a candidate whose 8 bits alone already break the second bound is
+dropped without reading its hash, which is where the time goes (a cache miss per candidate).
 """
 
 from __future__ import annotations
@@ -13,7 +18,11 @@ import numba as nb
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["brute_force", "mih_query", "substring_keys"]
+from vigil.index._prefetch import prefetch as _prefetch
+
+__all__ = ["ROW_BITS", "brute_force", "bucket_tables", "mih_query", "substring_keys"]
+
+ROW_BITS = 24  # rows per segment < 2**24; the low 8 bits of a posting are the filter byte
 
 U64 = npt.NDArray[np.uint64]
 
@@ -57,26 +66,25 @@ def substring_keys(hashes8: npt.NDArray[np.uint8], m: int, b: int) -> npt.NDArra
     return out
 
 
-@nb.njit(inline="always", cache=True)
-def _scan(
-    t: int,
-    key: int,
-    q: U64,
-    h: U64,
-    offsets: npt.NDArray[np.uint32],
-    postings: npt.NDArray[np.uint32],
-    max_d: int,
-    out: npt.NDArray[np.int64],
-    n: int,
+@nb.njit(cache=True)
+def _probes(
+    k0: int, b: int, radius: int, keys: npt.NDArray[np.int64], flips: npt.NDArray[np.int64]
 ) -> int:  # pragma: no cover - compiled
-    for p in range(offsets[t, key], offsets[t, key + 1]):
-        c = postings[t, p]
-        d = _distance(h, c, q)
-        if d <= max_d:
-            if n < out.shape[0]:
-                out[n, 0] = c
-                out[n, 1] = d
+    """The keys within ``radius`` (0-3) bits of ``k0``, with their bit counts; returns count."""
+    n = 0
+    keys[n], flips[n] = k0, 0
+    n += 1
+    for i in range(b if radius >= 1 else 0):
+        k1 = k0 ^ (1 << i)
+        keys[n], flips[n] = k1, 1
+        n += 1
+        for j in range(i + 1, b if radius >= 2 else 0):
+            k2 = k1 ^ (1 << j)
+            keys[n], flips[n] = k2, 2
             n += 1
+            for k in range(j + 1, b if radius >= 3 else 0):
+                keys[n], flips[n] = k2 ^ (1 << k), 3
+                n += 1
     return n
 
 
@@ -88,31 +96,78 @@ def mih_query(
     offsets: npt.NDArray[np.uint32],
     postings: npt.NDArray[np.uint32],
     b: int,
-    radius: int,
     max_d: int,
     out: npt.NDArray[np.int64],
 ) -> int:  # pragma: no cover - compiled
-    """Probe each table's ball of ``radius`` (0-3) around the query's keys; write (position,
-    distance) rows to ``out`` (a position may repeat, once per table that finds it). Returns
-    how many rows there were, which may exceed ``len(out)``: then call again with more room."""
+    """Probe each table's ball of radius ``max_d // M`` (at most 3) around the query's keys;
+    write (row, distance) to ``out`` (a row may repeat, once per table that finds it). Returns
+    the number of rows found, which may exceed ``len(out)``: then call again with more room.
+
+    Per table, in stages so that the cache misses overlap: probe keys (prefetching their
+    offsets), bucket bounds (prefetching the postings), filtered candidates (prefetching their
+    hashes), then the distances."""
+    m = keys.shape[0]
+    radius = min(3, max_d // m)
+    chain = (2 * max_d) // m
+    mask = (1 << b) - 1
+    width = offsets.shape[1]
+    n_rows = postings.shape[1]
+    off_flat = offsets.reshape(-1)
+    post_flat = postings.reshape(-1)
+    h_flat = h.reshape(-1)
+    cap = 1 + b + b * (b - 1) // 2 + b * (b - 1) * (b - 2) // 6
+    pkeys = np.empty(cap, dtype=np.int64)
+    pflips = np.empty(cap, dtype=np.int64)
+    starts = np.empty(cap, dtype=np.int64)
+    ends = np.empty(cap, dtype=np.int64)
+    cands = np.empty(1024, dtype=np.int64)
     n = 0
-    for t in range(keys.shape[0]):
-        k0 = int(keys[t])
-        n = _scan(t, k0, q, h, offsets, postings, max_d, out, n)
-        if radius < 1:
-            continue
-        for i in range(b):
-            k1 = k0 ^ (1 << i)
-            n = _scan(t, k1, q, h, offsets, postings, max_d, out, n)
-            if radius < 2:
-                continue
-            for j in range(i + 1, b):
-                k2 = k1 ^ (1 << j)
-                n = _scan(t, k2, q, h, offsets, postings, max_d, out, n)
-                if radius < 3:
-                    continue
-                for k in range(j + 1, b):
-                    n = _scan(t, k2 ^ (1 << k), q, h, offsets, postings, max_d, out, n)
+    for t in range(m):
+        qnext = int(keys[(t + 1) % m]) & 0xFF
+        count = _probes(int(keys[t]) & mask, b, radius, pkeys, pflips)
+        base = t * width
+        for i in range(count):
+            _prefetch(off_flat, base + pkeys[i])
+        for i in range(count):
+            starts[i] = off_flat[base + pkeys[i]] + t * n_rows
+            ends[i] = off_flat[base + pkeys[i] + 1] + t * n_rows
+            _prefetch(post_flat, starts[i])
+        nc = 0
+        for i in range(count):
+            budget = chain - pflips[i]
+            for p in range(starts[i], ends[i]):
+                packed = post_flat[p]
+                if _popcount(np.uint64((packed & 0xFF) ^ qnext)) > budget:
+                    continue  # pigeonring: cannot be within max_d through this table
+                c = int(packed >> 8)
+                _prefetch(h_flat, 4 * c)
+                cands[nc] = c
+                nc += 1
+                if nc == cands.shape[0]:
+                    n = _verify(cands, nc, q, h, max_d, out, n)
+                    nc = 0
+        n = _verify(cands, nc, q, h, max_d, out, n)
+    return n
+
+
+@nb.njit(inline="always", cache=True)
+def _verify(
+    cands: npt.NDArray[np.int64],
+    nc: int,
+    q: U64,
+    h: U64,
+    max_d: int,
+    out: npt.NDArray[np.int64],
+    n: int,
+) -> int:  # pragma: no cover - compiled
+    for i in range(nc):
+        c = cands[i]
+        d = _distance(h, c, q)
+        if d <= max_d:
+            if n < out.shape[0]:
+                out[n, 0] = c
+                out[n, 1] = d
+            n += 1
     return n
 
 
@@ -134,7 +189,8 @@ def brute_force(q: U64, h: U64, max_d: int, out: npt.NDArray[np.int64]) -> int:
 def bucket_tables(
     keys: npt.NDArray[np.uint32], b: int
 ) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32]]:
-    """Counting sort of each table's keys: (offsets (m, 2^b + 1), postings (m, n))."""
+    """Counting sort of each table's keys: offsets (m, 2^b + 1) and postings (m, n), each
+    posting ``row << 8 | low 8 bits of the next table's key``."""
     m, n = keys.shape
     offsets = np.zeros((m, (1 << b) + 1), dtype=np.uint32)
     postings = np.empty((m, n), dtype=np.uint32)
@@ -144,8 +200,9 @@ def bucket_tables(
         for k in range(1 << b):
             offsets[t, k + 1] += offsets[t, k]
         fill = offsets[t, :-1].copy()
+        nxt = (t + 1) % m
         for i in range(n):
             k = keys[t, i]
-            postings[t, fill[k]] = i
+            postings[t, fill[k]] = (i << 8) | (keys[nxt, i] & 0xFF)
             fill[k] += 1
     return offsets, postings

@@ -13,12 +13,13 @@ import numpy.typing as npt
 from vigil.errors import IndexCorrupt
 from vigil.index import kernels
 
-__all__ = ["MAX_KEY_BITS", "TABLES", "Segment", "table_bits"]
+__all__ = ["MAX_KEY_BITS", "MAX_ROWS", "TABLES", "Segment", "table_bits"]
 
 TABLES = 12  # substrings; radius r // 12 per table (2 for the PDQ threshold of 31)
 MAX_KEY_BITS = 21  # 12 x 21 = 252 of the 256 bits are indexed; the rest only verified
 BRUTE_FORCE_BELOW = 4096
-SEGMENT_FORMAT = 1
+MAX_ROWS = (1 << kernels.ROW_BITS) - 1  # a posting holds a 24-bit row number
+SEGMENT_FORMAT = 2  # 2: postings pack row << 8 | filter byte
 
 
 def table_bits(n: int) -> int:
@@ -53,6 +54,8 @@ class Segment:
     def build(cls, ids: npt.NDArray[np.int64], hashes: npt.NDArray[np.uint8]) -> Segment:
         hashes = np.ascontiguousarray(hashes, dtype=np.uint8).reshape(-1, 32)
         ids = np.ascontiguousarray(ids, dtype=np.int64)
+        if len(ids) > MAX_ROWS:
+            raise ValueError(f"a segment holds at most {MAX_ROWS} hashes, not {len(ids)}")
         if len(ids) < BRUTE_FORCE_BELOW:
             return cls(hashes, ids)
         b = table_bits(len(ids))
@@ -60,26 +63,27 @@ class Segment:
         return cls(hashes, ids, b, offsets, postings)
 
     def query(
-        self, q8: npt.NDArray[np.uint8], qkeys: npt.NDArray[np.uint32], max_d: int
-    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-        """(ids, distances) of hashes within ``max_d``; ``qkeys`` are the query's 21-bit keys."""
+        self,
+        q8: npt.NDArray[np.uint8],
+        qkeys: npt.NDArray[np.uint32],
+        max_d: int,
+        out: npt.NDArray[np.int64],
+    ) -> tuple[int, npt.NDArray[np.int64]]:
+        """Rows within ``max_d`` of the query, written to ``out`` as (row, distance) with repeats;
+        ``qkeys`` are the query's 21-bit keys. Returns (count, buffer): a new, larger buffer when
+        ``out`` was too small."""
         h64 = self.hashes.view(np.uint64)
         q64 = q8.view(np.uint64)
-        out = np.empty((64, 2), dtype=np.int64)
         while True:
             if self.offsets is None or self.postings is None:
                 n = kernels.brute_force(q64, h64, max_d, out)
             else:
-                keys = qkeys & np.uint32((1 << self.bits) - 1)
-                radius = max_d // TABLES
                 n = kernels.mih_query(
-                    keys, q64, h64, self.offsets, self.postings, self.bits, radius, max_d, out
+                    qkeys, q64, h64, self.offsets, self.postings, self.bits, max_d, out
                 )
             if n <= len(out):
-                break
-            out = np.empty((n, 2), dtype=np.int64)
-        rows = np.unique(out[:n], axis=0)
-        return self.ids[rows[:, 0]], rows[:, 1]
+                return n, out
+            out = np.empty((2 * n, 2), dtype=np.int64)
 
     def save(self, directory: Path) -> None:
         tmp = directory.with_name(directory.name + ".tmp")
