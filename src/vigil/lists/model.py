@@ -41,17 +41,20 @@ class Entry:
 
     def digest(self) -> str:
         """A fingerprint of the content, so re-importing an unchanged entry writes nothing."""
-        body = [
-            sorted(set(self.signals)),
-            self.category,
-            self.series,
-            self.victim_identified,
-            self.source,
-            sorted(self.tags),
-            self.comments,
-            self.extra,
-        ]
-        return hashlib.sha1(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
+        body = repr(
+            (
+                sorted(set(self.signals)),
+                self.category,
+                self.series,
+                self.victim_identified,
+                self.source,
+                sorted(self.tags),
+                self.comments,
+            )
+        )
+        if self.extra:
+            body += json.dumps(self.extra, sort_keys=True, default=str)
+        return hashlib.sha1(body.encode()).hexdigest()
 
 
 @dataclass(frozen=True)

@@ -21,12 +21,18 @@ from vigil.errors import Conflict, ListNotFound
 from vigil.index import HammingIndex
 from vigil.lists.model import Entry, ImportReport, Record, Removal, RowProblem
 from vigil.signals import registry
+from vigil.store.bulk import bulk_insert, db_value, rows_by_key
 from vigil.store.db import connect, resolve_home
 from vigil.store.schema import changes, entries, lists, signals
 
 __all__ = ["ListInfo", "Store"]
 
-BATCH = 5000
+BATCH = 20_000
+
+
+def hamming_types() -> frozenset[str]:
+    """Signal types served by a Hamming index (their changes are logged for it)."""
+    return frozenset(c.name for c in registry if c.kind == "hamming")
 
 
 @dataclass(frozen=True)
@@ -54,18 +60,34 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _entry_row(e: Entry) -> dict[str, Any]:
-    return {
-        "key": e.key,
-        "category": e.category,
-        "series": e.series,
-        "victim_identified": e.victim_identified,
-        "source": e.source,
-        "tags": json.dumps(e.tags),
-        "comments": e.comments,
-        "extra": json.dumps(e.extra, sort_keys=True, default=str),
-        "digest": e.digest(),
-    }
+ENTRY_COLUMNS = (
+    "key",
+    "category",
+    "series",
+    "victim_identified",
+    "source",
+    "tags",
+    "comments",
+    "extra",
+    "digest",
+)
+
+
+def _entry_row(e: Entry) -> tuple[Any, ...]:
+    """An entry as a row in ENTRY_COLUMNS order (JSON only where there is something)."""
+    tags = json.dumps(e.tags) if e.tags else "[]"
+    extra = json.dumps(e.extra, sort_keys=True, default=str) if e.extra else "{}"
+    return (
+        e.key,
+        e.category,
+        e.series,
+        e.victim_identified,
+        e.source,
+        tags,
+        e.comments,
+        extra,
+        e.digest(),
+    )
 
 
 def row_to_entry(row: Any, sigs: list[tuple[str, str]]) -> Entry:
@@ -189,12 +211,7 @@ class Store:
                 latest[rec.key] = rec
         with self.engine.begin() as conn:
             existing = {
-                r.key: (r.id, r.digest)
-                for r in conn.execute(
-                    select(entries.c.key, entries.c.id, entries.c.digest).where(
-                        entries.c.list_id == list_id, entries.c.key.in_(list(latest))
-                    )
-                )
+                key: (eid, dig) for key, eid, dig in rows_by_key(conn, list_id, list(latest))
             }
             gone, fresh, changed = [], [], []
             for key, rec in latest.items():
@@ -226,32 +243,26 @@ class Store:
     ) -> None:
         if not new:
             return
-        now = _now()
-        rows = []
-        for e in new:
-            row = _entry_row(e) | {"list_id": list_id, "added_at": now, "updated_at": now}
-            if e.key in keep_ids:
-                row["id"] = keep_ids[e.key]
-            rows.append(row)
-        conn.execute(insert(entries), rows)
-        ids = dict(
-            conn.execute(
-                select(entries.c.key, entries.c.id).where(
-                    entries.c.list_id == list_id, entries.c.key.in_([e.key for e in new])
+        now = db_value(conn, entries, "added_at", _now())
+        columns = [*ENTRY_COLUMNS, "list_id", "added_at", "updated_at"]
+        fresh = [(*_entry_row(e), list_id, now, now) for e in new if e.key not in keep_ids]
+        kept = [
+            (*_entry_row(e), list_id, now, now, keep_ids[e.key]) for e in new if e.key in keep_ids
+        ]
+        bulk_insert(conn, entries, columns, fresh)
+        bulk_insert(conn, entries, [*columns, "id"], kept)
+        ids = dict(rows_by_key(conn, list_id, [e.key for e in new], "key, id"))
+        sig_rows = [(ids[e.key], list_id, t, v) for e in new for t, v in dict.fromkeys(e.signals)]
+        bulk_insert(conn, signals, ["entry_id", "list_id", "type", "value"], sig_rows)
+        if any(t in hamming_types() for _, _, t, _ in sig_rows):
+            # Select by entry only: a filter on type would lead SQLite to the (type, value)
+            # index and a scan of every signal of that type.
+            added = conn.execute(
+                select(signals.c.id, signals.c.type, signals.c.value).where(
+                    signals.c.entry_id.in_(list(ids.values()))
                 )
             ).all()
-        )
-        sig_rows = [
-            {"entry_id": ids[e.key], "list_id": list_id, "type": t, "value": v}
-            for e in new
-            for t, v in dict.fromkeys(e.signals)
-        ]
-        if not sig_rows:
-            return
-        inserted = conn.execute(
-            insert(signals).returning(signals.c.id, signals.c.type, signals.c.value), sig_rows
-        ).all()
-        self._log(conn, [(r.id, r.type, r.value) for r in inserted], "+")
+            self._log(conn, [(r.id, r.type, r.value) for r in added], "+")
 
     def _delete_entries(self, conn: Connection, entry_ids: list[int]) -> None:
         if not entry_ids:
