@@ -35,7 +35,7 @@ def _check_exact(
         assert all(d <= r for _, d in got)
 
 
-@pytest.mark.parametrize("radius", [31, 20, 40])
+@pytest.mark.parametrize("radius", [31, 20, 40, 50])
 def test_random_hashes_exact_recall(radius: int) -> None:
     rng = np.random.default_rng(radius)
     hashes = rng.integers(0, 256, (30_000, 32), dtype=np.uint8)

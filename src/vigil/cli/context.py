@@ -8,10 +8,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
 from vigil.store import Store
 
-__all__ = ["State", "emit_json", "err_console", "out_console"]
+__all__ = ["State", "emit_json", "err_console", "out_console", "progress"]
 
 out_console = Console()
 err_console = Console(stderr=True)
@@ -33,3 +34,15 @@ def emit_json(obj: Any) -> None:
     """One JSON document (or one JSON line) on standard output."""
     sys.stdout.write(json.dumps(obj, default=str) + "\n")
     sys.stdout.flush()
+
+
+def progress(quiet: bool = False) -> Progress:
+    """A progress bar on standard error, shown only on a terminal and when not ``quiet``."""
+    return Progress(
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+        disable=quiet or not err_console.is_terminal,
+    )

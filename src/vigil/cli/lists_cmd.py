@@ -11,7 +11,7 @@ import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from vigil.cli.context import State, emit_json, err_console, out_console
+from vigil.cli.context import State, emit_json, err_console, out_console, progress
 from vigil.cli.errors import ExitCode
 from vigil.cli.hash_cmd import expand_paths
 from vigil.errors import UnknownFormat, UsageError
@@ -83,8 +83,10 @@ def add(
     store.get_list(name)
     problems: list[RowProblem] = []
 
+    files = expand_paths(paths)
+
     def records() -> Iterator[Record]:
-        for path in expand_paths(paths):
+        for path in bar.track(files, total=len(files)):
             r = hash_file(path)
             sigs = [(s.type, s.value) for s in r.signals.values() if s.usable]
             if "md5" not in r.signals:
@@ -101,7 +103,8 @@ def add(
                 extra={"file_name": path.name},
             )
 
-    report = store.apply(name, records(), source=f"{len(paths)} path(s) added to {name}")
+    with progress(as_json) as bar:
+        report = store.apply(name, records(), source=f"{len(files)} files added to {name}")
     report.problems.extend(problems)
     _print_report(report, as_json)
 

@@ -7,10 +7,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 from rich.table import Table
 
-from vigil.cli.context import State, emit_json, err_console, out_console
+from vigil.cli.context import State, emit_json, out_console, progress
 from vigil.cli.errors import ExitCode
 from vigil.cli.hash_cmd import expand_paths
 from vigil.errors import UsageError
@@ -125,14 +124,7 @@ def scan_command(
     matcher = Matcher(state.store(), lists)
     report = report or Path("vigil-scan.jsonl")
     total = sum(1 for _ in iter_files(root))
-    with Progress(
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err_console,
-        transient=True,
-        disable=as_json or not err_console.is_terminal,
-    ) as bar:
+    with progress(as_json) as bar:
         task = bar.add_task("scan", total=total)
         summary = scan(
             root,

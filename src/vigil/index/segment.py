@@ -75,7 +75,8 @@ class Segment:
         h64 = self.hashes.view(np.uint64)
         q64 = q8.view(np.uint64)
         while True:
-            if self.offsets is None or self.postings is None:
+            if self.offsets is None or self.postings is None or max_d // TABLES > 3:
+                # small segments, and radii the tables do not cover (48+ bits), scan everything
                 n = kernels.brute_force(q64, h64, max_d, out)
             else:
                 n = kernels.mih_query(
