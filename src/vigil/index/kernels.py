@@ -151,6 +151,16 @@ def mih_query(
 
 
 @nb.njit(inline="always", cache=True)
+def _emit(out: npt.NDArray[np.int64], n: int, row: int, d: int) -> int:  # pragma: no cover
+    """Record (row, distance) as result ``n`` if there is room; the count goes on regardless,
+    so the caller learns how much room it needed."""
+    if n < out.shape[0]:
+        out[n, 0] = row
+        out[n, 1] = d
+    return n + 1
+
+
+@nb.njit(inline="always", cache=True)
 def _verify(
     cands: npt.NDArray[np.int64],
     nc: int,
@@ -164,10 +174,7 @@ def _verify(
         c = cands[i]
         d = _distance(h, c, q)
         if d <= max_d:
-            if n < out.shape[0]:
-                out[n, 0] = c
-                out[n, 1] = d
-            n += 1
+            n = _emit(out, n, c, d)
     return n
 
 
@@ -178,10 +185,7 @@ def brute_force(q: U64, h: U64, max_d: int, out: npt.NDArray[np.int64]) -> int:
     for c in range(h.shape[0]):
         d = _distance(h, c, q)
         if d <= max_d:
-            if n < out.shape[0]:
-                out[n, 0] = c
-                out[n, 1] = d
-            n += 1
+            n = _emit(out, n, c, d)
     return n
 
 
