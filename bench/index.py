@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +35,8 @@ PEER_NOTE = (
     "Each cell is Vigil / python-threatexchange `PDQIndex` (faiss `IndexBinaryMultiHash`, 16 "
     "tables), measured in the same run, each in its own process. Memory: resident bytes per "
     "hash of the loaded index. Exact recall: sampled queries whose result set equals brute force. "
-    "Vigil's build includes one compaction; load is from the page cache."
+    "Vigil's build includes one compaction; load is from the page cache. Queries/s: the best of "
+    "3 passes over the same queries, for both engines."
 )
 HEADER = [
     "| hashes | count | build s | load s | bytes/hash | queries/s (one at a time) | ratio "
@@ -106,6 +108,17 @@ def brute(data: np.ndarray, q: np.ndarray) -> set[int]:
     return set(np.nonzero(d <= RADIUS)[0].tolist())
 
 
+def _best_of(runs: int, work: Callable[[], list[Any]], count: int) -> tuple[float, list[Any]]:
+    """Operations per second of the fastest of ``runs`` passes (the machine is shared and
+    noisy; the fastest pass is the least disturbed), and the results of the last."""
+    best, found = 0.0, []
+    for _ in range(runs):
+        t = time.perf_counter()
+        found = work()
+        best = max(best, count / (time.perf_counter() - t))
+    return best, found
+
+
 def worker_vigil(path: Path, nq: int) -> dict[str, Any]:
     from vigil.index import HammingIndex
 
@@ -124,10 +137,8 @@ def worker_vigil(path: Path, nq: int) -> dict[str, Any]:
         load = time.perf_counter() - t
     qs = queries(data, nq)
     index.query(qs[0].tobytes(), RADIUS)  # compile / warm
-    mem = rss_mib() - before - data.nbytes / 2**20 - qs.nbytes / 2**20
-    t = time.perf_counter()
-    found = [index.query(q.tobytes(), RADIUS) for q in qs]
-    single = len(qs) / (time.perf_counter() - t)
+    mem = rss_mib() - before  # the input array is already in `before`
+    single, found = _best_of(3, lambda: [index.query(q.tobytes(), RADIUS) for q in qs], len(qs))
     t = time.perf_counter()
     index.query_many([q.tobytes() for q in qs], RADIUS)
     batched = len(qs) / (time.perf_counter() - t)
@@ -157,10 +168,8 @@ def worker_pytx(path: Path, nq: int) -> dict[str, Any]:
     del hexes
     qs = [q.tobytes().hex() for q in queries(data, nq)]
     index.query(qs[0])
-    mem = rss_mib() - before - data.nbytes / 2**20
-    t = time.perf_counter()
-    found = [index.query(q) for q in qs]
-    single = len(qs) / (time.perf_counter() - t)
+    mem = rss_mib() - before  # the input array is already in `before`
+    single, found = _best_of(3, lambda: [index.query(q) for q in qs], len(qs))
     return {
         "build_s": build,
         "load_s": None,

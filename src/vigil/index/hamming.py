@@ -123,22 +123,27 @@ class HammingIndex:
         q8 = np.frombuffer(value, dtype=np.uint8)
         if q8.shape != (32,):
             raise ValueError("a query hash is 32 bytes")
-        found: dict[int, int] = {}
-        if self.segments:
-            qkeys = kernels.substring_keys(q8.reshape(1, 32), TABLES, MAX_KEY_BITS)[:, 0]
-            for seg in self.segments:
-                n, self._out = seg.query(q8, qkeys, max_distance, self._out)
-                if n:
-                    rows, dists = self._out[:n, 0], self._out[:n, 1]
-                    found.update(zip(seg.ids[rows].tolist(), dists.tolist(), strict=True))
+        ids: list[npt.NDArray[np.int64]] = []
+        dists: list[npt.NDArray[np.int64]] = []
+        parts = list(self.segments)
         if self.tail_ids.size:
-            tail = Segment(self.tail_hashes, self.tail_ids)
-            n, self._out = tail.query(q8, q8.view(np.uint32), max_distance, self._out)
-            rows, dists = self._out[:n, 0], self._out[:n, 1]
-            found.update(zip(self.tail_ids[rows].tolist(), dists.tolist(), strict=True))
+            parts.append(Segment(self.tail_hashes, self.tail_ids))
+        qkeys = kernels.substring_keys(q8.reshape(1, 32), TABLES, MAX_KEY_BITS)[:, 0]
+        for seg in parts:
+            n, self._out = seg.query(q8, qkeys, max_distance, self._out)
+            if n:
+                ids.append(seg.ids[self._out[:n, 0]])
+                dists.append(self._out[:n, 1].copy())
+        if not ids:
+            return []
+        all_ids, all_d = np.concatenate(ids), np.concatenate(dists)
+        all_ids, first = np.unique(all_ids, return_index=True)  # a row found by several tables
+        all_d = all_d[first]
         if self.dead:
-            found = {i: d for i, d in found.items() if i not in self.dead}
-        return sorted(found.items(), key=lambda x: (x[1], x[0]))
+            alive = ~np.isin(all_ids, np.fromiter(self.dead, dtype=np.int64))
+            all_ids, all_d = all_ids[alive], all_d[alive]
+        order = np.lexsort((all_ids, all_d))
+        return list(zip(all_ids[order].tolist(), all_d[order].tolist(), strict=True))
 
     def query_many(self, values: Iterable[bytes], max_distance: int) -> list[list[tuple[int, int]]]:
         return [self.query(v, max_distance) for v in values]
