@@ -123,8 +123,8 @@ class HammingIndex:
         q8 = np.frombuffer(value, dtype=np.uint8)
         if q8.shape != (32,):
             raise ValueError("a query hash is 32 bytes")
-        ids: list[npt.NDArray[np.int64]] = []
-        dists: list[npt.NDArray[np.int64]] = []
+        found_ids: list[npt.NDArray[np.int64]] = []
+        found_d: list[npt.NDArray[np.int64]] = []
         parts = list(self.segments)
         if self.tail_ids.size:
             parts.append(Segment(self.tail_hashes, self.tail_ids))
@@ -132,18 +132,20 @@ class HammingIndex:
         for seg in parts:
             n, self._out = seg.query(q8, qkeys, max_distance, self._out)
             if n:
-                ids.append(seg.ids[self._out[:n, 0]])
-                dists.append(self._out[:n, 1].copy())
-        if not ids:
+                ids, dists = kernels.compact(self._out, n, seg.ids)
+                found_ids.append(ids)
+                found_d.append(dists)
+        if not found_ids:
             return []
-        all_ids, all_d = np.concatenate(ids), np.concatenate(dists)
-        all_ids, first = np.unique(all_ids, return_index=True)  # a row found by several tables
-        all_d = all_d[first]
+        ids, dists = found_ids[0], found_d[0]
+        if len(found_ids) > 1:
+            ids, dists = np.concatenate(found_ids), np.concatenate(found_d)
+            order = np.lexsort((ids, dists))
+            ids, dists = ids[order], dists[order]
         if self.dead:
-            alive = ~np.isin(all_ids, np.fromiter(self.dead, dtype=np.int64))
-            all_ids, all_d = all_ids[alive], all_d[alive]
-        order = np.lexsort((all_ids, all_d))
-        return list(zip(all_ids[order].tolist(), all_d[order].tolist(), strict=True))
+            alive = ~np.isin(ids, np.fromiter(self.dead, dtype=np.int64))
+            ids, dists = ids[alive], dists[alive]
+        return list(zip(ids.tolist(), dists.tolist(), strict=True))
 
     def query_many(self, values: Iterable[bytes], max_distance: int) -> list[list[tuple[int, int]]]:
         return [self.query(v, max_distance) for v in values]

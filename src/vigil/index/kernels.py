@@ -135,18 +135,19 @@ def mih_query(
         nc = 0
         for i in range(count):
             budget = chain - pflips[i]
+            size = ends[i] - starts[i]
+            if nc + size > cands.shape[0]:
+                n = _verify(cands, nc, q, h, h_flat, max_d, out, n)
+                nc = 0
+                if size > cands.shape[0]:
+                    cands = np.empty(2 * size, dtype=np.int64)
             for p in range(starts[i], ends[i]):
+                # branch-free: the pigeonring test passes for about a third of the postings,
+                # too unpredictably for the branch predictor
                 packed = post_flat[p]
-                if _popcount(np.uint64((packed & 0xFF) ^ qnext)) > budget:
-                    continue  # pigeonring: cannot be within max_d through this table
-                c = int(packed >> 8)
-                _prefetch(h_flat, 4 * c)
-                cands[nc] = c
-                nc += 1
-                if nc == cands.shape[0]:
-                    n = _verify(cands, nc, q, h, max_d, out, n)
-                    nc = 0
-        n = _verify(cands, nc, q, h, max_d, out, n)
+                cands[nc] = packed >> 8
+                nc += _popcount(np.uint64((packed & 0xFF) ^ qnext)) <= budget
+        n = _verify(cands, nc, q, h, h_flat, max_d, out, n)
     return n
 
 
@@ -166,10 +167,14 @@ def _verify(
     nc: int,
     q: U64,
     h: U64,
+    h_flat: U64,
     max_d: int,
     out: npt.NDArray[np.int64],
     n: int,
 ) -> int:  # pragma: no cover - compiled
+    """Prefetch every candidate's hash, then compare: the loads overlap instead of queueing."""
+    for i in range(nc):
+        _prefetch(h_flat, 4 * cands[i])
     for i in range(nc):
         c = cands[i]
         d = _distance(h, c, q)
@@ -210,3 +215,33 @@ def bucket_tables(
             postings[t, fill[k]] = (i << 8) | (keys[nxt, i] & 0xFF)
             fill[k] += 1
     return offsets, postings
+
+
+@nb.njit(cache=True, nogil=True)
+def compact(
+    out: npt.NDArray[np.int64], n: int, ids: npt.NDArray[np.int64]
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:  # pragma: no cover - compiled
+    """(ids, distances) of the first ``n`` (row, distance) results: repeats (a row found by
+    several tables) dropped through a small open-addressing set, then nearest first."""
+    size = 16
+    while size < 2 * n:
+        size *= 2
+    slots = np.full(size, -1, dtype=np.int64)
+    keys = np.empty(n, dtype=np.int64)
+    m = 0
+    for i in range(n):
+        row = out[i, 0]
+        slot = (row * 0x9E3779B1) & (size - 1)
+        while slots[slot] != -1 and slots[slot] != row:
+            slot = (slot + 1) & (size - 1)
+        if slots[slot] == -1:
+            slots[slot] = row
+            keys[m] = (out[i, 1] << 40) | row
+            m += 1
+    unique = np.sort(keys[:m])
+    found = np.empty(m, dtype=np.int64)
+    dists = np.empty(m, dtype=np.int64)
+    for i in range(m):
+        found[i] = ids[unique[i] & 0xFFFFFFFFFF]
+        dists[i] = unique[i] >> 40
+    return found, dists

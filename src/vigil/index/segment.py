@@ -15,8 +15,8 @@ from vigil.index import kernels
 
 __all__ = ["MAX_KEY_BITS", "MAX_ROWS", "TABLES", "Segment", "table_bits"]
 
-TABLES = 12  # substrings; radius r // 12 per table (2 for the PDQ threshold of 31)
-MAX_KEY_BITS = 21  # 12 x 21 = 252 of the 256 bits are indexed; the rest only verified
+TABLES = 11  # substrings; radius r // 11 per table (2 for the PDQ threshold of 31)
+MAX_KEY_BITS = 21  # 11 x 21 = 231 of the 256 bits are indexed; the rest only verified
 BRUTE_FORCE_BELOW = 4096
 MAX_ROWS = (1 << kernels.ROW_BITS) - 1  # a posting holds a 24-bit row number
 SEGMENT_FORMAT = 2  # 2: postings pack row << 8 | filter byte
