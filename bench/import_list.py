@@ -75,7 +75,7 @@ def main() -> None:
     print(f"import {first:.1f}s {counts}; index {index_s:.1f}s; re-import {again:.1f}s {counts2}")
     mb = path.stat().st_size / 2**20
     record(
-        "import",
+        f"import-{args.format}",
         "\n".join(
             [
                 "## Importing a list into the embedded store",

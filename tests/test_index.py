@@ -128,3 +128,32 @@ def test_damaged_manifest_is_reported(tmp_path: Path) -> None:
     (tmp_path / "manifest.json").write_text(json.dumps({"format": "other"}))
     with pytest.raises(IndexCorrupt):
         HammingIndex.load(tmp_path)
+
+
+@pytest.mark.shared
+def test_real_pdq_hashes_exact_recall(shared: Path) -> None:
+    """Hashes of real photos (and their rotations/flips) cluster and skew; recall stays exact."""
+    import io
+
+    from PIL import Image
+
+    from vigil.hashing import hash_bytes, hash_file
+
+    photos = sorted((shared / "photos" / "clothing").glob("*.jpg"))[:400]
+    values = []
+    for path in photos:
+        sv = hash_file(path, ["pdq"], variants=True).signals["pdq"]
+        values += [sv.value, *sv.variants.values()]
+    hashes = np.frombuffer(bytes.fromhex("".join(values)), dtype=np.uint8).reshape(-1, 32)
+    ids = np.arange(len(hashes), dtype=np.int64)
+    index = HammingIndex()
+    index.add(ids, hashes)
+    queries = []
+    for path in photos[::20]:  # re-encoded, smaller copies of indexed photos
+        img = Image.open(path).convert("RGB")
+        buf = io.BytesIO()
+        img.resize((img.width // 2, img.height // 2)).save(buf, "JPEG", quality=40)
+        q = hash_bytes(buf.getvalue(), path.name, ["pdq"]).signals["pdq"].value
+        queries.append(np.frombuffer(bytes.fromhex(q), dtype=np.uint8))
+    _check_exact(index, hashes, ids, queries)
+    assert all(index.query(q.tobytes(), 31) for q in queries)  # every copy is found
