@@ -39,8 +39,13 @@ class Entry:
     def signal(self, type_name: str) -> str | None:
         return next((v for t, v in self.signals if t == type_name), None)
 
-    def digest(self) -> str:
-        """A fingerprint of the content, so re-importing an unchanged entry writes nothing."""
+    def extra_json(self) -> str:
+        """``extra`` as canonical JSON (sorted keys), as stored and as fingerprinted."""
+        return json.dumps(self.extra, sort_keys=True, default=str) if self.extra else "{}"
+
+    def digest(self, extra_json: str | None = None) -> str:
+        """A fingerprint of the content, so re-importing an unchanged entry writes nothing.
+        ``extra_json``: :meth:`extra_json`, when the caller has it already."""
         body = repr(
             (
                 sorted(set(self.signals)),
@@ -52,8 +57,7 @@ class Entry:
                 self.comments,
             )
         )
-        if self.extra:
-            body += json.dumps(self.extra, sort_keys=True, default=str)
+        body += extra_json if extra_json is not None else self.extra_json()
         return hashlib.sha1(body.encode()).hexdigest()
 
 

@@ -21,7 +21,7 @@ from vigil.errors import Conflict, ListNotFound
 from vigil.index import HammingIndex
 from vigil.lists.model import Entry, ImportReport, Record, Removal, RowProblem
 from vigil.signals import registry
-from vigil.store.bulk import bulk_insert, db_value, rows_by_key
+from vigil.store.bulk import bulk_insert, db_value, rows_by_key, signals_of_entries
 from vigil.store.db import connect, resolve_home
 from vigil.store.schema import changes, entries, lists, signals
 
@@ -75,8 +75,8 @@ ENTRY_COLUMNS = (
 
 def _entry_row(e: Entry) -> tuple[Any, ...]:
     """An entry as a row in ENTRY_COLUMNS order (JSON only where there is something)."""
+    extra = e.extra_json()
     tags = json.dumps(e.tags) if e.tags else "[]"
-    extra = json.dumps(e.extra, sort_keys=True, default=str) if e.extra else "{}"
     return (
         e.key,
         e.category,
@@ -86,7 +86,7 @@ def _entry_row(e: Entry) -> tuple[Any, ...]:
         tags,
         e.comments,
         extra,
-        e.digest(),
+        e.digest(extra),
     )
 
 
@@ -254,15 +254,10 @@ class Store:
         ids = dict(rows_by_key(conn, list_id, [e.key for e in new], "key, id"))
         sig_rows = [(ids[e.key], list_id, t, v) for e in new for t, v in dict.fromkeys(e.signals)]
         bulk_insert(conn, signals, ["entry_id", "list_id", "type", "value"], sig_rows)
-        if any(t in hamming_types() for _, _, t, _ in sig_rows):
-            # Select by entry only: a filter on type would lead SQLite to the (type, value)
-            # index and a scan of every signal of that type.
-            added = conn.execute(
-                select(signals.c.id, signals.c.type, signals.c.value).where(
-                    signals.c.entry_id.in_(list(ids.values()))
-                )
-            ).all()
-            self._log(conn, [(r.id, r.type, r.value) for r in added], "+")
+        indexed = hamming_types()
+        if any(t in indexed for _, _, t, _ in sig_rows):
+            added = signals_of_entries(conn, list(ids.values()))
+            self._log(conn, added, "+")
 
     def _delete_entries(self, conn: Connection, entry_ids: list[int]) -> None:
         if not entry_ids:
