@@ -39,7 +39,7 @@ def _import_and_die(home: Path, list_file: Path, die_after: int) -> int:
                     if {die_after} and n == {die_after}:
                         os._exit(9)  # killed: no rollback, no cleanup
                     yield rec
-        store.apply("feed", records())
+        store.apply("feed", records(), batch_size=20_000)
     """)
     return subprocess.run([sys.executable, "-c", script], check=False).returncode
 

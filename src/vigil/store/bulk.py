@@ -43,24 +43,32 @@ def bulk_insert(
 def rows_by_key(
     conn: Connection, list_id: int, keys: list[str], columns: str = "key, id, digest"
 ) -> list[Any]:
-    """``columns`` of the entries of a list whose key is in ``keys`` (one statement)."""
-    if not keys:
-        return []
+    """``columns`` of the entries of a list whose key is in ``keys``."""
     mark = _PLACEHOLDER[conn.dialect.paramstyle]
-    marks = ", ".join(mark.format(n=i + 2) for i in range(len(keys)))
-    sql = f"SELECT {columns} FROM entries WHERE list_id = {mark.format(n=1)} AND key IN ({marks})"
-    return _fetch(conn, sql, (list_id, *keys))
+    first = mark.format(n=1)
+    rows: list[Any] = []
+    for part in _chunks(keys):
+        marks = ", ".join(mark.format(n=i + 2) for i in range(len(part)))
+        sql = f"SELECT {columns} FROM entries WHERE list_id = {first} AND key IN ({marks})"
+        rows += _fetch(conn, sql, (list_id, *part))
+    return rows
+
+
+def _chunks(values: list[Any], size: int = 30_000) -> list[list[Any]]:
+    """Pieces under SQLite's limit of 32,766 parameters per statement."""
+    return [values[i : i + size] for i in range(0, len(values), size)]
 
 
 def signals_of_entries(conn: Connection, entry_ids: list[int]) -> list[tuple[int, str, str]]:
     """(id, type, value) of every signal of these entries. Selected by entry alone: a filter on
     type would lead SQLite to the (type, value) index and a scan of every signal of that type."""
-    if not entry_ids:
-        return []
     mark = _PLACEHOLDER[conn.dialect.paramstyle]
-    marks = ", ".join(mark.format(n=i + 1) for i in range(len(entry_ids)))
-    sql = f"SELECT id, type, value FROM signals WHERE entry_id IN ({marks})"
-    return _fetch(conn, sql, tuple(entry_ids))
+    rows: list[Any] = []
+    for part in _chunks(entry_ids):
+        marks = ", ".join(mark.format(n=i + 1) for i in range(len(part)))
+        sql = f"SELECT id, type, value FROM signals WHERE entry_id IN ({marks})"
+        rows += _fetch(conn, sql, tuple(part))
+    return rows
 
 
 def db_value(conn: Connection, table: Table, column: str, value: Any) -> Any:
