@@ -2,6 +2,7 @@
 plus the Hamming index files beside them."""
 
 from vigil.store.db import resolve_home
-from vigil.store.store import ListInfo, Store
+from vigil.store.reads import ListInfo
+from vigil.store.store import Store
 
 __all__ = ["ListInfo", "Store", "resolve_home"]

@@ -11,22 +11,22 @@ import json
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, func, insert, select, update
+from sqlalchemy import Connection, Engine, delete, insert, select, update
 
-from vigil.errors import Conflict, ListNotFound
+from vigil.errors import Conflict
 from vigil.index import HammingIndex
 from vigil.lists.model import Entry, ImportReport, Record, Removal, RowProblem
 from vigil.signals import registry
 from vigil.store.bulk import bulk_insert, db_value, rows_by_key, signals_of_entries
 from vigil.store.db import connect, resolve_home
+from vigil.store.reads import ListInfo, Reads
 from vigil.store.schema import changes, entries, lists, signals
 
-__all__ = ["ListInfo", "Store"]
+__all__ = ["Store"]
 
 BATCH = 100_000
 
@@ -34,27 +34,6 @@ BATCH = 100_000
 def hamming_types() -> frozenset[str]:
     """Signal types served by a Hamming index (their changes are logged for it)."""
     return frozenset(c.name for c in registry if c.kind == "hamming")
-
-
-@dataclass(frozen=True)
-class ListInfo:
-    id: int
-    name: str
-    description: str
-    pdq_threshold: int | None
-    category_labels: dict[str, str]
-    created_at: datetime
-    entries: int = 0
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "description": self.description,
-            "entries": self.entries,
-            "pdq_threshold": self.pdq_threshold,
-            "category_labels": self.category_labels,
-            "created_at": self.created_at.isoformat(),
-        }
 
 
 def _now() -> datetime:
@@ -91,21 +70,7 @@ def _entry_row(e: Entry) -> tuple[Any, ...]:
     )
 
 
-def row_to_entry(row: Any, sigs: list[tuple[str, str]]) -> Entry:
-    return Entry(
-        row.key,
-        sigs,
-        row.category,
-        row.series,
-        row.victim_identified,
-        row.source,
-        json.loads(row.tags),
-        row.comments,
-        json.loads(row.extra),
-    )
-
-
-class Store:
+class Store(Reads):
     """Open with :meth:`open`; every method is safe to call from one thread at a time."""
 
     def __init__(self, home: Path, engine: Engine) -> None:
@@ -142,37 +107,6 @@ class Store:
                 )
             )
         return self.get_list(name)
-
-    def get_list(self, name: str) -> ListInfo:
-        with self.engine.connect() as conn:
-            row = conn.execute(select(lists).where(lists.c.name == name)).first()
-            if row is None:
-                raise ListNotFound(name)
-            count = conn.execute(select(func.count()).where(entries.c.list_id == row.id)).scalar()
-        return self._info(row, int(count or 0))
-
-    @staticmethod
-    def _info(row: Any, count: int) -> ListInfo:
-        created = row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=UTC)
-        return ListInfo(
-            row.id,
-            row.name,
-            row.description,
-            row.pdq_threshold,
-            json.loads(row.category_labels),
-            created,
-            count,
-        )
-
-    def all_lists(self) -> list[ListInfo]:
-        with self.engine.connect() as conn:
-            counts: dict[int, int] = dict(
-                conn.execute(
-                    select(entries.c.list_id, func.count()).group_by(entries.c.list_id)
-                ).all()
-            )
-            rows = conn.execute(select(lists).order_by(lists.c.name)).all()
-        return [self._info(r, int(counts.get(r.id, 0))) for r in rows]
 
     def delete_list(self, name: str) -> int:
         """Delete a list and its entries (removing them from matching); returns entry count."""
@@ -310,34 +244,6 @@ class Store:
         with self.engine.begin() as conn:
             conn.execute(update(lists).where(lists.c.name == name).values(**values))
 
-    def iter_entries(self, list_name: str) -> Iterator[Entry]:
-        """Every entry of a list with its signals, in key order, streamed in batches."""
-        info = self.get_list(list_name)
-        last = ""
-        while True:
-            with self.engine.connect() as conn:
-                rows = conn.execute(
-                    select(entries)
-                    .where(
-                        entries.c.list_id == info.id,
-                        entries.c.key > last,
-                    )
-                    .order_by(entries.c.key)
-                    .limit(BATCH)
-                ).all()
-                if not rows:
-                    return
-                sigs: dict[int, list[tuple[str, str]]] = {}
-                for s in conn.execute(
-                    select(signals.c.entry_id, signals.c.type, signals.c.value)
-                    .where(signals.c.entry_id.in_([r.id for r in rows]))
-                    .order_by(signals.c.id)
-                ):
-                    sigs.setdefault(s.entry_id, []).append((s.type, s.value))
-            for r in rows:
-                yield row_to_entry(r, sigs.get(r.id, []))
-            last = rows[-1].key
-
     # -- indexes ---------------------------------------------------------------------------
     def index(self, signal_type: str) -> HammingIndex:
         """The Hamming index of a signal type, loaded once and brought up to date."""
@@ -384,48 +290,3 @@ class Store:
                 idx.remove([r.signal_id])
         if adds:
             idx.add([a for a, _ in adds], [b for _, b in adds])
-
-    # -- lookups for matching ----------------------------------------------------------------
-    def exact_signal_ids(self, signal_type: str, value: str) -> list[int]:
-        with self.engine.connect() as conn:
-            return [
-                r.id
-                for r in conn.execute(
-                    select(signals.c.id).where(
-                        signals.c.type == signal_type, signals.c.value == value
-                    )
-                )
-            ]
-
-    def describe_signals(self, signal_ids: list[int]) -> dict[int, tuple[ListInfo, Entry]]:
-        """For each signal id: its list and entry (with all the entry's signals)."""
-        if not signal_ids:
-            return {}
-        with self.engine.connect() as conn:
-            hits = conn.execute(
-                select(signals.c.id, signals.c.entry_id).where(signals.c.id.in_(signal_ids))
-            ).all()
-            entry_ids = list({h.entry_id for h in hits})
-            rows = {
-                r.id: r for r in conn.execute(select(entries).where(entries.c.id.in_(entry_ids)))
-            }
-            sigs: dict[int, list[tuple[str, str]]] = {}
-            for s in conn.execute(
-                select(signals.c.entry_id, signals.c.type, signals.c.value).where(
-                    signals.c.entry_id.in_(entry_ids)
-                )
-            ):
-                sigs.setdefault(s.entry_id, []).append((s.type, s.value))
-            list_rows = {
-                r.id: self._info(r, 0)
-                for r in conn.execute(
-                    select(lists).where(lists.c.id.in_({r.list_id for r in rows.values()}))
-                )
-            }
-        return {
-            h.id: (
-                list_rows[rows[h.entry_id].list_id],
-                row_to_entry(rows[h.entry_id], sigs.get(h.entry_id, [])),
-            )
-            for h in hits
-        }

@@ -1,0 +1,164 @@
+"""The read side of the store: lists, entries, and the lookups matching needs."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Engine, func, select
+
+from vigil.errors import ListNotFound
+from vigil.lists.model import Entry
+from vigil.store.schema import entries, lists, signals
+
+__all__ = ["ListInfo", "Reads", "row_to_entry"]
+
+PAGE = 10_000  # entries per read; the IN over their ids stays under SQLite's limit
+
+
+@dataclass(frozen=True)
+class ListInfo:
+    id: int
+    name: str
+    description: str
+    pdq_threshold: int | None
+    category_labels: dict[str, str]
+    created_at: datetime
+    entries: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "description": self.description,
+            "entries": self.entries,
+            "pdq_threshold": self.pdq_threshold,
+            "category_labels": self.category_labels,
+            "created_at": self.created_at.isoformat(),
+        }
+
+
+def row_to_entry(row: Any, sigs: list[tuple[str, str]]) -> Entry:
+    return Entry(
+        row.key,
+        sigs,
+        row.category,
+        row.series,
+        row.victim_identified,
+        row.source,
+        json.loads(row.tags),
+        row.comments,
+        json.loads(row.extra),
+    )
+
+
+class Reads:
+    """Queries over the store's tables; :class:`~vigil.store.Store` adds the writes."""
+
+    engine: Engine
+
+    def get_list(self, name: str) -> ListInfo:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(lists).where(lists.c.name == name)).first()
+            if row is None:
+                raise ListNotFound(name)
+            count = conn.execute(select(func.count()).where(entries.c.list_id == row.id)).scalar()
+        return self._info(row, int(count or 0))
+
+    @staticmethod
+    def _info(row: Any, count: int) -> ListInfo:
+        created = row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=UTC)
+        return ListInfo(
+            row.id,
+            row.name,
+            row.description,
+            row.pdq_threshold,
+            json.loads(row.category_labels),
+            created,
+            count,
+        )
+
+    def all_lists(self) -> list[ListInfo]:
+        with self.engine.connect() as conn:
+            counts: dict[int, int] = dict(
+                conn.execute(
+                    select(entries.c.list_id, func.count()).group_by(entries.c.list_id)
+                ).all()
+            )
+            rows = conn.execute(select(lists).order_by(lists.c.name)).all()
+        return [self._info(r, int(counts.get(r.id, 0))) for r in rows]
+
+    def iter_entries(self, list_name: str) -> Iterator[Entry]:
+        """Every entry of a list with its signals, in key order, streamed in batches."""
+        info = self.get_list(list_name)
+        last = ""
+        while True:
+            with self.engine.connect() as conn:
+                rows = conn.execute(
+                    select(entries)
+                    .where(
+                        entries.c.list_id == info.id,
+                        entries.c.key > last,
+                    )
+                    .order_by(entries.c.key)
+                    .limit(PAGE)
+                ).all()
+                if not rows:
+                    return
+                sigs: dict[int, list[tuple[str, str]]] = {}
+                for s in conn.execute(
+                    select(signals.c.entry_id, signals.c.type, signals.c.value)
+                    .where(signals.c.entry_id.in_([r.id for r in rows]))
+                    .order_by(signals.c.id)
+                ):
+                    sigs.setdefault(s.entry_id, []).append((s.type, s.value))
+            for r in rows:
+                yield row_to_entry(r, sigs.get(r.id, []))
+            last = rows[-1].key
+
+    # -- lookups for matching ----------------------------------------------------------------
+    def exact_signal_ids(self, signal_type: str, value: str) -> list[int]:
+        with self.engine.connect() as conn:
+            return [
+                r.id
+                for r in conn.execute(
+                    select(signals.c.id).where(
+                        signals.c.type == signal_type, signals.c.value == value
+                    )
+                )
+            ]
+
+    def describe_signals(self, signal_ids: list[int]) -> dict[int, tuple[ListInfo, Entry]]:
+        """For each signal id: its list and entry (with all the entry's signals)."""
+        if not signal_ids:
+            return {}
+        with self.engine.connect() as conn:
+            hits = conn.execute(
+                select(signals.c.id, signals.c.entry_id).where(signals.c.id.in_(signal_ids))
+            ).all()
+            entry_ids = list({h.entry_id for h in hits})
+            rows = {
+                r.id: r for r in conn.execute(select(entries).where(entries.c.id.in_(entry_ids)))
+            }
+            sigs: dict[int, list[tuple[str, str]]] = {}
+            for s in conn.execute(
+                select(signals.c.entry_id, signals.c.type, signals.c.value).where(
+                    signals.c.entry_id.in_(entry_ids)
+                )
+            ):
+                sigs.setdefault(s.entry_id, []).append((s.type, s.value))
+            list_rows = {
+                r.id: self._info(r, 0)
+                for r in conn.execute(
+                    select(lists).where(lists.c.id.in_({r.list_id for r in rows.values()}))
+                )
+            }
+        return {
+            h.id: (
+                list_rows[rows[h.entry_id].list_id],
+                row_to_entry(rows[h.entry_id], sigs.get(h.entry_id, [])),
+            )
+            for h in hits
+        }
