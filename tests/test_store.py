@@ -44,6 +44,8 @@ def test_reimport_changes_nothing_and_updates_apply(store: Store) -> None:
     report = store.apply("a", changed)
     assert (report.updated, report.unchanged) == (1, 2)
     assert store.get_list("a").entries == 12_000
+    keys = [e.key for e in store.iter_entries("a")]  # streamed in pages of 10,000
+    assert len(keys) == len(set(keys)) == 12_000
 
 
 def test_row_problems_are_counted_not_raised(store: Store) -> None:
