@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from vigil.errors import Conflict, InvalidSignal, ListNotFound
+from vigil.errors import Conflict, InvalidSignal, ListNotFound, UsageError
 from vigil.hashing import hash_file
 from vigil.lists import Entry, Removal, RowProblem, formats
 from vigil.match import Matcher
@@ -31,6 +31,8 @@ def test_create_and_conflict(store: Store) -> None:
         store.create_list("a")
     with pytest.raises(ListNotFound):
         store.get_list("b")
+    with pytest.raises(UsageError, match="pdq_threshold"):
+        store.create_list("c", pdq_threshold=300)
 
 
 def test_reimport_changes_nothing_and_updates_apply(store: Store) -> None:

@@ -17,10 +17,11 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, insert, select, update
 
-from vigil.errors import Conflict
+from vigil.errors import Conflict, UsageError
 from vigil.index import HammingIndex
 from vigil.lists.model import Entry, ImportReport, Record, Removal, RowProblem
 from vigil.signals import registry
+from vigil.signals.pdq import PDQ
 from vigil.store.bulk import bulk_insert, db_value, rows_by_key, signals_of_entries
 from vigil.store.db import connect, resolve_home
 from vigil.store.reads import ListInfo, Reads
@@ -94,6 +95,10 @@ class Store(Reads):
         pdq_threshold: int | None = None,
         category_labels: dict[str, str] | None = None,
     ) -> ListInfo:
+        if not name.strip() or len(name) > 200:
+            raise UsageError(f"a list name must be 1-200 characters, got {name[:40]!r}")
+        if pdq_threshold is not None and not 0 <= pdq_threshold <= PDQ.max_threshold:
+            raise UsageError(f"pdq_threshold must be 0-{PDQ.max_threshold}, got {pdq_threshold}")
         with self.engine.begin() as conn:
             if conn.execute(select(lists.c.id).where(lists.c.name == name)).first():
                 raise Conflict(f"a list named {name!r} already exists")
