@@ -33,7 +33,7 @@ def test_examples_compute_to_their_expected_values(cls: type[SignalType]) -> Non
     for ex in examples:
         got = cls.compute(Content(ex.content, "example"))
         assert got.type == cls.name
-        assert hamming(got.value, ex.expected) <= ex.tolerance
+        assert cls.distance(cls.normalize(got.value), cls.normalize(ex.expected)) <= ex.tolerance
 
 
 @pytest.mark.parametrize("cls", ALL_TYPES, ids=lambda c: c.name)

@@ -13,6 +13,7 @@ from typing import Any
 
 from vigil.errors import MediaError
 from vigil.media import Limits, read_media, sniff
+from vigil.media.video import VIDEO_KINDS
 from vigil.signals import Content, SignalValue, registry
 
 __all__ = ["HashResult", "hash_bytes", "hash_file"]
@@ -63,10 +64,16 @@ def hash_bytes(
     limits: Limits = Limits(),
     variants: bool = False,
 ) -> HashResult:
-    """Compute ``signal_types`` (default: all registered) for ``data``."""
-    names = signal_types or registry.names()
-    classes = [registry.get(n) for n in names]
-    result = HashResult(source, len(data), sniff(data[:64]))
+    """Compute ``signal_types`` for ``data``; by default every registered type that applies to
+    its kind of content (images: pdq; videos: video_md5, vpdq; any: the file digests). Content
+    of no known kind is tried as an image, so that its row says why it could not be read."""
+    kind = sniff(data[:64])
+    if signal_types:
+        classes = [registry.get(n) for n in signal_types]
+    else:
+        media = "video" if kind in VIDEO_KINDS else "image"
+        classes = [c for c in registry if c.applies_to in ("any", media)]
+    result = HashResult(source, len(data), kind)
     content = Content(data, source, limits, variants)
     for cls in classes:
         try:

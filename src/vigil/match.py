@@ -97,8 +97,8 @@ class Matcher:
         matched in ``via``. Unusable values (e.g. low-quality PDQ) are skipped."""
         found: dict[tuple[str, str], list[Match]] = {}
         for sv in signals.values():
-            if not sv.usable:
-                continue
+            if not sv.usable or registry.get(sv.type).kind == "frames":
+                continue  # unusable (low quality), or video frames (matching in progress)
             for variant, value in [("original", sv.value), *sv.variants.items()]:
                 for m in self.match_value(sv.type, value, variant):
                     found.setdefault((m.list, m.entry.key), []).append(m)

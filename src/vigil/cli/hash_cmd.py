@@ -31,6 +31,8 @@ def _signal_cell(result: HashResult, name: str) -> str:
     sv = result.signals.get(name)
     if sv is None:
         return "-"
+    if registry.get(name).kind == "frames":
+        return sv.note or "frames"
     text = sv.value if sv.quality is None else f"{sv.value} (q{sv.quality})"
     return text if sv.usable else f"[yellow]{text}[/yellow]"
 

@@ -2,6 +2,7 @@
 
 from vigil.signals import crypto as _crypto
 from vigil.signals import pdq as _pdq
+from vigil.signals import video as _video
 from vigil.signals.base import (
     Content,
     SignalExample,
@@ -12,7 +13,7 @@ from vigil.signals.base import (
 )
 from vigil.signals.pdq import PDQ_MIN_QUALITY
 
-del _crypto, _pdq
+del _crypto, _pdq, _video
 
 __all__ = [
     "PDQ_MIN_QUALITY",

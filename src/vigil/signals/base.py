@@ -75,7 +75,11 @@ class SignalType(ABC):
     """Base class of all signal types. Subclasses set ``name``, ``kind`` and ``bits``."""
 
     name: ClassVar[str]
-    kind: ClassVar[Literal["exact", "hamming"]]
+    # exact: equal values match; hamming: a 256-bit value matched within a bit distance;
+    # frames: a sequence of per-frame hashes (video), matched frame by frame
+    kind: ClassVar[Literal["exact", "hamming", "frames"]]
+    # which content it is computed for: "any" (file bytes), "image" or "video"
+    applies_to: ClassVar[Literal["any", "image", "video"]] = "any"
     bits: ClassVar[int]
     default_threshold: ClassVar[int] = 0
     max_threshold: ClassVar[int] = 0
@@ -96,6 +100,13 @@ class SignalType(ABC):
     def validate(cls, value: str, source: str) -> str:
         """Extra checks on a well-formed value (e.g. degenerate hashes); returns it."""
         return value
+
+    @classmethod
+    def distance(cls, a: str, b: str) -> int:
+        """How far apart two normalised values are (0: the same)."""
+        if cls.kind == "hamming":
+            return hamming(a, b)
+        return 0 if a == b else cls.bits
 
     @classmethod
     @abstractmethod

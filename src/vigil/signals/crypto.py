@@ -11,7 +11,7 @@ __all__ = ["MD5", "SHA1", "SHA256"]
 
 
 class _FileDigest(SignalType):
-    kind: ClassVar[Literal["exact", "hamming"]] = "exact"
+    kind: ClassVar[Literal["exact", "hamming", "frames"]] = "exact"
     algorithm: ClassVar[str]
     known_abc: ClassVar[str]  # published test vector for b"abc"
 

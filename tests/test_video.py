@@ -1,0 +1,99 @@
+"""Video: safe decoding, frame sampling, and vPDQ agreement with the reference hashes."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from vigil.errors import CorruptMedia, InputError, InvalidSignal, MediaTooLarge
+from vigil.hashing import hash_bytes
+from vigil.lists import RowProblem, formats
+from vigil.lists.model import normalized_signal
+from vigil.media.video import VideoLimits, iter_frames
+from vigil.signals import hamming
+from vigil.signals.pdq_algo import hash_luma
+from vigil.signals.video import VPDQ, example_video, parse_vpdq
+
+
+@pytest.fixture(scope="module")
+def clip() -> bytes:
+    return example_video(frames=12, fps=4)  # 3 seconds
+
+
+def test_sampling_rate_and_every_frame(clip: bytes) -> None:
+    assert [f.timestamp for f in iter_frames(clip, "clip.mp4")] == [0.0, 1.0, 2.0]
+    assert len(list(iter_frames(clip, "clip.mp4", fps=2))) == 6
+    every = list(iter_frames(clip, "clip.mp4", fps=0))
+    assert [f.index for f in every] == list(range(12))
+    assert every[0].luma.shape == (64, 96)
+
+
+def test_keyframes_only(clip: bytes) -> None:
+    frames = list(iter_frames(clip, "clip.mp4", keyframes_only=True))
+    assert frames[0].index == 0
+    assert len(frames) < 12
+
+
+def test_bounds_and_damage_are_named_errors(clip: bytes) -> None:
+    with pytest.raises(MediaTooLarge, match="sampled frames"):
+        list(iter_frames(clip, "clip.mp4", fps=0, limits=VideoLimits(max_frames=5)))
+    with pytest.raises(MediaTooLarge, match="longer than"):
+        list(iter_frames(clip, "clip.mp4", limits=VideoLimits(max_seconds=1.5)))
+    with pytest.raises(CorruptMedia, match=r"cut\.mp4"):
+        list(iter_frames(clip[: len(clip) // 2], "cut.mp4"))
+
+
+def test_hashing_a_video_gives_its_video_signals(clip: bytes) -> None:
+    result = hash_bytes(clip, "clip.mp4")
+    assert result.ok
+    assert set(result.signals) == {"md5", "sha1", "sha256", "video_md5", "vpdq"}
+    assert result.signals["video_md5"].value == result.signals["md5"].value
+    frames = parse_vpdq(result.signals["vpdq"].value)
+    assert [t for _, _, t in frames] == [0.0, 1.0, 2.0]
+
+
+def test_an_image_gets_no_video_signals(known_photos: list[Path]) -> None:
+    result = hash_bytes(known_photos[0].read_bytes(), "photo.jpg")
+    assert "vpdq" not in result.signals
+    assert "pdq" in result.signals
+
+
+def test_vpdq_reads_python_threatexchange_strings() -> None:
+    pdq = "e271017837246aaccddea259648fb7d62f435c89d9e99b2497763e216c8d055c"
+    value = f'["{pdq.upper()},100,0.033", "{pdq},50,1.0"]'
+    assert parse_vpdq(VPDQ.normalize(value)) == [(pdq, 100, 0.033), (pdq, 50, 1.0)]
+    for bad in ("{}", '["abc,1,0"]', f'["{pdq},101,0"]', f'["{pdq},1,-2"]', "not json"):
+        with pytest.raises(InvalidSignal):
+            VPDQ.normalize(bad)
+
+
+def test_lists_refuse_vpdq_until_frame_matching_exists() -> None:
+    with pytest.raises(InputError, match="video_md5"):
+        normalized_signal("vpdq", "[]", "row 1")
+    records = list(formats.get("te-lines").read(io.BytesIO(b'vpdq ["x"]\n'), "list.txt"))
+    assert isinstance(records[0], RowProblem)
+
+
+@pytest.mark.shared
+def test_frame_hashes_agree_with_the_reference_vpdq_files(shared: Path) -> None:
+    base = shared / "videos" / "threatexchange-tmk"
+    distances: list[int] = []
+    checked = 0
+    for ref_file in sorted((base / "sample-hashes-vpdq").glob("*.txt")):
+        video = base / f"{ref_file.stem}.mp4"
+        if ref_file.stem.endswith("128x128") or not video.exists():
+            continue
+        rows = [line.split(",") for line in ref_file.read_text().splitlines() if line]
+        frames = list(iter_frames(video.read_bytes(), video.name, fps=0))
+        assert len(frames) == len(rows), video.name
+        for frame, (_, quality, ref_hex, seconds) in zip(frames, rows, strict=True):
+            assert abs(frame.timestamp - float(seconds)) < 0.002
+            if int(quality) >= 50:  # frames matching uses
+                distances.append(hamming(hash_luma(frame.luma).hex, ref_hex))
+        checked += 1
+    assert checked >= 10
+    assert np.mean(distances) <= 2
+    assert np.percentile(distances, 99) <= 8
