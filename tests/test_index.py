@@ -157,3 +157,29 @@ def test_real_pdq_hashes_exact_recall(shared: Path) -> None:
         queries.append(np.frombuffer(bytes.fromhex(q), dtype=np.uint8))
     _check_exact(index, hashes, ids, queries)
     assert all(index.query(q.tobytes(), 31) for q in queries)  # every copy is found
+
+
+def test_grouped_ids_remove_whole_groups(tmp_path: Path) -> None:
+    """A video's frames share a group (its signal id); removing the group removes them all."""
+    rng = np.random.default_rng(9)
+    hashes = rng.integers(0, 256, (3 * BRUTE_FORCE_BELOW, 32), dtype=np.uint8)
+    ids = (np.arange(len(hashes)) // 100 << 20) | (np.arange(len(hashes)) % 100)
+    index = HammingIndex(group_bits=20)
+    index.add(ids[:-50], hashes[:-50])
+    index.add(ids[-50:], hashes[-50:])  # the last group spans a segment and the tail
+    last_group = int(ids[-1] >> 20)
+    assert index.query(hashes[-1].tobytes(), 0) == [(int(ids[-1]), 0)]
+    index.remove([last_group, 0])
+    assert index.query(hashes[-1].tobytes(), 0) == []
+    assert index.query(hashes[-80].tobytes(), 0) == []  # same group, in a segment
+    assert index.query(hashes[5].tobytes(), 0) == []  # group 0
+    assert index.query(hashes[150].tobytes(), 0) == [(int(ids[150]), 0)]
+    removed = len(hashes) % 100 + 100  # the last group is short; group 0 has 100
+    assert len(index) == len(hashes) - removed
+    index.save(tmp_path)
+    again = HammingIndex.load(tmp_path)
+    assert again.group_bits == 20
+    assert again.query(hashes[-80].tobytes(), 0) == []
+    again.compact()
+    assert not again.dead
+    assert len(again) == len(hashes) - removed

@@ -41,9 +41,13 @@ def _as_hashes(values: Iterable[bytes] | npt.NDArray[np.uint8]) -> npt.NDArray[n
 
 
 class HammingIndex:
-    """Hashes (32 bytes) keyed by int64 ids; ``query`` returns all within a distance, exactly."""
+    """Hashes (32 bytes) keyed by int64 ids; ``query`` returns all within a distance, exactly.
 
-    def __init__(self) -> None:
+    With ``group_bits`` > 0 an id is ``group << group_bits | member`` (a video's frames: the
+    signal id and the frame number), and :meth:`remove` takes group numbers."""
+
+    def __init__(self, group_bits: int = 0) -> None:
+        self.group_bits = group_bits
         self.segments: list[Segment] = []
         self.tail_ids = np.empty(0, dtype=np.int64)
         self.tail_hashes = np.empty((0, 32), dtype=np.uint8)
@@ -53,7 +57,13 @@ class HammingIndex:
         self._out = np.empty((4096, 2), dtype=np.int64)  # reused result buffer; grows as needed
 
     def __len__(self) -> int:
-        return sum(len(s) for s in self.segments) + len(self.tail_ids) - len(self.dead)
+        rows = sum(len(s) for s in self.segments) + len(self.tail_ids)
+        if not self.dead:
+            return rows
+        return rows - sum(int(self._dead_mask(s.ids).sum()) for s in self.segments)
+
+    def _dead_mask(self, ids: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
+        return np.isin(ids >> self.group_bits, np.fromiter(self.dead, dtype=np.int64))
 
     @property
     def nbytes(self) -> int:
@@ -71,11 +81,13 @@ class HammingIndex:
             self._flush_tail()
 
     def remove(self, ids: Iterable[int]) -> None:
+        """Stop matching these ids (or, with ``group_bits``, every id of these groups)."""
         gone = set(ids)
-        keep = ~np.isin(self.tail_ids, np.fromiter(gone, dtype=np.int64))
-        in_tail = set(self.tail_ids[~keep].tolist())
+        keep = ~np.isin(self.tail_ids >> self.group_bits, np.fromiter(gone, dtype=np.int64))
+        in_tail = set((self.tail_ids[~keep] >> self.group_bits).tolist())
         self.tail_ids, self.tail_hashes = self.tail_ids[keep], self.tail_hashes[keep]
-        self.dead |= gone - in_tail
+        # a group may also have rows in segments; a plain id lives in one place only
+        self.dead |= gone if self.group_bits else gone - in_tail
 
     def _flush_tail(self) -> None:
         for start in range(0, len(self.tail_ids), MAX_ROWS):
@@ -101,8 +113,9 @@ class HammingIndex:
         ids = np.concatenate([a.ids, b.ids])
         hashes = np.concatenate([a.hashes, b.hashes])
         if self.dead:
-            dead = np.isin(ids, np.fromiter(self.dead, dtype=np.int64))
-            self.dead -= set(ids[dead].tolist())
+            dead = self._dead_mask(ids)
+            if not self.group_bits:
+                self.dead -= set(ids[dead].tolist())
             ids, hashes = ids[~dead], hashes[~dead]
         return Segment.build(ids, hashes)
 
@@ -116,6 +129,8 @@ class HammingIndex:
         if self.segments and self.dead:
             only = self.segments.pop()
             self.segments.append(self._merge(only, Segment.build(only.ids[:0], only.hashes[:0])))
+            if len(self.segments) == 1:
+                self.dead.clear()  # every row has been through a merge that dropped the dead
 
     # -- queries ---------------------------------------------------------------------------
     def query(self, value: bytes, max_distance: int) -> list[tuple[int, int]]:
@@ -143,7 +158,7 @@ class HammingIndex:
             order = np.lexsort((ids, dists))
             ids, dists = ids[order], dists[order]
         if self.dead:
-            alive = ~np.isin(ids, np.fromiter(self.dead, dtype=np.int64))
+            alive = ~self._dead_mask(ids)
             ids, dists = ids[alive], dists[alive]
         return list(zip(ids.tolist(), dists.tolist(), strict=True))
 
@@ -179,6 +194,7 @@ class HammingIndex:
             "tail": tail,
             "checkpoint": self.checkpoint,
             "next": self._next_name,
+            "group_bits": self.group_bits,
         }
         tmp = root / (MANIFEST + ".tmp")
         tmp.write_text(json.dumps(manifest, indent=1))
@@ -189,10 +205,10 @@ class HammingIndex:
                 shutil.rmtree(child) if child.is_dir() else child.unlink()
 
     @classmethod
-    def load(cls, directory: str | os.PathLike[str]) -> HammingIndex:
-        """Load a saved index, or an empty one if the directory holds none."""
+    def load(cls, directory: str | os.PathLike[str], group_bits: int = 0) -> HammingIndex:
+        """Load a saved index, or an empty one (with ``group_bits``) if there is none."""
         root = Path(directory)
-        index = cls()
+        index = cls(group_bits)
         if not (root / MANIFEST).exists():
             return index
         try:
@@ -206,6 +222,7 @@ class HammingIndex:
                 index.tail_hashes = tail["hashes"].astype(np.uint8).reshape(-1, 32)
                 index.dead = set(tail["dead"].tolist())
             index.checkpoint = int(manifest["checkpoint"])
+            index.group_bits = int(manifest.get("group_bits", 0))
             index._next_name = int(manifest["next"])
         except (OSError, ValueError, KeyError) as exc:
             raise IndexCorrupt(f"{root}: cannot load index: {exc}") from exc
