@@ -21,6 +21,7 @@ def test_all_names_exist_and_nothing_else_is_exported() -> None:
         "scan",
         "signals",
         "store",
+        "video_match",
     }
     assert public - set(vigil.__all__) <= submodules
 

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from vigil.errors import CorruptMedia, InputError, InvalidSignal, MediaTooLarge
+from vigil.errors import CorruptMedia, InvalidSignal, MediaTooLarge
 from vigil.hashing import hash_bytes
-from vigil.lists import RowProblem, formats
-from vigil.lists.model import normalized_signal
 from vigil.media.video import VideoLimits, iter_frames
 from vigil.signals import hamming
 from vigil.signals.pdq_algo import hash_luma
@@ -20,7 +17,7 @@ from vigil.signals.video import VPDQ, example_video, parse_vpdq
 
 @pytest.fixture(scope="module")
 def clip() -> bytes:
-    return example_video(frames=12, fps=4)  # 3 seconds
+    return example_video(seconds=3, fps=4)
 
 
 def test_sampling_rate_and_every_frame(clip: bytes) -> None:
@@ -68,13 +65,6 @@ def test_vpdq_reads_python_threatexchange_strings() -> None:
     for bad in ("{}", '["abc,1,0"]', f'["{pdq},101,0"]', f'["{pdq},1,-2"]', "not json"):
         with pytest.raises(InvalidSignal):
             VPDQ.normalize(bad)
-
-
-def test_lists_refuse_vpdq_until_frame_matching_exists() -> None:
-    with pytest.raises(InputError, match="video_md5"):
-        normalized_signal("vpdq", "[]", "row 1")
-    records = list(formats.get("te-lines").read(io.BytesIO(b'vpdq ["x"]\n'), "list.txt"))
-    assert isinstance(records[0], RowProblem)
 
 
 @pytest.mark.shared

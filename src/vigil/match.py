@@ -14,6 +14,7 @@ from vigil.hashing import HashResult
 from vigil.lists.model import Entry, normalized_signal
 from vigil.signals import SignalValue, registry
 from vigil.store import ListInfo, Store
+from vigil.video_match import VideoMatch, match_frames
 
 __all__ = ["Match", "Matcher"]
 
@@ -29,6 +30,7 @@ class Match:
     variant: str  # "original", or the rotation/flip of the query that matched
     entry: Entry
     via: tuple[str, ...] = ()  # every signal type of the query that matched this entry
+    video: VideoMatch | None = None  # for video frames: shares matched and time ranges
 
     def as_dict(self, labels: dict[str, str] | None = None) -> dict[str, Any]:
         e = self.entry
@@ -46,6 +48,8 @@ class Match:
         for name in ("series", "victim_identified", "source", "comments"):
             if getattr(e, name) is not None:
                 out[name] = getattr(e, name)
+        if self.video is not None:
+            out["video"] = self.video.as_dict()
         if e.tags:
             out["tags"] = e.tags
         if e.extra:
@@ -76,6 +80,8 @@ class Matcher:
         """Matches of one (type, value); the value is validated first (InvalidSignal)."""
         signal_type, value = normalized_signal(signal_type, value, f"{signal_type}:{value[:80]}")
         cls = registry.get(signal_type)
+        if cls.kind == "frames":
+            return self._match_video(signal_type, value, variant)
         if cls.kind == "exact":
             hits = [(sid, 0) for sid in self.store.exact_signal_ids(signal_type, value)]
         else:
@@ -91,14 +97,32 @@ class Matcher:
                 found.append(Match(info.name, signal_type, value, distance, variant, entry))
         return found
 
+    def _match_video(self, signal_type: str, value: str, variant: str) -> list[Match]:
+        index = self.store.index(signal_type)
+        found = [
+            m
+            for m in match_frames(index, self.store.frames_of, value, self._radius(signal_type))
+            if m.is_match()
+        ]
+        described = self.store.describe_signals([m.signal_id for m in found])
+        out = []
+        for vm in found:
+            if vm.signal_id not in described:
+                continue
+            info, entry = described[vm.signal_id]
+            if info.name in self.lists:
+                distance = round(vm.mean_distance)
+                out.append(Match(info.name, signal_type, value, distance, variant, entry, video=vm))
+        return out
+
     def match_signals(self, signals: dict[str, SignalValue]) -> list[Match]:
         """Matches of a file's signals, one per (list, entry): the strongest evidence (an exact
         hash before a perceptual one, then the smallest distance), with every signal type that
         matched in ``via``. Unusable values (e.g. low-quality PDQ) are skipped."""
         found: dict[tuple[str, str], list[Match]] = {}
         for sv in signals.values():
-            if not sv.usable or registry.get(sv.type).kind == "frames":
-                continue  # unusable (low quality), or video frames (matching in progress)
+            if not sv.usable:
+                continue
             for variant, value in [("original", sv.value), *sv.variants.items()]:
                 for m in self.match_value(sv.type, value, variant):
                     found.setdefault((m.list, m.entry.key), []).append(m)

@@ -17,7 +17,6 @@ from vigil.cli.hash_cmd import expand_paths
 from vigil.errors import UnknownFormat, UsageError
 from vigil.hashing import hash_file
 from vigil.lists import Entry, ImportReport, Record, RowProblem, detect, formats
-from vigil.signals import registry
 
 __all__ = ["app"]
 
@@ -89,7 +88,7 @@ def add(
     def records() -> Iterator[Record]:
         for path in bar.track(files, total=len(files)):
             r = hash_file(path)
-            sigs = [(s.type, s.value) for s in r.signals.values() if s.usable and listable(s.type)]
+            sigs = [(s.type, s.value) for s in r.signals.values() if s.usable]
             if "md5" not in r.signals:
                 problems.append(RowProblem(str(path), r.error or "unreadable"))
                 continue
@@ -108,11 +107,6 @@ def add(
         report = store.apply(name, records(), source=f"{len(files)} files added to {name}")
     report.problems.extend(problems)
     _print_report(report, as_json)
-
-
-def listable(signal_type: str) -> bool:
-    """Whether values of this type can go on a list (video frame sequences cannot, yet)."""
-    return registry.get(signal_type).kind != "frames"
 
 
 def _read_records(fmt: str, file: Path, signal_type: str | None) -> Iterator[Record]:

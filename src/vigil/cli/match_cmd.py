@@ -41,13 +41,20 @@ def _print_rows(rows: list[dict[str, Any]]) -> None:
             table.add_row(row["path"], "[green]no match[/green]", "", "", "", "", "")
         for m in row["matches"]:
             cat = m.get("category_label") or ("" if m["category"] is None else str(m["category"]))
+            how = m["variant"]
+            if "video" in m:
+                v = m["video"]
+                how = (
+                    f"{v['query_match_percent']}% of query; known "
+                    f"{v['known_range'][0]:.0f}-{v['known_range'][1]:.0f} s"
+                )
             table.add_row(
                 row["path"],
                 f"[bold red]{m['list']}[/bold red]",
                 m["entry"],
                 m["signal_type"],
                 str(m["distance"]),
-                m["variant"],
+                how,
                 cat,
             )
     out_console.print(table)

@@ -19,12 +19,6 @@ def normalized_signal(type_name: str, value: str, source: str) -> tuple[str, str
         cls = registry.get(type_name)
     except UnknownSignalType as exc:
         raise InputError(source, str(exc)) from None
-    if cls.kind == "frames":
-        raise InputError(
-            source,
-            f"{type_name} values cannot be put on lists yet (video frame "
-            "matching is in progress); use video_md5 or md5 for videos",
-        )
     return type_name, cls.normalize(value, source)
 
 

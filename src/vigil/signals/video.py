@@ -10,6 +10,7 @@ import json
 from typing import ClassVar, Literal
 
 import numpy as np
+import numpy.typing as npt
 
 from vigil.errors import InvalidSignal, UnsupportedMedia
 from vigil.media.sniff import sniff
@@ -28,22 +29,42 @@ def _require_video(content: Content) -> None:
         raise UnsupportedMedia(content.source, f"not a video (content is {kind or 'unknown'})")
 
 
-def example_video(frames: int = 12, fps: int = 4, size: tuple[int, int] = (96, 64)) -> bytes:
-    """A tiny synthetic H.264 MP4 (moving gradients and blocks, no people) for examples."""
+def example_frame(t: float, size: tuple[int, int] = (96, 64)) -> npt.NDArray[np.uint8]:
+    """A synthetic RGB frame at time ``t`` seconds: soft blobs moving on Lissajous paths and a
+    drifting stripe pattern (no people), different from one second to the next."""
+    w, h = size
+    y, x = np.mgrid[0:h, 0:w].astype(np.float64)
+    img = np.zeros((h, w, 3))
+    for k in range(4):
+        cx = w * (0.5 + 0.4 * np.sin(0.7 * t * (k + 1) + k))
+        cy = h * (0.5 + 0.4 * np.cos(0.5 * t * (k + 2) + 2 * k))
+        blob = np.exp(-((x - cx) ** 2 + (y - cy) ** 2) / (2 * (0.12 * w) ** 2))
+        img[..., k % 3] += 255 * blob
+    u, v = x * 96 / w, y * 64 / h  # the same picture at any size
+    img[..., 2] += 60 * (1 + np.sin(u / 9 + t * 1.3))
+    img[..., 1] += 90 * (np.sin(u / 8 + 0.9 * t) * np.sin(v / 8 - 1.1 * t) > 0)
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def example_video(
+    seconds: float = 3,
+    fps: int = 4,
+    size: tuple[int, int] = (96, 64),
+    start: float = 0.0,
+    pad: int = 0,
+) -> bytes:
+    """A small synthetic H.264 MP4 of :func:`example_frame` from ``start`` for ``seconds``;
+    ``pad`` adds black bars of that many pixels on the left and right (a pillarbox)."""
     import av
 
     out = io.BytesIO()
     w, h = size
-    y, x = np.mgrid[0:h, 0:w]
     with av.open(out, mode="w", format="mp4") as container:
         stream = container.add_stream("libx264", rate=fps)
-        stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
+        stream.width, stream.height, stream.pix_fmt = w + 2 * pad, h, "yuv420p"
         stream.options = {"crf": "18", "preset": "veryfast", "tune": "zerolatency"}
-        for i in range(frames):
-            img = np.zeros((h, w, 3), dtype=np.uint8)
-            img[..., 0] = (x * 3 + i * 9) % 256
-            img[..., 1] = (y * 4 + i * 5) % 256
-            img[10 + i : 30 + i, 20 + 2 * i : 44 + 2 * i] = (255, 255, 40)
+        for i in range(int(seconds * fps)):
+            img = np.pad(example_frame(start + i / fps, size), ((0, 0), (pad, pad), (0, 0)))
             for packet in stream.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
                 container.mux(packet)
         for packet in stream.encode():
@@ -68,6 +89,21 @@ class VideoMD5(SignalType):
     def examples(cls) -> list[SignalExample]:
         data = example_video()
         return [SignalExample(data, hashlib.md5(data).hexdigest())]
+
+
+def crop_borders(luma: npt.NDArray[np.float32], dark: float = 40.0) -> npt.NDArray[np.float32]:
+    """The frame without dark bars on its edges (letterbox, pillarbox), or the same array when
+    there are none, or when cropping would leave less than 40% of a side (a dark scene)."""
+    h, w = luma.shape
+    rows = luma.max(axis=1) <= dark  # a bar is dark all the way across
+    cols = luma.max(axis=0) <= dark
+    top, left = int(np.argmin(rows)), int(np.argmin(cols))
+    bottom, right = int(np.argmin(rows[::-1])), int(np.argmin(cols[::-1]))
+    if rows.all() or cols.all() or top + bottom + left + right < 4:
+        return luma
+    if h - top - bottom < 0.4 * h or w - left - right < 0.4 * w:
+        return luma
+    return luma[top : h - bottom, left : w - right]
 
 
 def parse_vpdq(value: str, source: str = "value") -> list[tuple[str, int, float]]:
@@ -117,22 +153,31 @@ class VPDQ(SignalType):
 
     @classmethod
     def compute(cls, content: Content) -> SignalValue:
+        """The frames' PDQ as python-threatexchange computes it; with ``content.variants``,
+        also the frames with letterbox/pillarbox bars cropped (variant ``borders_removed``),
+        which a query with added bars needs to find its original."""
         _require_video(content)
-        frames = []
+        frames, cropped = [], []
         for frame in iter_frames(content.data, content.source, fps=DEFAULT_FPS):
             pdq = hash_luma(frame.luma)
             frames.append((pdq.hex, pdq.quality, frame.timestamp))
-        return SignalValue(cls.name, format_vpdq(frames), note=f"{len(frames)} frames")
+            inner = crop_borders(frame.luma) if content.variants else frame.luma
+            alt = pdq if inner is frame.luma else hash_luma(inner)
+            cropped.append((alt.hex, alt.quality, frame.timestamp))
+        variants = {"borders_removed": format_vpdq(cropped)} if cropped != frames else {}
+        return SignalValue(
+            cls.name, format_vpdq(frames), note=f"{len(frames)} frames", variants=variants
+        )
 
     @classmethod
     def examples(cls) -> list[SignalExample]:
-        # 12 frames at 4 fps: samples at 0, 1 and 2 seconds. Expected values from this
+        # 3 seconds at 4 fps: samples at 0, 1 and 2 seconds. Expected values from this
         # implementation, which agrees with the reference vPDQ files to a few bits a frame.
         return [SignalExample(example_video(), _EXAMPLE_VPDQ, tolerance=8)]
 
 
 _EXAMPLE_VPDQ = (
-    '["1c0e1c0ec37163f11c0ee3f1e3f1e3f1e3f19c0ee3f19c8e1c0e1c0e1c0ee3f1,76,0.000", '
-    '"1c390c3963c663e673e6e3c6e3c61c391c399c199c391c39e3e6e3c6e3c61c19,100,1.000", '
-    '"1c669ce3639ce75c36997799186798e688f36319320c6319e3191ce61ce6e799,96,2.000"]'
+    '["295a260758f879788687295c52a7dcb8795887272d4d232dd8fbf8f986a506d6,100,0.000", '
+    '"2d2d07f256d29accb80d92d2b88dfa9ea80d57f2252907f32d2b57f24752e924,100,1.000", '
+    '"29c3e9c3fc1612ed42adac1601e1ad52ec1253e912bcaaad43aded41ad5653fe,100,2.000"]'
 )

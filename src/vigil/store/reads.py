@@ -12,7 +12,7 @@ from sqlalchemy import Engine, func, select
 
 from vigil.errors import ListNotFound
 from vigil.lists.model import Entry
-from vigil.store.schema import entries, lists, signals
+from vigil.store.schema import entries, frame_sets, lists, signals
 
 __all__ = ["ListInfo", "Reads", "row_to_entry"]
 
@@ -108,15 +108,34 @@ class Reads:
                 if not rows:
                     return
                 sigs: dict[int, list[tuple[str, str]]] = {}
+                with_frames = signals.outerjoin(frame_sets, frame_sets.c.signal_id == signals.c.id)
                 for s in conn.execute(
-                    select(signals.c.entry_id, signals.c.type, signals.c.value)
+                    select(signals.c.entry_id, signals.c.type, signals.c.value, frame_sets.c.frames)
+                    .select_from(with_frames)
                     .where(signals.c.entry_id.in_([r.id for r in rows]))
                     .order_by(signals.c.id)
                 ):
-                    sigs.setdefault(s.entry_id, []).append((s.type, s.value))
+                    # a video signal's row holds a digest; its frames are the value
+                    value = s.frames if s.frames is not None else s.value
+                    sigs.setdefault(s.entry_id, []).append((s.type, value))
             for r in rows:
                 yield row_to_entry(r, sigs.get(r.id, []))
             last = rows[-1].key
+
+    def frames_of(self, signal_ids: list[int]) -> dict[int, str]:
+        """The frames (vPDQ JSON) of video signals, by signal id."""
+        found: dict[int, str] = {}
+        with self.engine.connect() as conn:
+            for start in range(0, len(signal_ids), PAGE):
+                part = signal_ids[start : start + PAGE]
+                found.update(
+                    conn.execute(
+                        select(frame_sets.c.signal_id, frame_sets.c.frames).where(
+                            frame_sets.c.signal_id.in_(part)
+                        )
+                    ).all()
+                )
+        return found
 
     # -- lookups for matching ----------------------------------------------------------------
     def exact_signal_ids(self, signal_type: str, value: str) -> list[int]:

@@ -18,7 +18,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-__all__ = ["changes", "entries", "lists", "metadata", "signals"]
+__all__ = ["changes", "entries", "frame_sets", "lists", "metadata", "signals"]
 
 metadata = MetaData()
 _ID = BigInteger().with_variant(Integer, "sqlite")  # SQLite rowids are 64-bit already
@@ -63,6 +63,14 @@ signals = Table(
     Column("value", String(600), nullable=False),
     Index("ix_signals_type_value", "type", "value"),
     Index("ix_signals_entry", "entry_id"),
+)
+
+# The frames of a video signal (vPDQ JSON); the signal row holds their SHA-256 as its value.
+frame_sets = Table(
+    "frame_sets",
+    metadata,
+    Column("signal_id", _ID, ForeignKey("signals.id", ondelete="CASCADE"), primary_key=True),
+    Column("frames", Text, nullable=False),
 )
 
 # Every add/remove of a signal, in order: the Hamming indexes replay it to catch up.

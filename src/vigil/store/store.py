@@ -7,6 +7,7 @@ point therefore leaves the database consistent and the index able to catch up.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import Iterable, Iterator, Sequence
@@ -21,20 +22,36 @@ from vigil.errors import Conflict, UsageError
 from vigil.index import HammingIndex
 from vigil.lists.model import Entry, ImportReport, Record, Removal, RowProblem
 from vigil.signals import registry
-from vigil.signals.pdq import PDQ
+from vigil.signals.pdq import PDQ, PDQ_MIN_QUALITY
+from vigil.signals.video import parse_vpdq
 from vigil.store.bulk import bulk_insert, db_value, rows_by_key, signals_of_entries
 from vigil.store.db import connect, resolve_home
 from vigil.store.reads import ListInfo, Reads
-from vigil.store.schema import changes, entries, lists, signals
+from vigil.store.schema import changes, entries, frame_sets, lists, signals
+from vigil.video_match import FRAME_BITS
 
 __all__ = ["Store"]
 
 BATCH = 100_000
 
 
-def hamming_types() -> frozenset[str]:
+def frame_rows(signal_id: int, frames_json: str) -> list[tuple[int, bytes]]:
+    """The frame-index rows of a video signal: its frames of usable quality."""
+    return [
+        (signal_id << FRAME_BITS | i, bytes.fromhex(h))
+        for i, (h, quality, _) in enumerate(parse_vpdq(frames_json))
+        if quality >= PDQ_MIN_QUALITY and i < 1 << FRAME_BITS
+    ]
+
+
+def indexed_types() -> frozenset[str]:
     """Signal types served by a Hamming index (their changes are logged for it)."""
-    return frozenset(c.name for c in registry if c.kind == "hamming")
+    return frozenset(c.name for c in registry if c.kind in ("hamming", "frames"))
+
+
+def frame_types() -> frozenset[str]:
+    """Signal types whose value is a sequence of frame hashes (kept in ``frame_sets``)."""
+    return frozenset(c.name for c in registry if c.kind == "frames")
 
 
 def _now() -> datetime:
@@ -213,11 +230,21 @@ class Store(Reads):
         bulk_insert(conn, entries, columns, fresh)
         bulk_insert(conn, entries, [*columns, "id"], kept)
         ids = dict(rows_by_key(conn, list_id, [e.key for e in new], "key, id"))
-        sig_rows = [(ids[e.key], list_id, t, v) for e in new for t, v in dict.fromkeys(e.signals)]
+        frame_json: dict[str, str] = {}  # stored value (SHA-256) -> the frames it stands for
+        sig_rows = []
+        for e in new:
+            for t, v in dict.fromkeys(e.signals):
+                if t in frame_types():
+                    digest = hashlib.sha256(v.encode()).hexdigest()
+                    frame_json[digest] = v
+                    v = digest
+                sig_rows.append((ids[e.key], list_id, t, v))
         bulk_insert(conn, signals, ["entry_id", "list_id", "type", "value"], sig_rows)
-        indexed = hamming_types()
+        indexed = indexed_types()
         if any(t in indexed for _, _, t, _ in sig_rows):
             added = signals_of_entries(conn, list(ids.values()))
+            frame_rows = [(i, frame_json[v]) for i, t, v in added if t in frame_types()]
+            bulk_insert(conn, frame_sets, ["signal_id", "frames"], frame_rows)
             self._log(conn, added, "+")
 
     def _delete_entries(self, conn: Connection, entry_ids: list[int]) -> None:
@@ -229,17 +256,18 @@ class Store(Reads):
             )
         ).all()
         self._log(conn, [(r.id, r.type, r.value) for r in sigs], "-")
+        gone = [r.id for r in sigs if r.type in frame_types()]
+        if gone:
+            conn.execute(delete(frame_sets).where(frame_sets.c.signal_id.in_(gone)))
         conn.execute(delete(signals).where(signals.c.entry_id.in_(entry_ids)))
         conn.execute(delete(entries).where(entries.c.id.in_(entry_ids)))
 
     @staticmethod
     def _log(conn: Connection, rows: list[tuple[int, str, str]], op: str) -> None:
-        hamming = {c.name for c in registry if c.kind == "hamming"}
-        logged = [
-            {"signal_id": i, "type": t, "value": v, "op": op} for i, t, v in rows if t in hamming
-        ]
-        if logged:
-            conn.execute(insert(changes), logged)
+        """Append the index-served signals among ``rows`` to the change log."""
+        indexed = indexed_types()
+        logged = [(i, t, v, op) for i, t, v in rows if t in indexed]
+        bulk_insert(conn, changes, ["signal_id", "type", "value", "op"], logged)
 
     def remove_entries(self, list_name: str, keys: list[str]) -> int:
         report = self.apply(list_name, [Removal(k, "removed by request") for k in keys])
@@ -259,7 +287,8 @@ class Store(Reads):
         """Replay changes since the index's checkpoint; returns how many were applied."""
         idx = self._indexes.get(signal_type)
         if idx is None:
-            idx = HammingIndex.load(self.home / "index" / signal_type)
+            grouped = FRAME_BITS if signal_type in frame_types() else 0
+            idx = HammingIndex.load(self.home / "index" / signal_type, grouped)
             self._indexes[signal_type] = idx
         applied = 0
         while True:
@@ -275,19 +304,25 @@ class Store(Reads):
                 ).all()
             if not rows:
                 break
-            self._replay(idx, rows)
+            self._replay(idx, rows, signal_type)
             idx.checkpoint = rows[-1].seq
             applied += len(rows)
         if applied and save:
             idx.save(self.home / "index" / signal_type)
         return applied
 
-    @staticmethod
-    def _replay(idx: HammingIndex, rows: Sequence[Any]) -> None:
+    def _replay(self, idx: HammingIndex, rows: Sequence[Any], signal_type: str) -> None:
+        """Apply logged changes in order. A video signal adds one row per usable frame, with
+        id ``signal id << FRAME_BITS | frame number``; removing it removes the group."""
+        frames: dict[int, str] = {}
+        if signal_type in frame_types():
+            frames = self.frames_of([r.signal_id for r in rows if r.op == "+"])
         adds: list[tuple[int, bytes]] = []
         for r in rows:
-            if r.op == "+":
+            if r.op == "+" and not frames:
                 adds.append((r.signal_id, bytes.fromhex(r.value)))
+            elif r.op == "+":
+                adds.extend(frame_rows(r.signal_id, frames.get(r.signal_id, "[]")))
             else:
                 if adds:
                     idx.add([a for a, _ in adds], [b for _, b in adds])
