@@ -20,8 +20,8 @@ def _entry(data: bytes, key: str) -> Entry:
 
 def _video_matches(store: Store, data: bytes) -> list[Match]:
     result = hash_bytes(data, "query.mp4", variants=True)
-    sigs = {"vpdq": result.signals["vpdq"]}  # frames only, not the file digests
-    return Matcher(store).match_signals(sigs)
+    frames = {k: v for k, v in result.signals.items() if k.startswith("vpdq")}  # no digests
+    return Matcher(store).match_signals(frames)
 
 
 @pytest.fixture
@@ -77,10 +77,18 @@ def test_a_long_query_containing_a_clip_finds_its_segment(video_store: Store) ->
     assert abs(segment.known_start - 5) <= 2
 
 
+def test_an_excerpt_cut_mid_second_lines_up_through_a_phase_variant(video_store: Store) -> None:
+    (m,) = _video_matches(video_store, example_video(seconds=8, fps=4, start=12.5))
+    assert m.entry.key == "long"
+    assert m.variant == "phase_0.5s"
+    assert m.video is not None
+    assert abs(m.video.longest.known_start - 13) <= 1
+
+
 def test_pillarboxed_copy_matches_through_border_removal(video_store: Store) -> None:
     (m,) = _video_matches(video_store, example_video(seconds=10, fps=2, start=3.0, pad=24))
     assert m.entry.key == "long"
-    assert m.variant == "borders_removed"
+    assert m.signal_type == "vpdq_borderless"
 
 
 def test_unrelated_video_does_not_match(video_store: Store) -> None:
@@ -117,7 +125,7 @@ def test_shared_edited_variants_match_their_originals(shared: Path, tmp_path: Pa
         "pattern-sd-with-small-logo-bar": "pattern",
     }
     for name, expected in variants.items():
-        result = hash_file(base / f"{name}.mp4", ["vpdq"], variants=True)
+        result = hash_file(base / f"{name}.mp4", ["vpdq", "vpdq_borderless"], variants=True)
         found = [m.entry.key for m in Matcher(store).match_result(result)]
         assert found == [expected], name
     store.close()

@@ -38,6 +38,7 @@ class VideoLimits:
 class VideoFrame:
     index: int  # the frame's number in decode order, counting from 0
     timestamp: float  # seconds from the start of the stream
+    slot: int  # the sampling slot: this is the first frame at or after slot / fps
     luma: npt.NDArray[np.float32]  # full-range luma (0-255), height x width
 
 
@@ -114,7 +115,8 @@ def _sample(
                 continue
             if returned >= limits.max_frames:
                 raise MediaTooLarge(source, f"more than {limits.max_frames} sampled frames")
-            yield VideoFrame(index, round(t, 3), _luma(frame))
+            slot = math.floor(t * fps + 1e-6) if fps > 0 else index
+            yield VideoFrame(index, round(t, 3), slot, _luma(frame))
             returned += 1
             if fps > 0:
                 next_time = (math.floor(t * fps + 1e-6) + 1) / fps

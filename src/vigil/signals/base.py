@@ -35,6 +35,7 @@ class Content:
         self.limits = limits
         self.variants = variants  # ask perceptual types for their rotation/flip variants too
         self._images: dict[int, DecodedImage] = {}
+        self.cache: dict[str, object] = {}  # work shared by several signal types (video)
 
     def image(self, min_side: int = 0) -> DecodedImage:
         """The decoded first frame; ``min_side`` > 0 allows a reduced-scale JPEG decode."""

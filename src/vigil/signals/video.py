@@ -29,19 +29,25 @@ def _require_video(content: Content) -> None:
         raise UnsupportedMedia(content.source, f"not a video (content is {kind or 'unknown'})")
 
 
+def _waypoints(second: int) -> npt.NDArray[np.float64]:
+    """Random (but reproducible) blob positions and phases for one whole second."""
+    return np.random.default_rng(second + 1_000_003).random((4, 3))
+
+
 def example_frame(t: float, size: tuple[int, int] = (96, 64)) -> npt.NDArray[np.uint8]:
-    """A synthetic RGB frame at time ``t`` seconds: soft blobs moving on Lissajous paths and a
-    drifting stripe pattern (no people), different from one second to the next."""
+    """A synthetic RGB frame at time ``t`` seconds: soft blobs gliding between random waypoints
+    and a drifting checker (no people); never repeats, differs from one second to the next."""
     w, h = size
     y, x = np.mgrid[0:h, 0:w].astype(np.float64)
+    s = int(np.floor(t))
+    a = 0.5 - 0.5 * np.cos(np.pi * (t - s))  # ease between this second's and the next's points
+    points = (1 - a) * _waypoints(s) + a * _waypoints(s + 1)
     img = np.zeros((h, w, 3))
-    for k in range(4):
-        cx = w * (0.5 + 0.4 * np.sin(0.7 * t * (k + 1) + k))
-        cy = h * (0.5 + 0.4 * np.cos(0.5 * t * (k + 2) + 2 * k))
-        blob = np.exp(-((x - cx) ** 2 + (y - cy) ** 2) / (2 * (0.12 * w) ** 2))
+    for k, (px, py, ph) in enumerate(points):
+        blob = np.exp(-((x - px * w) ** 2 + (y - py * h) ** 2) / (2 * (0.15 * w) ** 2))
         img[..., k % 3] += 255 * blob
+        img[..., (k + 1) % 3] += 40 * (1 + np.sin(x * 96 / w / 9 + 6.3 * ph))
     u, v = x * 96 / w, y * 64 / h  # the same picture at any size
-    img[..., 2] += 60 * (1 + np.sin(u / 9 + t * 1.3))
     img[..., 1] += 90 * (np.sin(u / 8 + 0.9 * t) * np.sin(v / 8 - 1.1 * t) > 0)
     return np.clip(img, 0, 255).astype(np.uint8)
 
@@ -130,14 +136,42 @@ def format_vpdq(frames: list[tuple[str, int, float]]) -> str:
     return json.dumps([f"{h},{q},{t:.3f}" for h, q, t in frames])
 
 
-@registry.register
-class VPDQ(SignalType):
-    name = "vpdq"
+PHASES = 4  # with variants, frames are also hashed 1/4, 1/2 and 3/4 s after each second
+
+FrameList = list[tuple[str, int, float]]
+
+
+def _frame_hashes(content: Content) -> dict[tuple[str, int], FrameList]:
+    """PDQ of sampled frames, as they are and with dark bars cropped, computed once per content
+    for all video signal types. Keys: ("plain" | "borderless", phase). Phase 0 is the 1 frame
+    per second sampling python-threatexchange uses; with ``content.variants`` the other phases
+    sample the same seconds shifted, so that a clip cut mid-second still lines up with
+    the known video's samples within 1/8 s."""
+    cached = content.cache.get("frame_hashes")
+    if isinstance(cached, dict):
+        return cached
+    _require_video(content)
+    fps = DEFAULT_FPS * (PHASES if content.variants else 1)
+    out: dict[tuple[str, int], FrameList] = {}
+    for frame in iter_frames(content.data, content.source, fps=fps):
+        phase = frame.slot % PHASES if content.variants else 0
+        plain = hash_luma(frame.luma)
+        inner = crop_borders(frame.luma)
+        cropped = plain if inner is frame.luma else hash_luma(inner)
+        for name, pdq in (("plain", plain), ("borderless", cropped)):
+            out.setdefault((name, phase), []).append((pdq.hex, pdq.quality, frame.timestamp))
+    content.cache["frame_hashes"] = out
+    return out
+
+
+class _FrameSignal(SignalType):
+    """PDQ of video frames sampled at 1 per second, in python-threatexchange's vpdq format."""
+
     kind: ClassVar[Literal["exact", "hamming", "frames"]] = "frames"
     applies_to: ClassVar[Literal["any", "image", "video"]] = "video"
     bits = 256
     default_threshold = 31
-    description = "PDQ of video frames sampled at 1 per second (python-threatexchange vpdq format)"
+    frames_of: ClassVar[str]  # "plain" or "borderless"
 
     @classmethod
     def normalize(cls, value: str, source: str = "value") -> str:
@@ -153,21 +187,23 @@ class VPDQ(SignalType):
 
     @classmethod
     def compute(cls, content: Content) -> SignalValue:
-        """The frames' PDQ as python-threatexchange computes it; with ``content.variants``,
-        also the frames with letterbox/pillarbox bars cropped (variant ``borders_removed``),
-        which a query with added bars needs to find its original."""
-        _require_video(content)
-        frames, cropped = [], []
-        for frame in iter_frames(content.data, content.source, fps=DEFAULT_FPS):
-            pdq = hash_luma(frame.luma)
-            frames.append((pdq.hex, pdq.quality, frame.timestamp))
-            inner = crop_borders(frame.luma) if content.variants else frame.luma
-            alt = pdq if inner is frame.luma else hash_luma(inner)
-            cropped.append((alt.hex, alt.quality, frame.timestamp))
-        variants = {"borders_removed": format_vpdq(cropped)} if cropped != frames else {}
+        hashes = _frame_hashes(content)
+        frames = hashes.get((cls.frames_of, 0), [])
+        variants = {
+            f"phase_{p / PHASES:g}s": format_vpdq(hashes[(cls.frames_of, p)])
+            for p in range(1, PHASES)
+            if (cls.frames_of, p) in hashes
+        }
         return SignalValue(
             cls.name, format_vpdq(frames), note=f"{len(frames)} frames", variants=variants
         )
+
+
+@registry.register
+class VPDQ(_FrameSignal):
+    name = "vpdq"
+    frames_of = "plain"
+    description = "PDQ of video frames sampled at 1 per second (python-threatexchange vpdq)"
 
     @classmethod
     def examples(cls) -> list[SignalExample]:
@@ -176,8 +212,23 @@ class VPDQ(SignalType):
         return [SignalExample(example_video(), _EXAMPLE_VPDQ, tolerance=8)]
 
 
+@registry.register
+class VPDQBorderless(_FrameSignal):
+    name = "vpdq_borderless"
+    frames_of = "borderless"
+    description = (
+        "vPDQ of the frames with letterbox/pillarbox bars cropped (Vigil's own: finds "
+        "copies whose bars were added, removed or cut)"
+    )
+
+    @classmethod
+    def examples(cls) -> list[SignalExample]:
+        # bars added to the example video are cropped away again
+        return [SignalExample(example_video(pad=20), _EXAMPLE_VPDQ, tolerance=31)]
+
+
 _EXAMPLE_VPDQ = (
-    '["295a260758f879788687295c52a7dcb8795887272d4d232dd8fbf8f986a506d6,100,0.000", '
-    '"2d2d07f256d29accb80d92d2b88dfa9ea80d57f2252907f32d2b57f24752e924,100,1.000", '
-    '"29c3e9c3fc1612ed42adac1601e1ad52ec1253e912bcaaad43aded41ad5653fe,100,2.000"]'
+    '["26649597f9d8797896876664d0a799987978868726656664d99b797886872667,100,0.000", '
+    '"a8add7f267d2694ee80d4552790f794ee80d17d2961b1730baad06f082f3e847,100,1.000", '
+    '"0877a8f6fd4352a95689bd0200fead76ad7243add309fe0552a90874ad5303ff,100,2.000"]'
 )
