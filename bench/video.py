@@ -32,6 +32,7 @@ from vigil.match import Matcher
 from vigil.store import Store
 
 Frames = list[np.ndarray]
+FRAME_TYPES = ["vpdq", "vpdq_borderless"]
 KNOWN = [
     "chair-orig-22-sd-bar",
     "chair-19-sd-bar",
@@ -168,7 +169,7 @@ def _run_transform(name: str, shared: Path, matcher: Matcher, totals: dict) -> s
         frames, rate = decode(_path(shared, source).read_bytes())
         out, out_rate, bitrate = TRANSFORMS[name](frames, rate)
         result = hash_bytes(
-            encode(out, out_rate, bitrate), f"{source}:{name}", ["vpdq"], variants=True
+            encode(out, out_rate, bitrate), f"{source}:{name}", FRAME_TYPES, variants=True
         )
         found = {m.entry.key: m for m in matcher.match_result(result)}
         if source in KNOWN:
@@ -198,7 +199,7 @@ def _shared_variants(shared: Path, matcher: Matcher) -> list[str]:
     base = shared / "videos" / "threatexchange-tmk"
     for variant, original in FAMILIES.items():
         result = hash_bytes(
-            (base / f"{variant}.mp4").read_bytes(), variant, ["vpdq"], variants=True
+            (base / f"{variant}.mp4").read_bytes(), variant, FRAME_TYPES, variants=True
         )
         found = {m.entry.key: m for m in matcher.match_result(result)}
         m = found.get(original)
