@@ -179,7 +179,7 @@ def _run_transform(name: str, shared: Path, matcher: Matcher, totals: dict) -> s
             false += len(set(found) - same)
             if name == "excerpt_10s" and source in found and found[source].video:
                 start = _excerpt(len(frames), rate)[0] / rate
-                loc_errors.append(abs(found[source].video.longest.known_start - start))
+                loc_errors.append(abs(found[source].video.known_range[0] - start))
         else:
             unrelated_false += len(found)
     totals["recalled"] += recalled

@@ -43,8 +43,8 @@ def test_a_reencoded_copy_matches_its_whole_length(video_store: Store) -> None:
     assert m.video is not None
     assert m.video.query_match_percent >= 90
     assert m.video.known_match_percent >= 90
-    assert m.video.longest.known_start <= 1
-    assert m.video.longest.known_end >= 28
+    assert m.video.known_range[0] <= 1
+    assert m.video.known_range[1] >= 28
 
 
 def test_an_excerpt_is_localised(video_store: Store) -> None:
@@ -53,8 +53,8 @@ def test_an_excerpt_is_localised(video_store: Store) -> None:
     assert m.video is not None
     assert m.video.query_match_percent >= 80
     assert m.video.known_match_percent < 40
-    assert abs(m.video.longest.known_start - 12) <= 2
-    assert abs(m.video.longest.known_end - 19) <= 2
+    assert abs(m.video.known_range[0] - 12) <= 2
+    assert abs(m.video.known_range[1] - 19) <= 2
 
 
 def test_a_long_query_containing_a_clip_finds_its_segment(video_store: Store) -> None:
@@ -82,7 +82,7 @@ def test_an_excerpt_cut_mid_second_lines_up_through_a_phase_variant(video_store:
     assert m.entry.key == "long"
     assert m.variant == "phase_0.5s"
     assert m.video is not None
-    assert abs(m.video.longest.known_start - 13) <= 1
+    assert abs(m.video.known_range[0] - 12.5) <= 1
 
 
 def test_pillarboxed_copy_matches_through_border_removal(video_store: Store) -> None:

@@ -60,6 +60,9 @@ class VideoMatch:
     known_match_percent: float
     mean_distance: float
     segments: list[Segment] = field(default_factory=list)
+    # where in the known video the query lies: the longest segment's alignment applied to the
+    # whole query when the query is a clip of the known video (query share >= 80 %)
+    known_range: tuple[float, float] = (0.0, 0.0)
 
     @property
     def longest(self) -> Segment:
@@ -81,7 +84,7 @@ class VideoMatch:
             "known_match_percent": round(self.known_match_percent, 1),
             "mean_frame_distance": round(self.mean_distance, 1),
             "query_range": [best.query_start, best.query_end],
-            "known_range": [best.known_start, best.known_end],
+            "known_range": list(self.known_range),
             "segments": [s.as_dict() for s in self.segments],
         }
 
@@ -101,7 +104,8 @@ def _pairs(
 
 
 def _segments(pairs: list[tuple[float, float]], gap: float) -> list[Segment]:
-    """Runs of (query time, known time) pairs, sorted by query time, split at gaps."""
+    """Runs of (query time, known time) pairs, sorted by query time, split at gaps; each run's
+    known range comes from its alignment (:func:`_fit`)."""
     runs: list[list[tuple[float, float]]] = [[pairs[0]]]
     for p in pairs[1:]:
         if p[0] - runs[-1][-1][0] > gap:
@@ -109,46 +113,83 @@ def _segments(pairs: list[tuple[float, float]], gap: float) -> list[Segment]:
         runs[-1].append(p)
     out = []
     for run in runs:
-        lo, hi = _known_range(sorted(k for _, k in run), gap)
-        out.append(Segment(run[0][0], run[-1][0], lo, hi, len(run)))
+        a, b = _fit(run, gap)
+        q0, q1 = run[0][0], run[-1][0]
+        out.append(Segment(q0, q1, round(a * q0 + b, 3), round(a * q1 + b, 3), len(run)))
     return out
 
 
-def _known_range(known: list[float], gap: float) -> tuple[float, float]:
-    """The span of the largest cluster of known times without a gap over ``gap`` seconds:
-    stray pairs (a static scene matching far away) fall outside, while a sped-up copy,
-    whose known times step by more than a second, stays whole."""
-    clusters: list[list[float]] = [[known[0]]]
-    for k in known[1:]:
-        if k - clusters[-1][-1] > gap:
-            clusters.append([])
-        clusters[-1].append(k)
-    best = max(clusters, key=len)
-    return best[0], best[-1]
+def _fit(pairs: list[tuple[float, float]], gap: float) -> tuple[float, float]:
+    """known time ~= a * query time + b, fitted to the pairs whose offset is within ``gap`` of
+    the median offset (a static scene can pair a frame with a far one). ``a`` is the speed of
+    the query relative to the known video (2 for a copy played twice as fast), kept to
+    1/4..4; with too few pairs for a slope, a = 1."""
+    q = np.array([p[0] for p in pairs])
+    k = np.array([p[1] for p in pairs])
+    offset = float(np.median(k - q))
+    keep = np.abs(k - q - offset) <= gap * max(1.0, float(np.ptp(q)) / 10)
+    if keep.sum() >= 3 and np.ptp(q[keep]) > 0:
+        a, b = (float(x) for x in np.polyfit(q[keep], k[keep], 1))
+        if 0.25 <= a <= 4:
+            return a, b
+    return 1.0, offset
+
+
+def _aligned(
+    hits: list[tuple[float, int, int]], known: list[tuple[str, int, float]]
+) -> dict[float, tuple[int, int]]:
+    """One known frame per matched query frame: the one closest to the offset (known time -
+    query time) that the query frames agree on best (each frame votes 32 minus its distance
+    at that offset). Picking each frame's nearest hash instead goes wrong on static scenes,
+    where a frame matches many others almost equally well."""
+    closest: dict[tuple[int, float], int] = {}  # (offset, query time) -> smallest distance
+    for t, frame, d in hits:
+        if frame < len(known):
+            key = (round(known[frame][2] - t), t)
+            closest[key] = min(d, closest.get(key, d))
+    if not closest:
+        return {}
+    score: dict[int, int] = {}  # offsets scored by how many frames agree, and how closely
+    for (o, _), d in closest.items():
+        score[o] = score.get(o, 0) + 32 - d
+    offset = max(score, key=lambda o: (score[o], -abs(o)))
+    best: dict[float, tuple[float, int, int]] = {}  # query time -> (skew, distance, frame)
+    for t, frame, d in hits:
+        if frame < len(known):
+            skew = abs(known[frame][2] - t - offset)
+            if t not in best or (skew, d) < best[t][:2]:
+                best[t] = (skew, d, frame)
+    return {t: (d, frame) for t, (_, d, frame) in best.items()}
 
 
 def _describe(
     signal_id: int,
     hits: list[tuple[float, int, int]],
     known_json: str,
-    usable_query: int,
+    query_span: tuple[float, float, int],
     gap: float,
 ) -> VideoMatch:
+    first, last, usable_query = query_span
     known = parse_vpdq(known_json)
     usable_known = sum(1 for _, q, _ in known if q >= PDQ_MIN_QUALITY) or 1
-    best: dict[float, tuple[int, int]] = {}  # query time -> (distance, known frame)
-    for t, frame, d in hits:
-        if t not in best or (d, frame) < best[t]:
-            best[t] = (d, frame)
-    pairs = sorted((t, known[f][2]) for t, (_, f) in best.items() if f < len(known))
+    best = _aligned(hits, known)
+    pairs = sorted((t, known[f][2]) for t, (_, f) in best.items())
     matched_known = {f for _, f, _ in hits}
-    return VideoMatch(
+    match = VideoMatch(
         signal_id,
         100.0 * len(best) / max(1, usable_query),
         100.0 * len(matched_known) / usable_known,
         float(np.mean([d for d, _ in best.values()])),
         _segments(pairs, gap) if pairs else [Segment(0, 0, 0, 0, 0)],
     )
+    seg = match.longest
+    run = [p for p in pairs if seg.query_start <= p[0] <= seg.query_end]
+    a, b = _fit(run, gap) if run else (1.0, 0.0)
+    clip = match.query_match_percent >= QUERY_MATCH_PERCENT
+    q0, q1 = (first, last) if clip else (seg.query_start, seg.query_end)
+    end = known[-1][2] if known else 0.0
+    match.known_range = (round(max(0.0, a * q0 + b), 3), round(min(end, a * q1 + b), 3))
+    return match
 
 
 def match_frames(
@@ -161,8 +202,10 @@ def match_frames(
     """Every known video that any usable query frame hits, best first (not yet thresholded:
     use :meth:`VideoMatch.is_match`)."""
     frames = parse_vpdq(query_json)
+    times = [t for _, _, t in frames]  # the clip's whole span, usable frames or not
     usable = sum(1 for _, q, _ in frames if q >= PDQ_MIN_QUALITY)
+    span = (min(times, default=0.0), max(times, default=0.0), usable)
     hits = _pairs(index, frames, max_distance)
     known = frames_of(list(hits))
-    found = [_describe(sid, h, known[sid], usable, gap) for sid, h in hits.items() if sid in known]
+    found = [_describe(sid, h, known[sid], span, gap) for sid, h in hits.items() if sid in known]
     return sorted(found, key=lambda m: (-m.query_match_percent, m.mean_distance))
