@@ -7,7 +7,7 @@ the registry (for signal types, ``vigil.signals``), loaded the first time the re
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from importlib.metadata import entry_points
 from typing import Generic, TypeVar
 
@@ -65,6 +65,3 @@ class Registry(Generic[T]):
     def __contains__(self, name: object) -> bool:
         self._load_plugins()
         return name in self._items
-
-    def filter(self, keep: Callable[[type[T]], bool]) -> list[type[T]]:
-        return [c for c in self if keep(c)]

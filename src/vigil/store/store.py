@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, insert, select, update
+from sqlalchemy import Connection, Engine, delete, insert, select
 
 from vigil.errors import Conflict, UsageError
 from vigil.index import HammingIndex
@@ -273,11 +273,6 @@ class Store(Reads):
         report = self.apply(list_name, [Removal(k, "removed by request") for k in keys])
         return report.removed
 
-    def update_list(self, name: str, **values: Any) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(update(lists).where(lists.c.name == name).values(**values))
-
-    # -- indexes ---------------------------------------------------------------------------
     def index(self, signal_type: str) -> HammingIndex:
         """The Hamming index of a signal type, loaded once and brought up to date."""
         self.sync_index(signal_type)
