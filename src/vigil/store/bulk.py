@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Table
 
-__all__ = ["bulk_insert", "db_value", "rows_by_key", "signals_of_entries"]
+__all__ = ["bulk_insert", "chunks", "db_value", "rows_by_key", "signals_of_entries"]
 
 _PLACEHOLDER = {"qmark": "?", "format": "%s", "pyformat": "%s", "numeric": ":{n}"}
 
@@ -47,14 +47,14 @@ def rows_by_key(
     mark = _PLACEHOLDER[conn.dialect.paramstyle]
     first = mark.format(n=1)
     rows: list[Any] = []
-    for part in _chunks(keys):
+    for part in chunks(keys):
         marks = ", ".join(mark.format(n=i + 2) for i in range(len(part)))
         sql = f"SELECT {columns} FROM entries WHERE list_id = {first} AND key IN ({marks})"
         rows += _fetch(conn, sql, (list_id, *part))
     return rows
 
 
-def _chunks(values: list[Any], size: int = 30_000) -> list[list[Any]]:
+def chunks(values: list[Any], size: int = 30_000) -> list[list[Any]]:
     """Pieces under SQLite's limit of 32,766 parameters per statement."""
     return [values[i : i + size] for i in range(0, len(values), size)]
 
@@ -64,7 +64,7 @@ def signals_of_entries(conn: Connection, entry_ids: list[int]) -> list[tuple[int
     type would lead SQLite to the (type, value) index and a scan of every signal of that type."""
     mark = _PLACEHOLDER[conn.dialect.paramstyle]
     rows: list[Any] = []
-    for part in _chunks(entry_ids):
+    for part in chunks(entry_ids):
         marks = ", ".join(mark.format(n=i + 1) for i in range(len(part)))
         sql = f"SELECT id, type, value FROM signals WHERE entry_id IN ({marks})"
         rows += _fetch(conn, sql, tuple(part))

@@ -24,7 +24,7 @@ from vigil.lists.model import Entry, ImportReport, Record, Removal, RowProblem
 from vigil.signals import registry
 from vigil.signals.pdq import PDQ, PDQ_MIN_QUALITY
 from vigil.signals.video import parse_vpdq
-from vigil.store.bulk import bulk_insert, db_value, rows_by_key, signals_of_entries
+from vigil.store.bulk import bulk_insert, chunks, db_value, rows_by_key, signals_of_entries
 from vigil.store.db import connect, resolve_home
 from vigil.store.reads import ListInfo, Reads
 from vigil.store.schema import changes, entries, frame_sets, lists, signals
@@ -137,8 +137,7 @@ class Store(Reads):
             ids = [
                 r.id for r in conn.execute(select(entries.c.id).where(entries.c.list_id == info.id))
             ]
-            for start in range(0, len(ids), BATCH):
-                self._delete_entries(conn, ids[start : start + BATCH])
+            self._delete_entries(conn, ids)
             conn.execute(delete(lists).where(lists.c.id == info.id))
         return len(ids)
 
@@ -231,10 +230,11 @@ class Store(Reads):
         bulk_insert(conn, entries, [*columns, "id"], kept)
         ids = dict(rows_by_key(conn, list_id, [e.key for e in new], "key, id"))
         frame_json: dict[str, str] = {}  # stored value (SHA-256) -> the frames it stands for
+        videos = frame_types()
         sig_rows = []
         for e in new:
             for t, v in dict.fromkeys(e.signals):
-                if t in frame_types():
+                if t in videos:
                     digest = hashlib.sha256(v.encode()).hexdigest()
                     frame_json[digest] = v
                     v = digest
@@ -243,24 +243,20 @@ class Store(Reads):
         indexed = indexed_types()
         if any(t in indexed for _, _, t, _ in sig_rows):
             added = signals_of_entries(conn, list(ids.values()))
-            frame_rows = [(i, frame_json[v]) for i, t, v in added if t in frame_types()]
+            frame_rows = [(i, frame_json[v]) for i, t, v in added if t in videos]
             bulk_insert(conn, frame_sets, ["signal_id", "frames"], frame_rows)
             self._log(conn, added, "+")
 
     def _delete_entries(self, conn: Connection, entry_ids: list[int]) -> None:
-        if not entry_ids:
-            return
-        sigs = conn.execute(
-            select(signals.c.id, signals.c.type, signals.c.value).where(
-                signals.c.entry_id.in_(entry_ids)
-            )
-        ).all()
-        self._log(conn, [(r.id, r.type, r.value) for r in sigs], "-")
-        gone = [r.id for r in sigs if r.type in frame_types()]
-        if gone:
-            conn.execute(delete(frame_sets).where(frame_sets.c.signal_id.in_(gone)))
-        conn.execute(delete(signals).where(signals.c.entry_id.in_(entry_ids)))
-        conn.execute(delete(entries).where(entries.c.id.in_(entry_ids)))
+        sigs = signals_of_entries(conn, entry_ids)
+        self._log(conn, sigs, "-")
+        videos = frame_types()
+        gone = [i for i, t, _ in sigs if t in videos]
+        for part in chunks(gone):
+            conn.execute(delete(frame_sets).where(frame_sets.c.signal_id.in_(part)))
+        for part in chunks(entry_ids):
+            conn.execute(delete(signals).where(signals.c.entry_id.in_(part)))
+            conn.execute(delete(entries).where(entries.c.id.in_(part)))
 
     @staticmethod
     def _log(conn: Connection, rows: list[tuple[int, str, str]], op: str) -> None:
