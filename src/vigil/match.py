@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from vigil.hashing import HashResult
+from vigil.index import HammingIndex
 from vigil.lists.model import Entry, normalized_signal
 from vigil.signals import SignalValue, registry
 from vigil.store import ListInfo, Store
@@ -66,6 +67,7 @@ class Matcher:
         if lists:
             infos = [store.get_list(n) for n in lists]  # raises ListNotFound for a bad name
         self.lists: dict[str, ListInfo] = {i.name: i for i in infos}
+        self._synced: dict[str, HammingIndex] | None = None  # set while matching one file
 
     def _threshold(self, info: ListInfo, signal_type: str) -> int:
         cls = registry.get(signal_type)
@@ -85,7 +87,7 @@ class Matcher:
         if cls.kind == "exact":
             hits = [(sid, 0) for sid in self.store.exact_signal_ids(signal_type, value)]
         else:
-            index = self.store.index(signal_type)
+            index = self._index(signal_type)
             hits = index.query(bytes.fromhex(value), self._radius(signal_type))
         described = self.store.describe_signals([sid for sid, _ in hits])
         found = []
@@ -97,8 +99,17 @@ class Matcher:
                 found.append(Match(info.name, signal_type, value, distance, variant, entry))
         return found
 
+    def _index(self, signal_type: str) -> HammingIndex:
+        """The index, brought up to date once per file (a file's 8 rotations and flips, or its
+        video variants, are looked up against the same state) or once per lookup otherwise."""
+        if self._synced is None:
+            return self.store.index(signal_type)
+        if signal_type not in self._synced:
+            self._synced[signal_type] = self.store.index(signal_type)
+        return self._synced[signal_type]
+
     def _match_video(self, signal_type: str, value: str, variant: str) -> list[Match]:
-        index = self.store.index(signal_type)
+        index = self._index(signal_type)
         found = [
             m
             for m in match_frames(index, self.store.frames_of, value, self._radius(signal_type))
@@ -120,12 +131,16 @@ class Matcher:
         hash before a perceptual one, then the smallest distance), with every signal type that
         matched in ``via``. Unusable values (e.g. low-quality PDQ) are skipped."""
         found: dict[tuple[str, str], list[Match]] = {}
-        for sv in signals.values():
-            if not sv.usable:
-                continue
-            for variant, value in [("original", sv.value), *sv.variants.items()]:
-                for m in self.match_value(sv.type, value, variant):
-                    found.setdefault((m.list, m.entry.key), []).append(m)
+        self._synced = {}
+        try:
+            for sv in signals.values():
+                if not sv.usable:
+                    continue
+                for variant, value in [("original", sv.value), *sv.variants.items()]:
+                    for m in self.match_value(sv.type, value, variant):
+                        found.setdefault((m.list, m.entry.key), []).append(m)
+        finally:
+            self._synced = None
         best = []
         for ms in found.values():
             ms.sort(key=lambda m: (registry.get(m.signal_type).kind != "exact", m.distance))

@@ -276,8 +276,6 @@ def delete(
         removed = store.delete_list(name)
     else:
         raise UsageError(f"deleting the whole list {name!r} needs --yes")
-    for signal_type in ("pdq",):
-        store.sync_index(signal_type)
     if as_json:
         emit_json({"list": name, "removed_entries": removed, "list_deleted": not entry})
     else:
