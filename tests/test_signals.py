@@ -14,7 +14,7 @@ from tests.conftest import encode
 from vigil.errors import InvalidSignal, UnknownSignalType
 from vigil.hashing import hash_bytes, hash_file
 from vigil.signals import Content, SignalType, hamming, registry
-from vigil.signals.pdq import PDQ
+from vigil.signals.pdq import FAST_DECODE_MIN_SIDE, PDQ
 from vigil.signals.pdq_algo import DIHEDRAL, hash_rgb_or_l
 
 ALL_TYPES = list(registry)
@@ -116,6 +116,9 @@ def test_fast_path_for_large_jpeg_stays_close_to_full_decode(known_photos: list[
     big = encode(
         img.resize((img.width * 8, img.height * 8), Image.Resampling.BICUBIC), "JPEG", quality=90
     )
-    fast = hash_bytes(big, "big.jpg", ["pdq"]).signals["pdq"]
+    content = Content(big, "big.jpg")
+    fast = PDQ.compute(content)
+    assert list(content.decoded) == [FAST_DECODE_MIN_SIDE]  # PDQ decoded at reduced scale only
+    assert content.decoded[FAST_DECODE_MIN_SIDE].scale > 1
     full = hash_rgb_or_l(np.asarray(Image.open(io.BytesIO(big)).convert("RGB")))
     assert hamming(fast.value, full.hex) <= 8

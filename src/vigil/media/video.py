@@ -36,7 +36,7 @@ class VideoLimits:
 
 @dataclass
 class VideoFrame:
-    index: int  # the frame's number in decode order, counting from 0
+    index: int  # its number among the frames decoded (key frames only, in key-frame mode)
     timestamp: float  # seconds from the start of the stream
     slot: int  # the sampling slot: this is the first frame at or after slot / fps
     luma: npt.NDArray[np.float32]  # full-range luma (0-255), height x width

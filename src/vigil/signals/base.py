@@ -34,19 +34,19 @@ class Content:
         self.source = source
         self.limits = limits
         self.variants = variants  # ask perceptual types for their rotation/flip variants too
-        self._images: dict[int, DecodedImage] = {}
+        self.decoded: dict[int, DecodedImage] = {}  # decodes done so far, by min_side
         self.cache: dict[str, object] = {}  # work shared by several signal types (video)
 
     def image(self, min_side: int = 0) -> DecodedImage:
         """The decoded first frame; ``min_side`` > 0 allows a reduced-scale JPEG decode."""
-        if min_side not in self._images:
-            self._images[min_side] = decode_image(self.data, self.source, self.limits, min_side)
-        return self._images[min_side]
+        if min_side not in self.decoded:
+            self.decoded[min_side] = decode_image(self.data, self.source, self.limits, min_side)
+        return self.decoded[min_side]
 
     def decode_warnings(self) -> list[str]:
         """Non-fatal problems met while decoding (e.g. a corrupt EXIF block), once each."""
         seen: dict[str, None] = {}
-        for img in self._images.values():
+        for img in self.decoded.values():
             seen.update(dict.fromkeys(img.warnings))
         return list(seen)
 
