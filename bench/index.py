@@ -85,20 +85,16 @@ def dataset(kind: str, n: int) -> Path:
     return path
 
 
-def queries(data: np.ndarray, count: int) -> np.ndarray:
+def queries(data: np.ndarray, count: int, real: bool) -> np.ndarray:
     rng = np.random.default_rng(7)
     near = data[rng.integers(0, len(data), count // 2)].copy()
     for row in near:
         for b in rng.choice(256, int(rng.integers(0, 25)), replace=False):
             row[b // 8] ^= np.uint8(1 << (b % 8))
     far = rng.integers(0, 256, (count - len(near), 32), dtype=np.uint8)
-    unrelated = real_base()[::-7][: len(far)] if kind_is_real(data) else far
+    unrelated = real_base()[::-7][: len(far)] if real else far
     far[: len(unrelated)] = unrelated
     return np.concatenate([near, far])
-
-
-def kind_is_real(data: np.ndarray) -> bool:
-    return bool(np.array_equal(data[:1], real_base()[:1]))
 
 
 def brute(data: np.ndarray, q: np.ndarray) -> set[int]:
@@ -119,6 +115,11 @@ def _best_of(runs: int, work: Callable[[], list[Any]], count: int) -> tuple[floa
     return best, found
 
 
+def _is_real(path: Path) -> bool:
+    """Datasets are named hashes-<kind>-<count>.npy (see :func:`dataset`)."""
+    return path.stem.split("-")[1] == "real"
+
+
 def worker_vigil(path: Path, nq: int) -> dict[str, Any]:
     from vigil.index import HammingIndex
 
@@ -135,7 +136,7 @@ def worker_vigil(path: Path, nq: int) -> dict[str, Any]:
         t = time.perf_counter()
         index = HammingIndex.load(tmp)
         load = time.perf_counter() - t
-    qs = queries(data, nq)
+    qs = queries(data, nq, _is_real(path))
     index.query(qs[0].tobytes(), RADIUS)  # compile / warm
     mem = rss_mib() - before  # the input array is already in `before`
     single, found = _best_of(3, lambda: [index.query(q.tobytes(), RADIUS) for q in qs], len(qs))
@@ -166,7 +167,7 @@ def worker_pytx(path: Path, nq: int) -> dict[str, Any]:
     index = PDQIndex([(h, i) for i, h in enumerate(hexes)])
     build = time.perf_counter() - t
     del hexes
-    qs = [q.tobytes().hex() for q in queries(data, nq)]
+    qs = [q.tobytes().hex() for q in queries(data, nq, _is_real(path))]
     index.query(qs[0])
     mem = rss_mib() - before  # the input array is already in `before`
     single, found = _best_of(3, lambda: [index.query(q) for q in qs], len(qs))
