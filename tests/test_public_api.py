@@ -18,6 +18,7 @@ def test_all_names_exist_and_nothing_else_is_exported() -> None:
         "match",
         "media",
         "registry",
+        "robust",
         "scan",
         "signals",
         "store",

@@ -1,7 +1,10 @@
-"""Match signals against the lists: exact types by SQL lookup, Hamming types through the index.
+"""Match signals against the lists: exact types by SQL lookup, Hamming types through the index,
+the robust ``vlocal`` signal through the local-feature index with verification.
 
 A PDQ query may also try the 7 other rotations/flips of the image (``variants``); a match found
 that way says which variant matched. Each list may set its own PDQ threshold (default 31).
+Every match has a kind: ``exact`` (a cryptographic hash), ``near_duplicate`` (PDQ or video
+frames), ``altered_copy`` or ``shared_scene`` (vlocal; see :mod:`vigil.robust`).
 """
 
 from __future__ import annotations
@@ -10,14 +13,19 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+from vigil.errors import UsageError
 from vigil.hashing import HashResult
-from vigil.index import HammingIndex
+from vigil.index import HammingIndex, LocalIndex
 from vigil.lists.model import Entry, normalized_signal
+from vigil.robust import Alignment, verify
 from vigil.signals import SignalValue, registry
+from vigil.signals.local import LocalQuery
 from vigil.store import ListInfo, Store
 from vigil.video_match import VideoMatch, match_frames
 
-__all__ = ["Match", "Matcher"]
+__all__ = ["KINDS", "Match", "Matcher"]
+
+KINDS = ("exact", "near_duplicate", "altered_copy", "shared_scene")  # strongest first
 
 
 @dataclass(frozen=True)
@@ -32,12 +40,15 @@ class Match:
     entry: Entry
     via: tuple[str, ...] = ()  # every signal type of the query that matched this entry
     video: VideoMatch | None = None  # for video frames: shares matched and time ranges
+    kind: str = "near_duplicate"  # one of KINDS
+    region: Alignment | None = None  # vlocal: score, and where the match lies in each image
 
     def as_dict(self, labels: dict[str, str] | None = None) -> dict[str, Any]:
         e = self.entry
         out: dict[str, Any] = {
             "list": self.list,
             "entry": e.key,
+            "kind": self.kind,
             "signal_type": self.signal_type,
             "distance": self.distance,
             "variant": self.variant,
@@ -51,6 +62,8 @@ class Match:
                 out[name] = getattr(e, name)
         if self.video is not None:
             out["video"] = self.video.as_dict()
+        if self.region is not None:
+            out["robust"] = self.region.as_dict()
         if e.tags:
             out["tags"] = e.tags
         if e.extra:
@@ -67,7 +80,9 @@ class Matcher:
         if lists:
             infos = [store.get_list(n) for n in lists]  # raises ListNotFound for a bad name
         self.lists: dict[str, ListInfo] = {i.name: i for i in infos}
-        self._synced: dict[str, HammingIndex] | None = None  # set while matching one file
+        self._synced: dict[str, HammingIndex | LocalIndex] | None = (
+            None  # set while matching one file
+        )
 
     def _threshold(self, info: ListInfo, signal_type: str) -> int:
         cls = registry.get(signal_type)
@@ -84,10 +99,14 @@ class Matcher:
         cls = registry.get(signal_type)
         if cls.kind == "frames":
             return self._match_video(signal_type, value, variant)
+        if cls.kind == "local":
+            raise UsageError(f"{signal_type} matches images, not values: match the file itself")
+        kind = "exact" if cls.kind == "exact" else "near_duplicate"
         if cls.kind == "exact":
             hits = [(sid, 0) for sid in self.store.exact_signal_ids(signal_type, value)]
         else:
             index = self._index(signal_type)
+            assert isinstance(index, HammingIndex)
             hits = index.query(bytes.fromhex(value), self._radius(signal_type))
         described = self.store.describe_signals([sid for sid, _ in hits])
         found = []
@@ -96,10 +115,31 @@ class Matcher:
                 continue  # removed between the index read and the lookup
             info, entry = described[sid]
             if info.name in self.lists and distance <= self._threshold(info, signal_type):
-                found.append(Match(info.name, signal_type, value, distance, variant, entry))
+                found.append(
+                    Match(info.name, signal_type, value, distance, variant, entry, kind=kind)
+                )
         return found
 
-    def _index(self, signal_type: str) -> HammingIndex:
+    def _match_local(self, sv: SignalValue) -> list[Match]:
+        """Verified robust matches of a query image (its vlocal payload)."""
+        query = sv.payload
+        if not isinstance(query, LocalQuery):
+            return []
+        index = self._index(sv.type)
+        assert isinstance(index, LocalIndex)
+        verified = [verify(c, query.features, query.gray) for c in index.candidates(query.features)]
+        aligned = {a.id: a for a in verified if a is not None}
+        described = self.store.describe_signals(list(aligned))
+        out = []
+        for sid, al in aligned.items():
+            if sid in described and described[sid][0].name in self.lists:
+                info, entry = described[sid]
+                distance = round((1 - al.score) * 256)  # on PDQ's 256-bit scale
+                out.append(Match(info.name, sv.type, sv.value[:16], distance, "original", entry,
+                                 kind=al.kind, region=al))  # fmt: skip
+        return out
+
+    def _index(self, signal_type: str) -> HammingIndex | LocalIndex:
         """The index, brought up to date once per file (a file's 8 rotations and flips, or its
         video variants, are looked up against the same state) or once per lookup otherwise."""
         if self._synced is None:
@@ -110,6 +150,7 @@ class Matcher:
 
     def _match_video(self, signal_type: str, value: str, variant: str) -> list[Match]:
         index = self._index(signal_type)
+        assert isinstance(index, HammingIndex)
         found = [
             m
             for m in match_frames(index, self.store.frames_of, value, self._radius(signal_type))
@@ -136,6 +177,10 @@ class Matcher:
             for sv in signals.values():
                 if not sv.usable:
                     continue
+                if registry.get(sv.type).kind == "local":
+                    for m in self._match_local(sv):
+                        found.setdefault((m.list, m.entry.key), []).append(m)
+                    continue
                 for variant, value in [("original", sv.value), *sv.variants.items()]:
                     for m in self.match_value(sv.type, value, variant):
                         found.setdefault((m.list, m.entry.key), []).append(m)
@@ -143,10 +188,10 @@ class Matcher:
             self._synced = None
         best = []
         for ms in found.values():
-            ms.sort(key=lambda m: (registry.get(m.signal_type).kind != "exact", m.distance))
+            ms.sort(key=lambda m: (KINDS.index(m.kind), m.distance))
             via = tuple(dict.fromkeys(m.signal_type for m in ms))
             best.append(dataclasses.replace(ms[0], via=via))
-        return sorted(best, key=lambda m: (m.distance, m.list, m.entry.key))
+        return sorted(best, key=lambda m: (KINDS.index(m.kind), m.distance, m.list, m.entry.key))
 
     def match_result(self, result: HashResult) -> list[Match]:
         return self.match_signals(result.signals)

@@ -1,6 +1,7 @@
 """Signals: hashers registered by name (md5, sha1, sha256, pdq, and plug-ins)."""
 
 from vigil.signals import crypto as _crypto
+from vigil.signals import local as _local
 from vigil.signals import pdq as _pdq
 from vigil.signals import video as _video
 from vigil.signals.base import (
@@ -13,7 +14,7 @@ from vigil.signals.base import (
 )
 from vigil.signals.pdq import PDQ_MIN_QUALITY
 
-del _crypto, _pdq, _video
+del _crypto, _local, _pdq, _video
 
 __all__ = [
     "PDQ_MIN_QUALITY",

@@ -40,7 +40,12 @@ class Content:
     def image(self, min_side: int = 0) -> DecodedImage:
         """The decoded first frame; ``min_side`` > 0 allows a reduced-scale JPEG decode."""
         if min_side not in self.decoded:
-            self.decoded[min_side] = decode_image(self.data, self.source, self.limits, min_side)
+            full = next((d for d in self.decoded.values() if d.scale == 1), None)
+            # a full-resolution decode is what any min_side would give when no reduction fits
+            if full is not None and min(full.image.size) < 2 * max(min_side, 1):
+                self.decoded[min_side] = full
+            else:
+                self.decoded[min_side] = decode_image(self.data, self.source, self.limits, min_side)
         return self.decoded[min_side]
 
     def decode_warnings(self) -> list[str]:
@@ -61,6 +66,8 @@ class SignalValue:
     usable: bool = True
     note: str | None = None
     variants: dict[str, str] = field(default_factory=dict)
+    # query-side data that is not part of the value (vlocal: the query's keypoints and image)
+    payload: object | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -77,8 +84,9 @@ class SignalType(ABC):
 
     name: ClassVar[str]
     # exact: equal values match; hamming: a 256-bit value matched within a bit distance;
-    # frames: a sequence of per-frame hashes (video), matched frame by frame
-    kind: ClassVar[Literal["exact", "hamming", "frames"]]
+    # frames: a sequence of per-frame hashes (video), matched frame by frame;
+    # local: keypoints matched through the local-feature index and verified (vlocal)
+    kind: ClassVar[Literal["exact", "hamming", "frames", "local"]]
     # which content it is computed for: "any" (file bytes), "image" or "video"
     applies_to: ClassVar[Literal["any", "image", "video"]] = "any"
     bits: ClassVar[int]
@@ -101,6 +109,11 @@ class SignalType(ABC):
     def validate(cls, value: str, source: str) -> str:
         """Extra checks on a well-formed value (e.g. degenerate hashes); returns it."""
         return value
+
+    @classmethod
+    def value_bytes(cls, value: str) -> bytes:
+        """A normalised value as the bytes an index holds."""
+        return bytes.fromhex(value)
 
     @classmethod
     def distance(cls, a: str, b: str) -> int:

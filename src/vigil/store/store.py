@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, delete, insert, select
 
 from vigil.errors import Conflict, UsageError
-from vigil.index import HammingIndex
+from vigil.index import HammingIndex, LocalIndex
 from vigil.lists.model import Entry, ImportReport, Record, Removal, RowProblem
 from vigil.signals import registry
 from vigil.signals.pdq import PDQ, PDQ_MIN_QUALITY
@@ -33,6 +33,7 @@ from vigil.video_match import FRAME_BITS
 __all__ = ["Store"]
 
 BATCH = 100_000
+AnyIndex = HammingIndex | LocalIndex
 
 
 def frame_rows(signal_id: int, frames_json: str) -> list[tuple[int, bytes]]:
@@ -46,12 +47,13 @@ def frame_rows(signal_id: int, frames_json: str) -> list[tuple[int, bytes]]:
 
 def indexed_types() -> frozenset[str]:
     """Signal types served by a Hamming index (their changes are logged for it)."""
-    return frozenset(c.name for c in registry if c.kind in ("hamming", "frames"))
+    return frozenset(c.name for c in registry if c.kind in ("hamming", "frames", "local"))
 
 
 def frame_types() -> frozenset[str]:
-    """Signal types whose value is a sequence of frame hashes (kept in ``frame_sets``)."""
-    return frozenset(c.name for c in registry if c.kind == "frames")
+    """Signal types whose values are too large for the signals row (a video's frame hashes, a
+    vlocal record): the row holds their SHA-256 and ``frame_sets`` the value."""
+    return frozenset(c.name for c in registry if c.kind in ("frames", "local"))
 
 
 def _now() -> datetime:
@@ -94,7 +96,7 @@ class Store(Reads):
     def __init__(self, home: Path, engine: Engine) -> None:
         self.home = home
         self.engine = engine
-        self._indexes: dict[str, HammingIndex] = {}
+        self._indexes: dict[str, AnyIndex] = {}
 
     @classmethod
     def open(cls, home: str | os.PathLike[str] | None = None, url: str | None = None) -> Store:
@@ -269,8 +271,8 @@ class Store(Reads):
         report = self.apply(list_name, [Removal(k, "removed by request") for k in keys])
         return report.removed
 
-    def index(self, signal_type: str) -> HammingIndex:
-        """The Hamming index of a signal type, loaded once and brought up to date."""
+    def index(self, signal_type: str) -> AnyIndex:
+        """The index of a signal type, loaded once and brought up to date."""
         self.sync_index(signal_type)
         return self._indexes[signal_type]
 
@@ -278,8 +280,12 @@ class Store(Reads):
         """Replay changes since the index's checkpoint; returns how many were applied."""
         idx = self._indexes.get(signal_type)
         if idx is None:
-            grouped = FRAME_BITS if signal_type in frame_types() else 0
-            idx = HammingIndex.load(self.home / "index" / signal_type, grouped)
+            path = self.home / "index" / signal_type
+            if registry.get(signal_type).kind == "local":
+                idx = LocalIndex.load(path)
+            else:
+                grouped = registry.get(signal_type).kind == "frames"
+                idx = HammingIndex.load(path, FRAME_BITS if grouped else 0)
             self._indexes[signal_type] = idx
         applied = 0
         while True:
@@ -302,18 +308,22 @@ class Store(Reads):
             idx.save(self.home / "index" / signal_type)
         return applied
 
-    def _replay(self, idx: HammingIndex, rows: Sequence[Any], signal_type: str) -> None:
+    def _replay(self, idx: AnyIndex, rows: Sequence[Any], signal_type: str) -> None:
         """Apply logged changes in order. A video signal adds one row per usable frame, with
         id ``signal id << FRAME_BITS | frame number``; removing it removes the group."""
-        frames: dict[int, str] = {}
+        cls = registry.get(signal_type)
+        stored: dict[int, str] = {}
         if signal_type in frame_types():
-            frames = self.frames_of([r.signal_id for r in rows if r.op == "+"])
+            stored = self.frames_of([r.signal_id for r in rows if r.op == "+"])
         adds: list[tuple[int, bytes]] = []
         for r in rows:
-            if r.op == "+" and not frames:
-                adds.append((r.signal_id, bytes.fromhex(r.value)))
+            if r.op == "+" and cls.kind == "frames":
+                adds.extend(frame_rows(r.signal_id, stored.get(r.signal_id, "[]")))
+            elif r.op == "+" and cls.kind == "local":
+                if r.signal_id in stored:  # else removed since: a later "-" follows
+                    adds.append((r.signal_id, cls.value_bytes(stored[r.signal_id])))
             elif r.op == "+":
-                adds.extend(frame_rows(r.signal_id, frames.get(r.signal_id, "[]")))
+                adds.append((r.signal_id, cls.value_bytes(r.value)))
             else:
                 if adds:
                     idx.add([a for a, _ in adds], [b for _, b in adds])

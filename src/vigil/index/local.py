@@ -1,0 +1,266 @@
+"""The local-feature index behind robust matching (the ``vlocal`` signal).
+
+Each known image keeps up to 40 keypoints. Every keypoint is posted in two tables under a 24-bit
+key with a 24-bit check (8 bytes a posting); per image the index also keeps the keypoints'
+positions (4 bytes each), the image size and the 128-byte DoG grid used for verification: about
+950 bytes per image. Images live in immutable segments (merged log-structured, like the Hamming
+index); removals are tombstones until a merge drops them. :meth:`candidates` returns, for each
+known image that shares keypoints with a query, the pairs of keypoints to verify geometrically.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from vigil.errors import IndexCorrupt
+from vigil.index.local_kernels import build_table, lookup, table_keys
+from vigil.signals.local_algo import KNOWN_FEATURES, Features, feature_keys, unpack_record
+
+__all__ = ["Candidate", "LocalIndex"]
+
+K = KNOWN_FEATURES
+FORMAT = "vigil-local-index"
+MANIFEST = "manifest.json"
+MAX_CHECK = 3  # check bits that may differ between a query keypoint and a known one
+_ARRAYS = ("ids", "sizes", "counts", "pos", "grid")
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A known image sharing keypoints with the query: ``pairs`` are (query kp, known kp)."""
+
+    id: int
+    points: npt.NDArray[np.float32]  # the known image's keypoints, in its own pixels
+    size: tuple[int, int]
+    grid: npt.NDArray[np.uint8]  # packed DoG signs
+    pairs: npt.NDArray[np.int64]  # (n, 2)
+
+
+Table = tuple[npt.NDArray[np.int64], npt.NDArray[np.uint32], npt.NDArray[np.uint32]]
+
+
+def _cat(parts: list[npt.NDArray[np.uint32]]) -> npt.NDArray[np.uint32]:
+    return np.concatenate(parts).astype(np.uint32) if parts else np.zeros(0, np.uint32)
+
+
+class Segment:
+    """Immutable: per-image arrays plus two posting tables."""
+
+    def __init__(self, arrays: dict[str, npt.NDArray[np.generic]], tables: list[Table]) -> None:
+        self.ids = np.asarray(arrays["ids"], dtype=np.int64)
+        self.sizes = np.asarray(arrays["sizes"], dtype=np.uint16).reshape(-1, 2)
+        self.counts = np.asarray(arrays["counts"], dtype=np.uint8)
+        self.pos = np.asarray(arrays["pos"], dtype=np.uint16).reshape(-1, K, 2)
+        self.grid = np.asarray(arrays["grid"], dtype=np.uint8).reshape(len(self.ids), -1)
+        self.tables = tables
+        self.alive = np.ones(len(self.ids), dtype=np.bool_)
+        self.name: str | None = None
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @property
+    def nbytes(self) -> int:
+        arrays = sum(int(getattr(self, a).nbytes) for a in _ARRAYS)
+        return arrays + sum(d.nbytes + f.nbytes + p.nbytes for d, f, p in self.tables)
+
+    @classmethod
+    def build(
+        cls, ids: list[int], records: list[tuple[Features, npt.NDArray[np.uint8]]]
+    ) -> Segment:
+        n = len(ids)
+        pos = np.zeros((n, K, 2), np.uint16)
+        keys_a, keys_b, checks, fids = [], [], [], []
+        for slot, (feats, _) in enumerate(records):
+            m = min(len(feats.points), K)
+            w, h = feats.size
+            pos[slot, :m] = np.round(feats.points[:m] / np.array([w, h]) * 65535)
+            a, b, c = feature_keys(feats.descriptors[:m])
+            keys_a.append(a)
+            keys_b.append(b)
+            checks.append(c)
+            fids.append(np.arange(slot * K, slot * K + m, dtype=np.uint32))
+        arrays: dict[str, npt.NDArray[np.generic]] = {
+            "ids": np.array(ids, np.int64),
+            "sizes": np.array([f.size for f, _ in records], np.uint16).reshape(-1, 2),
+            "counts": np.array([min(len(f.points), K) for f, _ in records], np.uint8),
+            "pos": pos,
+            "grid": np.array([g for _, g in records], np.uint8).reshape(n, -1),
+        }
+        chk, fid = _cat(checks), _cat(fids)
+        return cls(
+            arrays, [build_table(_cat(keys_a), chk, fid), build_table(_cat(keys_b), chk, fid)]
+        )
+
+    @classmethod
+    def merge(cls, parts: list[Segment]) -> Segment:
+        """One segment holding the live images of ``parts``."""
+        arrays = {a: np.concatenate([getattr(s, a)[s.alive] for s in parts]) for a in _ARRAYS}
+        tables = []
+        for t in range(2):
+            keys, checks, fids = [], [], []
+            base = 0
+            for s in parts:
+                dirs, f, p = s.tables[t]
+                slot = f // K
+                keep = s.alive[slot]
+                new_slot = np.cumsum(s.alive) - 1 + base
+                keys.append(table_keys(dirs, p)[keep])
+                checks.append(p[keep] & 0xFFFFFF)
+                fids.append((new_slot[slot[keep]] * K + f[keep] % K).astype(np.uint32))
+                base += int(s.alive.sum())
+            tables.append(build_table(*(np.concatenate(x) for x in (keys, checks, fids))))
+        return cls(arrays, tables)
+
+    def _array(self, name: str) -> npt.NDArray[np.generic]:
+        arr: npt.NDArray[np.generic] = getattr(self, name)
+        return arr
+
+    def save(self, root: Path) -> None:
+        root.mkdir(parents=True, exist_ok=True)
+        for a in _ARRAYS:
+            np.save(root / f"{a}.npy", self._array(a))
+        for t, table in enumerate(self.tables):
+            dirs, fids, packs = table
+            np.save(root / f"t{t}-dirs.npy", dirs)
+            np.save(root / f"t{t}-fids.npy", fids)
+            np.save(root / f"t{t}-packs.npy", packs)
+        self.name = root.name
+
+    @classmethod
+    def load(cls, root: Path) -> Segment:
+        arrays = {a: np.load(root / f"{a}.npy") for a in _ARRAYS}
+        tables: list[Table] = []
+        for t in range(2):
+            dirs, fids, packs = (np.load(root / f"t{t}-{p}.npy") for p in ("dirs", "fids", "packs"))
+            tables.append((dirs, fids, packs))
+        seg = cls(arrays, tables)
+        seg.name = root.name
+        return seg
+
+
+class LocalIndex:
+    """Known images' keypoints keyed by int64 ids (the store's signal ids)."""
+
+    def __init__(self) -> None:
+        self.segments: list[Segment] = []
+        self.pending: list[tuple[int, tuple[Features, npt.NDArray[np.uint8]]]] = []
+        self.dead: set[int] = set()
+        self.checkpoint = 0
+        self._next_name = 1
+
+    def __len__(self) -> int:
+        return sum(int(s.alive.sum()) for s in self.segments) + len(self.pending)
+
+    @property
+    def nbytes(self) -> int:
+        return sum(s.nbytes for s in self.segments) + 8 * len(self.dead)
+
+    def add(self, ids: Iterable[int], records: Iterable[bytes]) -> None:
+        """Add known images by id; ``records`` are decoded ``vlocal`` values."""
+        for i, raw in zip(ids, records, strict=True):
+            self.dead.discard(i)
+            self.pending.append((i, unpack_record(raw)))
+
+    def remove(self, ids: Iterable[int]) -> None:
+        gone = set(ids)
+        self.dead |= gone
+        self.pending = [(i, r) for i, r in self.pending if i not in gone]
+        for s in self.segments:
+            s.alive &= ~np.isin(s.ids, np.fromiter(gone, np.int64))
+
+    def _seal(self) -> None:
+        if self.pending:
+            ids = [i for i, _ in self.pending]
+            self.segments.append(Segment.build(ids, [r for _, r in self.pending]))
+            self.pending = []
+        while len(self.segments) >= 2 and 2 * len(self.segments[-1]) >= len(self.segments[-2]):
+            b, a = self.segments.pop(), self.segments.pop()
+            self.segments.append(Segment.merge([a, b]))
+
+    def candidates(self, feats: Features, min_pairs: int = 6, limit: int = 30) -> list[Candidate]:
+        """Known images sharing at least ``min_pairs`` keypoints with the query, most first."""
+        self._seal()
+        qa, qb, qc = feature_keys(feats.descriptors)
+        out: list[Candidate] = []
+        out_q = np.empty(1 << 18, np.int32)
+        out_f = np.empty(1 << 18, np.uint32)
+        for seg in self.segments:
+            n = 0
+            for (dirs, fids, packs), qk in zip(seg.tables, (qa, qb), strict=True):
+                n = lookup(dirs, fids, packs, qk, qc, MAX_CHECK, seg.alive, K, out_q, out_f, n)
+            out.extend(self._group(seg, out_q[:n], out_f[:n], min_pairs))
+        out.sort(key=lambda c: -len(c.pairs))
+        return out[:limit]
+
+    @staticmethod
+    def _group(seg: Segment, q: npt.NDArray[np.int32], f: npt.NDArray[np.uint32],
+               min_pairs: int) -> list[Candidate]:  # fmt: skip
+        pairs = np.unique(np.stack([f.astype(np.int64), q.astype(np.int64)], 1), axis=0)
+        slots = pairs[:, 0] // K
+        found = []
+        for slot in np.unique(slots):
+            sel = pairs[slots == slot]
+            if len(np.unique(sel[:, 0])) < min_pairs:
+                continue
+            w, h = (int(v) for v in seg.sizes[slot])
+            n = int(seg.counts[slot])
+            pts = (seg.pos[slot, :n] / 65535 * np.array([w, h])).astype(np.float32)
+            known_pairs = np.stack([sel[:, 1], sel[:, 0] % K], 1)
+            found.append(Candidate(int(seg.ids[slot]), pts, (w, h), seg.grid[slot], known_pairs))
+        return found
+
+    # -- persistence -----------------------------------------------------------------------
+    def save(self, directory: str | os.PathLike[str]) -> None:
+        self._seal()
+        root = Path(directory)
+        root.mkdir(parents=True, exist_ok=True)
+        names = []
+        for seg in self.segments:
+            if seg.name is None:
+                seg.save(root / f"seg-{self._next_name:06d}")
+                self._next_name += 1
+            names.append(seg.name)
+        manifest = {
+            "format": FORMAT,
+            "version": 1,
+            "segments": names,
+            "dead": sorted(self.dead),
+            "checkpoint": self.checkpoint,
+            "next": self._next_name,
+        }
+        tmp = root / (MANIFEST + ".tmp")
+        tmp.write_text(json.dumps(manifest))
+        os.replace(tmp, root / MANIFEST)
+        for child in root.iterdir():
+            if child.name not in {n for n in names if n} | {MANIFEST}:
+                shutil.rmtree(child) if child.is_dir() else child.unlink()
+
+    @classmethod
+    def load(cls, directory: str | os.PathLike[str]) -> LocalIndex:
+        root = Path(directory)
+        index = cls()
+        if not (root / MANIFEST).exists():
+            return index
+        try:
+            manifest = json.loads((root / MANIFEST).read_text())
+            if manifest.get("format") != FORMAT or manifest.get("version") != 1:
+                raise IndexCorrupt(f"{root}: not a version-1 {FORMAT}")
+            index.segments = [Segment.load(root / n) for n in manifest["segments"]]
+            index.dead = set(manifest["dead"])
+            index.checkpoint = int(manifest["checkpoint"])
+            index._next_name = int(manifest["next"])
+        except (OSError, ValueError, KeyError) as exc:
+            raise IndexCorrupt(f"{root}: cannot load index: {exc}") from exc
+        if index.dead:
+            for s in index.segments:
+                s.alive &= ~np.isin(s.ids, np.fromiter(index.dead, np.int64))
+        return index

@@ -1,0 +1,79 @@
+"""Numba kernels of the local-feature index: build a posting table, look keys up in it.
+
+A table maps a 24-bit key to postings. Postings are sorted by key; ``dirs`` holds the offset of
+each key's top 16 bits, and each posting packs the key's low 8 bits with a 24-bit check, so a
+posting costs 8 bytes (feature id + packed word) and a lookup reads one contiguous run.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+import numpy.typing as npt
+
+__all__ = ["build_table", "lookup"]
+
+U32 = npt.NDArray[np.uint32]
+CHECK_MASK = 0xFFFFFF
+
+
+def build_table(keys: U32, checks: U32, fids: U32) -> tuple[npt.NDArray[np.int64], U32, U32]:
+    """(dirs, fids, packs) of a table holding ``keys`` (24-bit) for feature ids ``fids``."""
+    order = np.argsort(keys, kind="stable")
+    k = keys[order]
+    packs = ((k & 0xFF) << 24 | (checks[order] & CHECK_MASK)).astype(np.uint32)
+    dirs = np.searchsorted(k >> 8, np.arange(65537, dtype=np.uint32)).astype(np.int64)
+    return dirs, np.ascontiguousarray(fids[order], dtype=np.uint32), packs
+
+
+def table_keys(dirs: npt.NDArray[np.int64], packs: U32) -> U32:
+    """The 24-bit keys of a table's postings, in posting order (to merge tables)."""
+    hi = np.repeat(np.arange(65536, dtype=np.uint32), np.diff(dirs))
+    return (hi << 8 | packs >> 24).astype(np.uint32)
+
+
+@numba.njit(cache=True, nogil=True)
+def _popcount32(x: int) -> int:  # pragma: no cover - compiled
+    x = x - ((x >> 1) & 0x55555555)
+    x = (x & 0x33333333) + ((x >> 2) & 0x33333333)
+    x = (x + (x >> 4)) & 0x0F0F0F0F
+    return ((x * 0x01010101) & 0xFFFFFFFF) >> 24
+
+
+@numba.njit(cache=True, nogil=True)
+def lookup(
+    dirs: npt.NDArray[np.int64],
+    fids: U32,
+    packs: U32,
+    qkeys: U32,
+    qchecks: U32,
+    max_check: int,
+    alive: npt.NDArray[np.bool_],
+    per_image: int,
+    out_q: npt.NDArray[np.int32],
+    out_f: npt.NDArray[np.uint32],
+    n_out: int,
+) -> int:  # pragma: no cover - compiled
+    """Append (query feature, known feature) pairs whose keys are equal and checks within
+    ``max_check`` bits; returns the new count (stops when the output is full)."""
+    cap = out_q.shape[0]
+    for qi in range(qkeys.shape[0]):
+        key = qkeys[qi]
+        lo = key & 0xFF
+        hi = key >> 8
+        want = qchecks[qi] & CHECK_MASK
+        for p in range(dirs[hi], dirs[hi + 1]):
+            word = packs[p]
+            if (word >> 24) != lo:
+                continue
+            if _popcount32((word & CHECK_MASK) ^ want) > max_check:
+                continue
+            fid = fids[p]
+            if not alive[fid // per_image]:
+                continue
+            if n_out >= cap:
+                return n_out
+            out_q[n_out] = qi
+            out_f[n_out] = fid
+            n_out += 1
+    return n_out

@@ -1,0 +1,138 @@
+"""Robust matching: verify the candidates of the local-feature index and say what kind they are.
+
+A candidate known image shares keypoints with the query. It is verified in two steps:
+
+1. **geometry**: a similarity transform (scale, rotation, shift) fitted with RANSAC must explain
+   at least :data:`MIN_INLIERS` distinct keypoint pairs;
+2. **dense agreement**: through that transform, the query's difference-of-Gaussian signs are
+   read at the known image's 32x32 grid and compared with the stored ones. Where the images show
+   the same thing most signs agree; where they differ about half do.
+
+The kind follows from the agreement over the part of the known image that lies in the query:
+``altered_copy`` when most of it agrees (a crop, pad, screenshot, overlay, small rotation or a
+partly replaced image), ``shared_scene`` when only a region does (the same background with a
+different subject). Each match names the matched region in both images, as fractions of their
+width and height, so a reviewer can check it without viewing more than needed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from vigil.index.local import Candidate
+from vigil.signals.local_algo import GRID, Features, dog_samples
+
+__all__ = ["Alignment", "verify"]
+
+MIN_INLIERS = 6
+ALTERED_AGREEMENT = 0.75  # share of grid signs in view that agree: altered_copy
+CELL = 4  # grid points per cell side: 8x8 cells of 16 signs
+CELL_AGREE = 12  # signs of 16 that must agree for a cell to count as matched
+SHARED_CELLS = 0.25  # share of the known image's cells that must match: shared_scene
+Box = tuple[float, float, float, float]
+
+
+@dataclass(frozen=True)
+class Alignment:
+    """A verified robust match: its kind, score, and where it lies in each image."""
+
+    id: int
+    kind: str  # "altered_copy" or "shared_scene"
+    score: float  # agreement of the grid signs in view (0.5: chance, 1: identical)
+    inliers: int
+    coverage: float  # share of the known image's cells that matched
+    known_region: Box  # x0, y0, x1, y1 as fractions of the known image
+    query_region: Box  # the same region in the query
+    scale: float  # query size / known size
+    rotation: float  # degrees
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "score": round(self.score, 3),
+            "inliers": self.inliers,
+            "coverage": round(self.coverage, 3),
+            "known_region": [round(v, 3) for v in self.known_region],
+            "query_region": [round(v, 3) for v in self.query_region],
+            "scale": round(self.scale, 3),
+            "rotation": round(self.rotation, 1),
+        }
+
+
+def _fit(cand: Candidate, query: Features) -> tuple[npt.NDArray[np.float64], int] | None:
+    """The similarity known -> query explaining the most pairs, and how many distinct ones."""
+    src = cand.points[cand.pairs[:, 1]]
+    dst = query.points[cand.pairs[:, 0]]
+    m, inl = cv2.estimateAffinePartial2D(
+        src, dst, method=cv2.RANSAC, ransacReprojThreshold=4.0, maxIters=1000, confidence=0.995
+    )
+    if m is None or inl is None:
+        return None
+    scale = float(np.hypot(m[0, 0], m[1, 0]))
+    if not 0.15 < scale < 6.0:
+        return None
+    ok = inl.ravel().astype(bool)
+    known_kp = len(np.unique(cand.pairs[ok, 1]))
+    query_pts = len(np.unique(np.round(dst[ok] / 3), axis=0))
+    return np.asarray(m, np.float64), min(known_kp, query_pts)
+
+
+def _cells(agree: npt.NDArray[np.bool_], inside: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
+    """Which cells of the known image matched (enough signs agree, enough of it in view)."""
+    n = GRID // CELL
+    shape = (n, CELL, n, CELL)
+    hits = (agree & inside).reshape(shape).sum(axis=(1, 3))
+    seen = inside.reshape(shape).sum(axis=(1, 3))
+    return np.asarray((hits >= CELL_AGREE) & (seen >= CELL * CELL * 3 // 4))
+
+
+def _region(cells: npt.NDArray[np.bool_], m: npt.NDArray[np.float64], known: tuple[int, int],
+            query: tuple[int, int]) -> tuple[Box, Box]:  # fmt: skip
+    ys, xs = np.nonzero(cells)
+    n = cells.shape[0]
+    kbox = (xs.min() / n, ys.min() / n, (xs.max() + 1) / n, (ys.max() + 1) / n)
+    kw, kh = known
+    corners = np.array([[kbox[0] * kw, kbox[1] * kh], [kbox[2] * kw, kbox[1] * kh],
+                        [kbox[0] * kw, kbox[3] * kh], [kbox[2] * kw, kbox[3] * kh]])  # fmt: skip
+    q = corners @ m[:, :2].T + m[:, 2]
+    qw, qh = query
+    qbox = (
+        max(0.0, q[:, 0].min() / qw),
+        max(0.0, q[:, 1].min() / qh),
+        min(1.0, q[:, 0].max() / qw),
+        min(1.0, q[:, 1].max() / qh),
+    )
+    return tuple(float(v) for v in kbox), qbox  # type: ignore[return-value]
+
+
+def verify(cand: Candidate, query: Features, gray: npt.NDArray[np.float32]) -> Alignment | None:
+    """The verified match of one candidate, or None. ``gray``: the query's normalised image."""
+    if len(cand.pairs) < MIN_INLIERS:
+        return None
+    fit = _fit(cand, query)
+    if fit is None or fit[1] < MIN_INLIERS:
+        return None
+    m, inliers = fit
+    signs, inside = dog_samples(gray, m, cand.size)
+    known = np.unpackbits(cand.grid)[: GRID * GRID].astype(bool)
+    agree = signs == known
+    score = float((agree & inside).sum() / max(int(inside.sum()), 1))
+    cells = _cells(agree, inside)
+    coverage = float(cells.mean())
+    if inside.mean() < 0.2 or not cells.any():
+        return None
+    if score >= ALTERED_AGREEMENT:
+        kind = "altered_copy"
+    elif coverage >= SHARED_CELLS:
+        kind = "shared_scene"
+    else:
+        return None
+    kbox, qbox = _region(cells, m, cand.size, query.size)
+    scale = float(np.hypot(m[0, 0], m[1, 0]))
+    rotation = float(np.degrees(np.arctan2(m[1, 0], m[0, 0])))
+    return Alignment(cand.id, kind, score, inliers, coverage, kbox, qbox, scale, rotation)

@@ -1,0 +1,89 @@
+"""``vlocal``: Vigil's robust image signal (keypoints plus a DoG grid), for altered copies.
+
+The value of a known image (what lists carry) is a hex record of up to 40 spread keypoints
+and the 32x32 DoG grid; see :mod:`vigil.signals.local_algo`. A query needs more than its value:
+matching reads 500 keypoints and the image itself (to verify candidates densely), so computing
+the signal for a query keeps them in :attr:`SignalValue.payload`. Robust matching therefore
+needs the image (or video frame), not only a hash sent by a client.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from vigil.errors import InvalidSignal
+from vigil.signals.base import Content, SignalExample, SignalType, SignalValue, registry
+from vigil.signals.local_algo import (
+    MIN_SIDE,
+    Features,
+    dog_samples,
+    extract,
+    normalized_gray,
+    pack_record,
+    spread,
+    unpack_record,
+)
+from vigil.signals.pdq import example_image
+
+__all__ = ["LocalQuery", "VLocal", "analyse"]
+
+MIN_FEATURES = 8  # fewer keypoints than this: too little texture to match robustly
+
+
+@dataclass(frozen=True)
+class LocalQuery:
+    """What robust matching reads from a query image."""
+
+    features: Features
+    gray: npt.NDArray[np.float32]
+
+
+def analyse(gray: npt.NDArray[np.uint8]) -> tuple[str, int, LocalQuery]:
+    """One pass over a grey image: the known-side record (and how many keypoints it holds)
+    and what a query reads."""
+    norm = normalized_gray(gray)
+    feats = extract(norm)
+    known = spread(feats)
+    signs, _ = dog_samples(norm.astype(np.float32), None, known.size)
+    return pack_record(known, signs), len(known.points), LocalQuery(feats, norm.astype(np.float32))
+
+
+@registry.register
+class VLocal(SignalType):
+    name = "vlocal"
+    kind = "local"
+    applies_to = "image"
+    bits = 0
+    description = "Vigil robust signal: keypoints and DoG grid, matched with verification"
+
+    @classmethod
+    def normalize(cls, value: str, source: str = "value") -> str:
+        v = value.strip().lower()
+        try:
+            unpack_record(bytes.fromhex(v))
+        except ValueError as exc:
+            raise InvalidSignal(source, f"vlocal: not a valid record ({exc})") from exc
+        return v
+
+    @classmethod
+    def distance(cls, a: str, b: str) -> int:
+        return 0 if a == b else 256
+
+    @classmethod
+    def compute(cls, content: Content) -> SignalValue:
+        img = content.image(MIN_SIDE)
+        gray = np.asarray(img.image.convert("L"), dtype=np.uint8)
+        value, n, query = analyse(gray)
+        usable = n >= MIN_FEATURES
+        note = None if usable else f"{n} keypoints < {MIN_FEATURES}: too plain to match robustly"
+        payload = query if content.variants and usable else None
+        return SignalValue(cls.name, value, n, usable, note, payload=payload)
+
+    @classmethod
+    def examples(cls) -> list[SignalExample]:
+        content = example_image(5, (320, 240))
+        gray = np.asarray(Content(content, "example").image().image.convert("L"), np.uint8)
+        return [SignalExample(content, analyse(gray)[0])]

@@ -1,0 +1,192 @@
+"""Local features for robust matching: ORB keypoints, their index keys, and a grid of DoG signs.
+
+A known image keeps at most :data:`KNOWN_FEATURES` keypoints, spread over a 4x4 grid so that a
+crop or a replaced region cannot take them all; a query extracts :data:`QUERY_FEATURES`. Each
+256-bit ORB descriptor gives two 24-bit index keys and a 24-bit check (bits chosen on the shared
+benign photos by ``bench/train_local_keys.py``: stable under the everyday transforms, rarely
+shared by unrelated photos). The DoG grid (32x32 signs of a difference of Gaussians) lets a
+candidate be verified densely once the keypoints have aligned it: which part of the known image
+is really present in the query.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+__all__ = [
+    "GRID",
+    "KNOWN_FEATURES",
+    "QUERY_FEATURES",
+    "Features",
+    "dog_samples",
+    "extract",
+    "feature_keys",
+    "normalized_gray",
+    "pack_record",
+    "spread",
+    "unpack_record",
+]
+
+KNOWN_FEATURES = 40
+QUERY_FEATURES = 500
+GRID = 32  # DoG signs sampled on a GRID x GRID lattice of the known image
+MAX_SIDE = 1024  # larger images are reduced to this before feature extraction
+MIN_SIDE = 400  # smaller ones are enlarged to this (ORB needs some pixels per feature)
+VERSION = 1
+_HEADER = struct.Struct("<BBHH")  # version, feature count, width, height
+
+# Bits of the ORB descriptor used as keys and check (see bench/train_local_keys.py).
+KEY_A = (98, 31, 195, 127, 141, 56, 153, 163, 204, 196, 17, 129,
+         162, 178, 152, 10, 37, 67, 11, 165, 43, 64, 131, 114)  # fmt: skip
+KEY_B = (227, 185, 44, 160, 69, 42, 126, 65, 21, 68, 223, 110,
+         111, 171, 123, 225, 202, 232, 52, 74, 154, 142, 237, 124)  # fmt: skip
+CHECK = tuple(b for b in range(256) if b not in KEY_A + KEY_B)[:24]
+
+# One thread: Vigil parallelises by process (scan, service workers), and OpenCV's own thread pool
+# would both oversubscribe the cores and deadlock processes forked after it started.
+cv2.setNumThreads(0)
+
+_W24 = (1 << np.arange(24, dtype=np.uint64)).astype(np.uint64)
+
+
+@dataclass(frozen=True)
+class Features:
+    """Keypoints in pixels of the normalised image (``size``: its width and height)."""
+
+    points: npt.NDArray[np.float32]  # (n, 2) x, y
+    descriptors: npt.NDArray[np.uint8]  # (n, 32)
+    size: tuple[int, int]
+
+
+def normalized_gray(gray: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
+    """The image at the working scale: long side at most MAX_SIDE and at least MIN_SIDE."""
+    h, w = gray.shape
+    long_side = max(w, h)
+    scale = MAX_SIDE / long_side if long_side > MAX_SIDE else MIN_SIDE / long_side
+    if long_side >= MIN_SIDE and long_side <= MAX_SIDE:
+        return np.ascontiguousarray(gray)
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    return np.asarray(cv2.resize(gray, size, interpolation=interp), dtype=np.uint8)
+
+
+def _orb(n: int) -> cv2.ORB:
+    return cv2.ORB.create(
+        nfeatures=n, scaleFactor=1.2, nlevels=7, edgeThreshold=15, patchSize=15, fastThreshold=8
+    )
+
+
+def _spread(points: npt.NDArray[np.float32], response: npt.NDArray[np.float32],
+            size: tuple[int, int], k: int, cells: int = 4) -> npt.NDArray[np.intp]:  # fmt: skip
+    """The k strongest keypoints taken in turn from each grid cell (round robin by rank)."""
+    w, h = size
+    cx = np.minimum((points[:, 0] * cells / w).astype(np.intp), cells - 1)
+    cy = np.minimum((points[:, 1] * cells / h).astype(np.intp), cells - 1)
+    cell = cy * cells + cx
+    order = np.lexsort((-response, cell))  # by cell, strongest first
+    sorted_cells = cell[order]
+    starts = np.searchsorted(sorted_cells, sorted_cells, side="left")
+    rank = np.arange(len(order)) - starts
+    pick = order[np.lexsort((-response[order], rank))][:k]
+    return np.asarray(pick, dtype=np.intp)
+
+
+def extract(gray: npt.NDArray[np.uint8], n: int = QUERY_FEATURES) -> Features:
+    """The ``n`` strongest ORB keypoints of a normalised grey image."""
+    h, w = gray.shape
+    keypoints, desc = _orb(n).detectAndCompute(gray, None)
+    if desc is None or not keypoints:
+        return Features(np.zeros((0, 2), np.float32), np.zeros((0, 32), np.uint8), (w, h))
+    points = np.array([kp.pt for kp in keypoints], dtype=np.float32)
+    response = np.array([kp.response for kp in keypoints], dtype=np.float32)
+    order = np.argsort(-response, kind="stable")
+    return Features(points[order], np.ascontiguousarray(desc[order], np.uint8), (w, h))
+
+
+def spread(feats: Features, k: int = KNOWN_FEATURES) -> Features:
+    """``k`` of the keypoints spread over the image: the strongest of each cell in turn."""
+    response = -np.arange(len(feats.points), dtype=np.float32)  # extract() sorted them
+    pick = _spread(feats.points, response, feats.size, k)
+    return Features(feats.points[pick], feats.descriptors[pick], feats.size)
+
+
+def _bits_value(bits: npt.NDArray[np.uint8], which: tuple[int, ...]) -> npt.NDArray[np.uint32]:
+    return (bits[:, list(which)].astype(np.uint64) @ _W24[: len(which)]).astype(np.uint32)
+
+
+def feature_keys(
+    desc: npt.NDArray[np.uint8],
+) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32], npt.NDArray[np.uint32]]:
+    """The two 24-bit index keys and the 24-bit check of each descriptor."""
+    bits = np.unpackbits(desc, axis=1)
+    return _bits_value(bits, KEY_A), _bits_value(bits, KEY_B), _bits_value(bits, CHECK)
+
+
+def dog_samples(
+    gray: npt.NDArray[np.float32], transform: npt.NDArray[np.float64] | None, known: tuple[int, int]
+) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+    """Signs of a difference of Gaussians at the GRID x GRID points of a known image of size
+    ``known``, read from ``gray`` through ``transform`` (known pixels -> gray pixels; None for
+    the known image itself). Returns the signs and which points fall inside ``gray``.
+
+    The image is first reduced so that a grid cell spans about 4 pixels: the blurs stay small
+    whatever the image size."""
+    h, w = gray.shape
+    kw, kh = known
+    scale = 1.0 if transform is None else float(np.hypot(transform[0, 0], transform[1, 0]))
+    cell = scale * max(kw, kh) / GRID  # a grid cell, in pixels of gray
+    factor = min(1.0, 4.0 / max(cell, 1e-6))
+    small = gray
+    if factor < 1.0:
+        size = (max(1, round(w * factor)), max(1, round(h * factor)))
+        small = np.asarray(cv2.resize(gray, size, interpolation=cv2.INTER_AREA), np.float32)
+    sigma = 0.5 * cell * factor
+    fine = cv2.GaussianBlur(small, (0, 0), sigma)
+    coarse = cv2.GaussianBlur(small, (0, 0), sigma * 2.5)
+    gx, gy = np.meshgrid((np.arange(GRID) + 0.5) * kw / GRID, (np.arange(GRID) + 0.5) * kh / GRID)
+    pts = np.stack([gx.ravel(), gy.ravel()], 1)
+    if transform is not None:
+        pts = pts @ transform[:, :2].T + transform[:, 2]
+    inside = (pts[:, 0] >= 1) & (pts[:, 0] < w - 1) & (pts[:, 1] >= 1) & (pts[:, 1] < h - 1)
+    sx, sy = small.shape[1] / w, small.shape[0] / h
+    mx = (pts[:, 0] * sx).reshape(GRID, GRID).astype(np.float32)
+    my = (pts[:, 1] * sy).reshape(GRID, GRID).astype(np.float32)
+    diff = cv2.remap(fine, mx, my, cv2.INTER_LINEAR) - cv2.remap(coarse, mx, my, cv2.INTER_LINEAR)
+    return (diff.ravel() > 0), inside
+
+
+def pack_record(features: Features, grid: npt.NDArray[np.bool_]) -> str:
+    """A known image's robust signal value: header, DoG grid, positions, descriptors (hex)."""
+    w, h = features.size
+    n = len(features.points)
+    pos = np.round(features.points / np.array([w, h], np.float32) * 65535)
+    parts = [
+        _HEADER.pack(VERSION, n, w, h),
+        np.packbits(grid.astype(np.uint8)).tobytes(),
+        np.clip(pos, 0, 65535).astype("<u2").tobytes(),
+        features.descriptors.tobytes(),
+    ]
+    return b"".join(parts).hex()
+
+
+def unpack_record(raw: bytes) -> tuple[Features, npt.NDArray[np.uint8]]:
+    """The features and packed DoG grid of a record; ValueError if it is malformed."""
+    if len(raw) < _HEADER.size:
+        raise ValueError("record too short")
+    version, n, w, h = _HEADER.unpack_from(raw)
+    grid_bytes = GRID * GRID // 8
+    expected = _HEADER.size + grid_bytes + n * 4 + n * 32
+    if version != VERSION or len(raw) != expected or w == 0 or h == 0:
+        raise ValueError(f"bad record (version {version}, {len(raw)} bytes, expected {expected})")
+    off = _HEADER.size
+    grid = np.frombuffer(raw, np.uint8, grid_bytes, off)
+    off += grid_bytes
+    pos = np.frombuffer(raw, "<u2", n * 2, off).reshape(n, 2).astype(np.float32)
+    desc = np.frombuffer(raw, np.uint8, n * 32, off + n * 4).reshape(n, 32)
+    points = (pos / 65535 * np.array([w, h], np.float32)).astype(np.float32)
+    return Features(points, desc.copy(), (w, h)), grid.copy()
