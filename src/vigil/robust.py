@@ -9,10 +9,11 @@ A candidate known image shares keypoints with the query. It is verified in two s
    the same thing most signs agree; where they differ about half do.
 
 The kind follows from the agreement over the part of the known image that lies in the query:
-``altered_copy`` when most of it agrees (a crop, pad, screenshot, overlay, small rotation or a
-partly replaced image), ``shared_scene`` when only a region does (the same background with a
-different subject). Each match names the matched region in both images, as fractions of their
-width and height, so a reviewer can check it without viewing more than needed.
+``altered_copy`` when most of it agrees, in most of its 8x8 cells (a crop, pad, screenshot,
+overlay, small rotation or a partly replaced image), ``shared_scene`` when only a region does
+(the same background with a different subject). Each match names the matched region in both
+images, as fractions of their width and height, so a reviewer can check it without viewing more
+than needed.
 """
 
 from __future__ import annotations
@@ -31,8 +32,9 @@ __all__ = ["Alignment", "verify"]
 
 MIN_INLIERS = 6
 ALTERED_AGREEMENT = 0.75  # share of grid signs in view that agree: altered_copy
+ALTERED_COVERAGE = 0.5  # and share of the cells in view that match
 CELL = 4  # grid points per cell side: 8x8 cells of 16 signs
-CELL_AGREE = 12  # signs of 16 that must agree for a cell to count as matched
+CELL_AGREE = 13  # signs of 16 that must agree for a cell to count as matched
 SHARED_CELLS = 0.25  # share of the known image's cells that must match: shared_scene
 Box = tuple[float, float, float, float]
 
@@ -88,12 +90,26 @@ def _cells(agree: npt.NDArray[np.bool_], inside: npt.NDArray[np.bool_]) -> npt.N
     shape = (n, CELL, n, CELL)
     hits = (agree & inside).reshape(shape).sum(axis=(1, 3))
     seen = inside.reshape(shape).sum(axis=(1, 3))
-    return np.asarray((hits >= CELL_AGREE) & (seen >= CELL * CELL * 3 // 4))
+    matched = (hits >= CELL_AGREE) & (seen >= CELL * CELL * 3 // 4)
+    # a lone matched cell is as likely chance (4% of unrelated cells) as content: keep cells
+    # with a matched neighbour
+    padded = np.pad(matched, 1)
+    neighbours = padded[:-2, 1:-1] | padded[2:, 1:-1] | padded[1:-1, :-2] | padded[1:-1, 2:]
+    return np.asarray(matched & neighbours)
+
+
+def _largest(cells: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
+    """The largest 4-connected group of matched cells: the region to show a reviewer."""
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(cells.astype(np.uint8), connectivity=4)
+    if n <= 1:
+        return cells
+    biggest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+    return np.asarray(labels == biggest)
 
 
 def _region(cells: npt.NDArray[np.bool_], m: npt.NDArray[np.float64], known: tuple[int, int],
             query: tuple[int, int]) -> tuple[Box, Box]:  # fmt: skip
-    ys, xs = np.nonzero(cells)
+    ys, xs = np.nonzero(_largest(cells))
     n = cells.shape[0]
     kbox = (xs.min() / n, ys.min() / n, (xs.max() + 1) / n, (ys.max() + 1) / n)
     kw, kh = known
@@ -126,7 +142,8 @@ def verify(cand: Candidate, query: Features, gray: npt.NDArray[np.float32]) -> A
     coverage = float(cells.mean())
     if inside.mean() < 0.2 or not cells.any():
         return None
-    if score >= ALTERED_AGREEMENT:
+    in_view = float(cells.sum() / max(int(_cells(inside, inside).sum()), 1))
+    if score >= ALTERED_AGREEMENT and in_view >= ALTERED_COVERAGE:
         kind = "altered_copy"
     elif coverage >= SHARED_CELLS:
         kind = "shared_scene"

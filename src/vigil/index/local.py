@@ -21,7 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 from vigil.errors import IndexCorrupt
-from vigil.index.local_kernels import build_table, lookup, table_keys
+from vigil.index.local_kernels import build_table, group_pairs, lookup, table_keys
 from vigil.signals.local_algo import KNOWN_FEATURES, Features, feature_keys, unpack_record
 
 __all__ = ["Candidate", "LocalIndex"]
@@ -30,6 +30,15 @@ K = KNOWN_FEATURES
 FORMAT = "vigil-local-index"
 MANIFEST = "manifest.json"
 MAX_CHECK = 3  # check bits that may differ between a query keypoint and a known one
+
+
+def max_run(postings: int) -> int:
+    """Longest run of postings under one key that a lookup reads: longer runs are stop words
+    (about 1% of keys, holding a third of the postings of real ORB descriptors): there
+    only postings whose check matches exactly are read."""
+    return 64 + postings // (1 << 16)
+
+
 _ARRAYS = ("ids", "sizes", "counts", "pos", "grid")
 
 
@@ -190,33 +199,35 @@ class LocalIndex:
         """Known images sharing at least ``min_pairs`` keypoints with the query, most first."""
         self._seal()
         qa, qb, qc = feature_keys(feats.descriptors)
-        out: list[Candidate] = []
+        found: list[tuple[int, Candidate]] = []
         out_q = np.empty(1 << 18, np.int32)
         out_f = np.empty(1 << 18, np.uint32)
         for seg in self.segments:
             n = 0
             for (dirs, fids, packs), qk in zip(seg.tables, (qa, qb), strict=True):
-                n = lookup(dirs, fids, packs, qk, qc, MAX_CHECK, seg.alive, K, out_q, out_f, n)
-            out.extend(self._group(seg, out_q[:n], out_f[:n], min_pairs))
-        out.sort(key=lambda c: -len(c.pairs))
-        return out[:limit]
+                run = max_run(len(fids))
+                n = lookup(dirs, fids, packs, qk, qc, MAX_CHECK, run, seg.alive, K, out_q, out_f, n)
+            found.extend(self._group(seg, out_q[:n], out_f[:n], min_pairs, limit))
+        found.sort(key=lambda x: -x[0])
+        return [c for _, c in found[:limit]]
 
     @staticmethod
     def _group(seg: Segment, q: npt.NDArray[np.int32], f: npt.NDArray[np.uint32],
-               min_pairs: int) -> list[Candidate]:  # fmt: skip
-        pairs = np.unique(np.stack([f.astype(np.int64), q.astype(np.int64)], 1), axis=0)
-        slots = pairs[:, 0] // K
-        found = []
-        for slot in np.unique(slots):
-            sel = pairs[slots == slot]
-            if len(np.unique(sel[:, 0])) < min_pairs:
-                continue
+               min_pairs: int, limit: int) -> list[tuple[int, Candidate]]:  # fmt: skip
+        """The ``limit`` images of a segment with the most distinct keypoints paired."""
+        pairs = np.sort(f.astype(np.int64) << 16 | q.astype(np.int64))
+        slots, counts, starts, ends = group_pairs(pairs, K, min_pairs)
+        top = np.argsort(-counts, kind="stable")[:limit]
+        out = []
+        for i in top:
+            slot = int(slots[i])
+            sel = np.unique(pairs[starts[i] : ends[i]])
             w, h = (int(v) for v in seg.sizes[slot])
-            n = int(seg.counts[slot])
-            pts = (seg.pos[slot, :n] / 65535 * np.array([w, h])).astype(np.float32)
-            known_pairs = np.stack([sel[:, 1], sel[:, 0] % K], 1)
-            found.append(Candidate(int(seg.ids[slot]), pts, (w, h), seg.grid[slot], known_pairs))
-        return found
+            pts = (seg.pos[slot, : seg.counts[slot]] / 65535 * np.array([w, h])).astype(np.float32)
+            known_pairs = np.stack([sel & 0xFFFF, (sel >> 16) % K], 1)
+            cand = Candidate(int(seg.ids[slot]), pts, (w, h), seg.grid[slot], known_pairs)
+            out.append((int(counts[i]), cand))
+        return out
 
     # -- persistence -----------------------------------------------------------------------
     def save(self, directory: str | os.PathLike[str]) -> None:

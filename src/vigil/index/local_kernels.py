@@ -11,7 +11,7 @@ import numba
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["build_table", "lookup"]
+__all__ = ["build_table", "group_pairs", "lookup", "table_keys"]
 
 U32 = npt.NDArray[np.uint32]
 CHECK_MASK = 0xFFFFFF
@@ -48,6 +48,7 @@ def lookup(
     qkeys: U32,
     qchecks: U32,
     max_check: int,
+    max_run: int,
     alive: npt.NDArray[np.bool_],
     per_image: int,
     out_q: npt.NDArray[np.int32],
@@ -55,18 +56,24 @@ def lookup(
     n_out: int,
 ) -> int:  # pragma: no cover - compiled
     """Append (query feature, known feature) pairs whose keys are equal and checks within
-    ``max_check`` bits; returns the new count (stops when the output is full)."""
+    ``max_check`` bits; returns the new count (stops when the output is full). A key held by
+    more than ``max_run`` postings is a near stop word (a generic patch that many images
+    have): its postings must match the check exactly."""
     cap = out_q.shape[0]
     for qi in range(qkeys.shape[0]):
         key = qkeys[qi]
         lo = key & 0xFF
         hi = key >> 8
+        run = 0
+        for p in range(dirs[hi], dirs[hi + 1]):
+            run += (packs[p] >> 24) == lo
+        limit = max_check if run <= max_run else 0
         want = qchecks[qi] & CHECK_MASK
         for p in range(dirs[hi], dirs[hi + 1]):
             word = packs[p]
             if (word >> 24) != lo:
                 continue
-            if _popcount32((word & CHECK_MASK) ^ want) > max_check:
+            if _popcount32((word & CHECK_MASK) ^ want) > limit:
                 continue
             fid = fids[p]
             if not alive[fid // per_image]:
@@ -77,3 +84,39 @@ def lookup(
             out_f[n_out] = fid
             n_out += 1
     return n_out
+
+
+@numba.njit(cache=True, nogil=True)
+def group_pairs(
+    pairs: npt.NDArray[np.int64], per_image: int, min_distinct: int
+) -> tuple[
+    npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]
+]:
+    """Runs of sorted ``feature id << 16 | query kp`` pairs by image: (image slot, distinct
+    known keypoints, start, end) for images with at least ``min_distinct`` of them."""
+    n = pairs.shape[0]
+    slots = np.empty(n, np.int64)
+    counts = np.empty(n, np.int64)
+    starts = np.empty(n, np.int64)
+    ends = np.empty(n, np.int64)
+    m = 0
+    i = 0
+    while i < n:
+        slot = (pairs[i] >> 16) // per_image
+        j = i
+        distinct = 0
+        last = -1
+        while j < n and (pairs[j] >> 16) // per_image == slot:
+            fid = pairs[j] >> 16
+            if fid != last:
+                distinct += 1
+                last = fid
+            j += 1
+        if distinct >= min_distinct:
+            slots[m] = slot
+            counts[m] = distinct
+            starts[m] = i
+            ends[m] = j
+            m += 1
+        i = j
+    return slots[:m], counts[:m], starts[:m], ends[:m]

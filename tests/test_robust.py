@@ -1,0 +1,158 @@
+"""Robust matching: altered copies are found and explained; unrelated photos are not matched."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from vigil.errors import InvalidSignal, UsageError
+from vigil.hashing import hash_bytes
+from vigil.index import LocalIndex
+from vigil.lists import Entry
+from vigil.match import Match, Matcher
+from vigil.signals.local import VLocal
+from vigil.store import Store
+
+
+def jpeg(img: Image.Image) -> bytes:
+    buf = io.BytesIO()
+    img.convert("RGB").save(buf, "JPEG", quality=90)
+    return buf.getvalue()
+
+
+def crop(img: Image.Image, frac: float) -> Image.Image:
+    w, h = img.size
+    return img.crop((0, 0, int(w * (1 - frac)), int(h * (1 - frac))))
+
+
+def pad(img: Image.Image, frac: float) -> Image.Image:
+    w, h = img.size
+    out = Image.new("RGB", (int(w * (1 + frac)), int(h * (1 + frac))))
+    out.paste(img, (int(w * frac / 2), int(h * frac / 2)))
+    return out
+
+
+def half_replaced(img: Image.Image, donor: Image.Image) -> Image.Image:
+    """The left 45% of ``img`` kept, the rest replaced by another photo."""
+    out = img.copy()
+    w, h = img.size
+    keep = int(w * 0.45)
+    out.paste(donor.resize((w - keep, h)), (keep, 0))
+    return out
+
+
+@pytest.fixture
+def robust_store(tmp_path: Path, known_photos: list[Path]) -> Store:
+    store = Store.open(tmp_path)
+    store.create_list("known")
+    entries = []
+    for i, path in enumerate(known_photos):
+        res = hash_bytes(path.read_bytes(), str(path))
+        assert res.signals["vlocal"].usable
+        entries.append(Entry(f"k{i}", [(n, s.value) for n, s in res.signals.items()]))
+    store.apply("known", entries)
+    return store
+
+
+def best(store: Store, data: bytes) -> list[Match]:
+    return Matcher(store).match_result(hash_bytes(data, "query", variants=True))
+
+
+@pytest.mark.parametrize(
+    ("name", "transform"),
+    [
+        ("crop_20", lambda im: crop(im, 0.2)),
+        ("pad_20", lambda im: pad(im, 0.2)),
+        ("rotate_4", lambda im: im.rotate(4, resample=Image.BILINEAR)),
+    ],
+)
+def test_altered_copies_are_found_where_pdq_is_not(
+    robust_store: Store, known_photos: list[Path], name: str, transform: object
+) -> None:
+    original = Image.open(known_photos[0]).convert("RGB")
+    matches = best(robust_store, jpeg(transform(original)))  # type: ignore[operator]
+    (m,) = [m for m in matches if m.entry.key == "k0"]
+    assert (m.kind, m.signal_type, m.via) == ("altered_copy", "vlocal", ("vlocal",)), name
+    assert m.region is not None
+    assert m.region.score >= 0.75
+    assert [x.entry.key for x in matches] == ["k0"]  # nothing else matched
+
+
+def test_the_region_names_what_survived_a_crop(
+    robust_store: Store, known_photos: list[Path]
+) -> None:
+    original = Image.open(known_photos[1]).convert("RGB")
+    (m,) = best(robust_store, jpeg(crop(original, 0.3)))
+    assert m.region is not None
+    x0, y0, x1, y1 = m.region.known_region  # the top-left 70% of the known image, to a cell
+    assert x0 <= 0.125 and y0 <= 0.125
+    assert 0.5 <= x1 <= 0.8 and 0.5 <= y1 <= 0.8
+    assert m.region.query_region[0] <= 0.1 and m.region.query_region[2] >= 0.8
+    assert abs(m.region.scale - 1) < 0.05
+    assert m.as_dict()["robust"]["kind"] == "altered_copy"
+
+
+def test_a_different_subject_on_the_same_scene_is_a_shared_scene(
+    robust_store: Store, known_photos: list[Path], unrelated_photos: list[Path]
+) -> None:
+    original = Image.open(known_photos[2]).convert("RGB")
+    donor = Image.open(unrelated_photos[0]).convert("RGB")
+    (m,) = best(robust_store, jpeg(half_replaced(original, donor)))
+    assert m.kind == "shared_scene"
+    assert m.region is not None
+    assert m.region.known_region[0] <= 0.125 and m.region.known_region[2] <= 0.625
+
+
+def test_unrelated_photos_do_not_match(
+    robust_store: Store, unrelated_photos: list[Path]
+) -> None:
+    for path in unrelated_photos:
+        img = Image.open(path).convert("RGB")
+        for data in (path.read_bytes(), jpeg(crop(img, 0.1)), jpeg(pad(img, 0.2))):
+            assert best(robust_store, data) == [], path
+
+
+def test_an_identical_file_is_an_exact_match_first(
+    robust_store: Store, known_photos: list[Path]
+) -> None:
+    (m,) = best(robust_store, known_photos[3].read_bytes())
+    assert m.kind == "exact"
+    assert {"md5", "pdq", "vlocal"} <= set(m.via)
+
+
+def test_vlocal_values_are_checked_and_cannot_be_matched_without_the_image(
+    robust_store: Store, known_photos: list[Path]
+) -> None:
+    value = hash_bytes(known_photos[0].read_bytes()).signals["vlocal"].value
+    assert VLocal.normalize(value.upper()) == value
+    for bad in (value[:-2], value[:10], "00" + value[2:]):
+        with pytest.raises(InvalidSignal):
+            VLocal.normalize(bad)
+    with pytest.raises(UsageError, match="match the file itself"):
+        Matcher(robust_store).match_value("vlocal", value)
+
+
+def test_local_index_adds_removes_and_persists(tmp_path: Path, known_photos: list[Path]) -> None:
+    results = [hash_bytes(p.read_bytes(), str(p), variants=True) for p in known_photos[:4]]
+    values = [bytes.fromhex(r.signals["vlocal"].value) for r in results]
+    query = results[1].signals["vlocal"].payload
+    index = LocalIndex()
+    index.add([10, 11], values[:2])
+    index.add([12], values[2:3])  # a second segment, merged with the first
+    index.add([13], values[3:4])
+    assert len(index) == 4
+    assert index.candidates(query.features)[0].id == 11  # type: ignore[union-attr]
+    index.remove([11])
+    assert 11 not in {c.id for c in index.candidates(query.features)}  # type: ignore[union-attr]
+    index.save(tmp_path / "ix")
+    loaded = LocalIndex.load(tmp_path / "ix")
+    assert len(loaded) == 3
+    assert 11 not in {c.id for c in loaded.candidates(query.features)}  # type: ignore[union-attr]
+    loaded.add([11], values[1:2])
+    found = loaded.candidates(query.features)  # type: ignore[union-attr]
+    assert found[0].id == 11
+    assert np.array_equal(found[0].grid, np.frombuffer(values[1][6:134], np.uint8))
