@@ -1,8 +1,10 @@
 """Vigil's main job end to end on the embedded default (SQLite + index files, no server).
 
 1. creates a list and adds the benign photos in examples/photos/known/ to it;
-2. makes a folder of altered copies of them (resized, re-encoded, rotated, mirrored, grey,
-   brighter) beside the unrelated photos of examples/photos/unrelated/;
+2. makes a folder of altered copies of them beside the unrelated photos of
+   examples/photos/unrelated/: PDQ finds the resized, re-encoded, rotated, mirrored, grey and
+   brighter ones (near_duplicate); the cropped, padded, captioned and slightly rotated ones
+   need Vigil's robust signal (altered_copy);
 3. scans that folder with `vigil scan` and prints, per file, what matched.
 
 Everything happens in ./demo-home (data) and ./demo-home/queries (the folder scanned); the
@@ -17,7 +19,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from PIL import Image, ImageEnhance, ImageOps
+from PIL import Image, ImageDraw, ImageEnhance, ImageOps
 from rich.console import Console
 from rich.table import Table
 
@@ -36,6 +38,22 @@ ALTERATIONS = {
 }
 
 
+def _caption(im: Image.Image) -> Image.Image:
+    out = im.copy()
+    draw = ImageDraw.Draw(out)
+    draw.rectangle((0, int(im.height * 0.8), im.width, im.height), fill=(20, 20, 20))
+    draw.text((10, int(im.height * 0.85)), "a caption over the photo", fill=(255, 255, 255))
+    return out
+
+
+ROBUST = {
+    "cropped-20": lambda im: im.crop((im.width // 5, 0, im.width, im.height * 4 // 5)),
+    "padded": lambda im: ImageOps.expand(im, border=im.width // 8, fill=(0, 0, 0)),
+    "rotated-4": lambda im: im.rotate(4, resample=Image.BILINEAR),
+    "captioned": _caption,
+}
+
+
 def run(*args: str) -> None:
     console.print(f"[dim]$ vigil {' '.join(args)}[/dim]")
     code = subprocess.run([VIGIL, "--home", str(HOME), *args], check=False).returncode
@@ -49,6 +67,8 @@ def make_queries(known: list[Path], unrelated: list[Path], out: Path) -> None:
         name = list(ALTERATIONS)[i % len(ALTERATIONS)]
         img = ALTERATIONS[name](Image.open(path).convert("RGB"))
         img.save(out / f"{path.stem}-{name}.jpg", quality=25 if name == "jpeg-q25" else 85)
+        name = list(ROBUST)[i % len(ROBUST)]
+        ROBUST[name](Image.open(path).convert("RGB")).save(out / f"{path.stem}-{name}.jpg")
     for path in unrelated:
         shutil.copy(path, out / f"unrelated-{path.name}")
     (out / "not-an-image.jpg").write_bytes(b"a text file with a .jpg name")
@@ -75,7 +95,7 @@ def main() -> None:
     report = HOME / "scan.jsonl"
     run("scan", str(queries), "--list", "demo-known", "--report", str(report))
 
-    table = Table("file", "result", "via", "distance", "variant", title="per file")
+    table = Table("file", "result", "kind", "via", "distance", "variant", title="per file")
     for line in report.read_text().splitlines():
         row = json.loads(line)
         name = Path(row["path"]).name
@@ -84,14 +104,15 @@ def main() -> None:
             table.add_row(
                 name,
                 "[bold red]known[/bold red]",
+                m["kind"],
                 ",".join(m["via"]),
                 str(m["distance"]),
                 m["variant"],
             )
         elif row["status"] == "error":
-            table.add_row(name, "[yellow]error[/yellow]", row["error"]["reason"], "", "")
+            table.add_row(name, "[yellow]error[/yellow]", "", row["error"]["reason"], "", "")
         else:
-            table.add_row(name, "[green]no match[/green]", "", "", "")
+            table.add_row(name, "[green]no match[/green]", "", "", "", "")
     console.print(table)
     console.print(f"Report: {report}. Data directory: {HOME} (delete it when done).")
 

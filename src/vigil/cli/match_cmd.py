@@ -33,12 +33,13 @@ def _match_row(matcher: Matcher, source: str, matches: list[Match]) -> dict[str,
 
 
 def _print_rows(rows: list[dict[str, Any]]) -> None:
-    table = Table("input", "list", "entry", "signal", "distance", "variant", "category")
+    table = Table("input", "list", "entry", "kind", "signal", "distance", "how", "category")
+    blank = [""] * 5
     for row in rows:
         if row.get("error") and not row["matches"]:
-            table.add_row(row["path"], "[red]error[/red]", row["error"]["reason"], "", "", "", "")
+            table.add_row(row["path"], "[red]error[/red]", row["error"]["reason"], *blank)
         if not row["matches"] and not row.get("error"):
-            table.add_row(row["path"], "[green]no match[/green]", "", "", "", "", "")
+            table.add_row(row["path"], "[green]no match[/green]", "", *blank)
         for m in row["matches"]:
             cat = m.get("category_label") or ("" if m["category"] is None else str(m["category"]))
             how = m["variant"]
@@ -48,10 +49,15 @@ def _print_rows(rows: list[dict[str, Any]]) -> None:
                     f"{v['query_match_percent']}% of query; known "
                     f"{v['known_range'][0]:.0f}-{v['known_range'][1]:.0f} s"
                 )
+            if "robust" in m:
+                r = m["robust"]
+                box = ",".join(f"{x:.2f}" for x in r["known_region"])
+                how = f"score {r['score']:.2f}; known region {box}"
             table.add_row(
                 row["path"],
                 f"[bold red]{m['list']}[/bold red]",
                 m["entry"],
+                m["kind"],
                 m["signal_type"],
                 str(m["distance"]),
                 how,
