@@ -36,7 +36,7 @@ from typing import Any  # noqa: E402
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from bench.common import ROOT, git_rev, machine, need_shared, record  # noqa: E402
+from bench.common import OUT, ROOT, git_rev, machine, need_shared, record  # noqa: E402
 from vigil.hashing import hash_bytes  # noqa: E402
 from vigil.lists import Entry  # noqa: E402
 from vigil.match import Matcher  # noqa: E402
@@ -92,11 +92,12 @@ def _query(job: tuple[str, str, int]) -> dict[str, Any]:
     matches = _W["matcher"].match_result(result)
     elapsed = time.perf_counter() - t0
     kinds = {int(m.entry.key): m.kind for m in matches}
+    regions = {int(m.entry.key): m.region.as_dict() for m in matches if m.region is not None}
     pdq = result.signals.get("pdq")
     plain = _pdq_hits([pdq.value]) if pdq and pdq.usable else set()
     dihedral = _pdq_hits([pdq.value, *pdq.variants.values()]) if pdq and pdq.usable else set()
     return {"t": tname, "truth": truth, "kinds": kinds, "plain": plain, "dih": dihedral,
-            "s": elapsed}  # fmt: skip
+            "s": elapsed, "path": path, "regions": regions}  # fmt: skip
 
 
 def build(home: Path, photos: Path, known: list[str]) -> dict[str, float]:
@@ -113,6 +114,25 @@ def build(home: Path, photos: Path, known: list[str]) -> dict[str, float]:
     sizes = {t: store.index(t).nbytes / len(known) for t in ("pdq", "vlocal")}
     store.close()
     return sizes
+
+
+def write_false(rows: list[dict[str, Any]], known: list[str]) -> None:
+    """Every false match, for a person to look at: bench/out/robustness-false.json."""
+    false = [
+        {
+            "query": r["path"],
+            "transform": r["t"],
+            "known": known[k],
+            "kind": kind,
+            "robust": r["regions"].get(k),
+        }
+        for r in rows
+        if r["truth"] < 0
+        for k, kind in r["kinds"].items()
+    ]
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / "robustness-false.json").write_text(json.dumps(false, indent=1))
+    print(f"{len(false)} false matches (all kinds) in {OUT / 'robustness-false.json'}")
 
 
 def score(rows: list[dict[str, Any]], names: list[str]) -> dict[str, Any]:
@@ -182,6 +202,7 @@ def main() -> None:
     ap.add_argument("--unrelated", type=int, default=1001)
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--no-record", action="store_true", help="print, do not write the docs")
+    ap.add_argument("--negatives-only", action="store_true", help="false matches only")
     args = ap.parse_args()
     shared = need_shared()
     split = json.loads((shared / "splits" / "robustness.json").read_text())
@@ -192,11 +213,16 @@ def main() -> None:
         t0 = time.perf_counter()
         sizes = build(Path(tmp), photos, known)
         print(f"indexed {len(known)} in {time.perf_counter() - t0:.1f} s", flush=True)
-        jobs = [(p, n, i) for i, p in enumerate(known) for n in names]
+        jobs = (
+            [] if args.negatives_only else [(p, n, i) for i, p in enumerate(known) for n in names]
+        )
         jobs += [(p, n, -1) for p in unrelated for n in ["original", *names]]
         donors = split["unrelated"][:100]
         with Pool(args.workers, _init, (tmp, str(photos), donors)) as pool:
             rows = pool.map(_query, jobs, chunksize=16)
+    write_false(rows, known)
+    if args.negatives_only:
+        return
     res = score(rows, names)
     body = report(res, names, sizes, args)
     print(body)

@@ -33,6 +33,7 @@ __all__ = ["Alignment", "verify"]
 MIN_INLIERS = 6
 ALTERED_AGREEMENT = 0.75  # share of grid signs in view that agree: altered_copy
 ALTERED_COVERAGE = 0.5  # and share of the cells in view that match
+SURE_AGREEMENT, SURE_INLIERS = 0.8, 8  # below 0.8 agreement, 8 inliers are needed
 CELL = 4  # grid points per cell side: 8x8 cells of 16 signs
 CELL_AGREE = 13  # signs of 16 that must agree for a cell to count as matched
 SHARED_CELLS = 0.25  # share of the known image's cells that must match: shared_scene
@@ -143,7 +144,8 @@ def verify(cand: Candidate, query: Features, gray: npt.NDArray[np.float32]) -> A
     if inside.mean() < 0.2 or not cells.any():
         return None
     in_view = float(cells.sum() / max(int(_cells(inside, inside).sum()), 1))
-    if score >= ALTERED_AGREEMENT and in_view >= ALTERED_COVERAGE:
+    strong = score >= SURE_AGREEMENT or inliers >= SURE_INLIERS
+    if score >= ALTERED_AGREEMENT and in_view >= ALTERED_COVERAGE and strong:
         kind = "altered_copy"
     elif coverage >= SHARED_CELLS:
         kind = "shared_scene"

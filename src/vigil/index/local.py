@@ -22,7 +22,7 @@ import numpy.typing as npt
 
 from vigil.errors import IndexCorrupt
 from vigil.index.local_kernels import build_table, group_pairs, lookup, table_keys
-from vigil.signals.local_algo import KNOWN_FEATURES, Features, feature_keys, unpack_record
+from vigil.signals.local_algo import KEYS, KNOWN_FEATURES, Features, feature_keys, unpack_record
 
 __all__ = ["Candidate", "LocalIndex"]
 
@@ -87,14 +87,15 @@ class Segment:
     ) -> Segment:
         n = len(ids)
         pos = np.zeros((n, K, 2), np.uint16)
-        keys_a, keys_b, checks, fids = [], [], [], []
+        keys: list[list[npt.NDArray[np.uint32]]] = [[] for _ in KEYS]
+        checks, fids = [], []
         for slot, (feats, _) in enumerate(records):
             m = min(len(feats.points), K)
             w, h = feats.size
             pos[slot, :m] = np.round(feats.points[:m] / np.array([w, h]) * 65535)
-            a, b, c = feature_keys(feats.descriptors[:m])
-            keys_a.append(a)
-            keys_b.append(b)
+            ks, c = feature_keys(feats.descriptors[:m])
+            for t, k in enumerate(ks):
+                keys[t].append(k)
             checks.append(c)
             fids.append(np.arange(slot * K, slot * K + m, dtype=np.uint32))
         arrays: dict[str, npt.NDArray[np.generic]] = {
@@ -105,16 +106,14 @@ class Segment:
             "grid": np.array([g for _, g in records], np.uint8).reshape(n, -1),
         }
         chk, fid = _cat(checks), _cat(fids)
-        return cls(
-            arrays, [build_table(_cat(keys_a), chk, fid), build_table(_cat(keys_b), chk, fid)]
-        )
+        return cls(arrays, [build_table(_cat(k), chk, fid) for k in keys])
 
     @classmethod
     def merge(cls, parts: list[Segment]) -> Segment:
         """One segment holding the live images of ``parts``."""
         arrays = {a: np.concatenate([getattr(s, a)[s.alive] for s in parts]) for a in _ARRAYS}
         tables = []
-        for t in range(2):
+        for t in range(len(KEYS)):
             keys, checks, fids = [], [], []
             base = 0
             for s in parts:
@@ -148,7 +147,7 @@ class Segment:
     def load(cls, root: Path) -> Segment:
         arrays = {a: np.load(root / f"{a}.npy") for a in _ARRAYS}
         tables: list[Table] = []
-        for t in range(2):
+        for t in range(len(KEYS)):
             dirs, fids, packs = (np.load(root / f"t{t}-{p}.npy") for p in ("dirs", "fids", "packs"))
             tables.append((dirs, fids, packs))
         seg = cls(arrays, tables)
@@ -198,13 +197,13 @@ class LocalIndex:
     def candidates(self, feats: Features, min_pairs: int = 6, limit: int = 30) -> list[Candidate]:
         """Known images sharing at least ``min_pairs`` keypoints with the query, most first."""
         self._seal()
-        qa, qb, qc = feature_keys(feats.descriptors)
+        qkeys, qc = feature_keys(feats.descriptors)
         found: list[tuple[int, Candidate]] = []
         out_q = np.empty(1 << 18, np.int32)
         out_f = np.empty(1 << 18, np.uint32)
         for seg in self.segments:
             n = 0
-            for (dirs, fids, packs), qk in zip(seg.tables, (qa, qb), strict=True):
+            for (dirs, fids, packs), qk in zip(seg.tables, qkeys, strict=True):
                 run = max_run(len(fids))
                 n = lookup(dirs, fids, packs, qk, qc, MAX_CHECK, run, seg.alive, K, out_q, out_f, n)
             found.extend(self._group(seg, out_q[:n], out_f[:n], min_pairs, limit))

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 import numpy.typing as npt
 
 from vigil.errors import InvalidSignal
 from vigil.signals.base import Content, SignalExample, SignalType, SignalValue, registry
 from vigil.signals.local_algo import (
-    MIN_SIDE,
+    DECODE_MIN_SIDE,
     Features,
     dog_samples,
     extract,
@@ -31,6 +32,8 @@ from vigil.signals.pdq import example_image
 __all__ = ["LocalQuery", "VLocal", "analyse"]
 
 MIN_FEATURES = 8  # fewer keypoints than this: too little texture to match robustly
+SMALL_QUERY = 600  # a query whose long side is under this (after normalising) ...
+ENLARGE = 1.4  # ... is also searched at this scale: copies are often reduced
 
 
 @dataclass(frozen=True)
@@ -48,7 +51,20 @@ def analyse(gray: npt.NDArray[np.uint8]) -> tuple[str, int, LocalQuery]:
     feats = extract(norm)
     known = spread(feats)
     signs, _ = dog_samples(norm.astype(np.float32), None, known.size)
-    return pack_record(known, signs), len(known.points), LocalQuery(feats, norm.astype(np.float32))
+    query = feats
+    if max(norm.shape) < SMALL_QUERY:  # maybe a reduced copy: look at it enlarged too
+        query = _with_enlarged(norm, feats)
+    return pack_record(known, signs), len(known.points), LocalQuery(query, norm.astype(np.float32))
+
+
+def _with_enlarged(norm: npt.NDArray[np.uint8], feats: Features) -> Features:
+    """``feats`` plus the keypoints of ``norm`` enlarged by ENLARGE, in ``norm``'s pixels."""
+    h, w = norm.shape
+    big = cv2.resize(norm, (round(w * ENLARGE), round(h * ENLARGE)), interpolation=cv2.INTER_LINEAR)
+    extra = extract(np.asarray(big, np.uint8))
+    points = np.concatenate([feats.points, extra.points / np.float32(ENLARGE)]).astype(np.float32)
+    descriptors = np.concatenate([feats.descriptors, extra.descriptors])
+    return Features(points, descriptors, feats.size)
 
 
 @registry.register
@@ -74,7 +90,7 @@ class VLocal(SignalType):
 
     @classmethod
     def compute(cls, content: Content) -> SignalValue:
-        img = content.image(MIN_SIDE)
+        img = content.image(DECODE_MIN_SIDE)
         gray = np.asarray(img.image.convert("L"), dtype=np.uint8)
         value, n, query = analyse(gray)
         usable = n >= MIN_FEATURES

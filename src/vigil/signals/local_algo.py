@@ -37,6 +37,7 @@ QUERY_FEATURES = 500
 GRID = 32  # DoG signs sampled on a GRID x GRID lattice of the known image
 MAX_SIDE = 1024  # larger images are reduced to this before feature extraction
 MIN_SIDE = 400  # smaller ones are enlarged to this (ORB needs some pixels per feature)
+DECODE_MIN_SIDE = 400  # a large JPEG may be decoded at reduced scale down to this short side
 VERSION = 1
 _HEADER = struct.Struct("<BBHH")  # version, feature count, width, height
 
@@ -45,7 +46,8 @@ KEY_A = (98, 31, 195, 127, 141, 56, 153, 163, 204, 196, 17, 129,
          162, 178, 152, 10, 37, 67, 11, 165, 43, 64, 131, 114)  # fmt: skip
 KEY_B = (227, 185, 44, 160, 69, 42, 126, 65, 21, 68, 223, 110,
          111, 171, 123, 225, 202, 232, 52, 74, 154, 142, 237, 124)  # fmt: skip
-CHECK = tuple(b for b in range(256) if b not in KEY_A + KEY_B)[:24]
+KEYS = (KEY_A, KEY_B)  # one index table per key
+CHECK = tuple(b for b in range(256) if all(b not in k for k in KEYS))[:24]
 
 # One thread: Vigil parallelises by process (scan, service workers), and OpenCV's own thread pool
 # would both oversubscribe the cores and deadlock processes forked after it started.
@@ -121,10 +123,10 @@ def _bits_value(bits: npt.NDArray[np.uint8], which: tuple[int, ...]) -> npt.NDAr
 
 def feature_keys(
     desc: npt.NDArray[np.uint8],
-) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32], npt.NDArray[np.uint32]]:
-    """The two 24-bit index keys and the 24-bit check of each descriptor."""
+) -> tuple[list[npt.NDArray[np.uint32]], npt.NDArray[np.uint32]]:
+    """The 24-bit index keys (one per table) and the 24-bit check of each descriptor."""
     bits = np.unpackbits(desc, axis=1)
-    return _bits_value(bits, KEY_A), _bits_value(bits, KEY_B), _bits_value(bits, CHECK)
+    return [_bits_value(bits, k) for k in KEYS], _bits_value(bits, CHECK)
 
 
 def dog_samples(
