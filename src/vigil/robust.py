@@ -36,7 +36,9 @@ ALTERED_COVERAGE = 0.5  # and share of the cells in view that match
 SURE_AGREEMENT, SURE_INLIERS = 0.8, 8  # below 0.8 agreement, 8 inliers are needed
 CELL = 4  # grid points per cell side: 8x8 cells of 16 signs
 CELL_AGREE = 13  # signs of 16 that must agree for a cell to count as matched
-SHARED_CELLS = 0.25  # share of the known image's cells that must match: shared_scene
+SHARED_CELLS = (
+    0.25  # share of the known image's cells that must match (and 8 inliers): shared_scene
+)
 Box = tuple[float, float, float, float]
 
 
@@ -147,7 +149,7 @@ def verify(cand: Candidate, query: Features, gray: npt.NDArray[np.float32]) -> A
     strong = score >= SURE_AGREEMENT or inliers >= SURE_INLIERS
     if score >= ALTERED_AGREEMENT and in_view >= ALTERED_COVERAGE and strong:
         kind = "altered_copy"
-    elif coverage >= SHARED_CELLS:
+    elif coverage >= SHARED_CELLS and inliers >= SURE_INLIERS:
         kind = "shared_scene"
     else:
         return None
