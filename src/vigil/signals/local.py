@@ -34,6 +34,7 @@ __all__ = ["LocalQuery", "VLocal", "analyse"]
 MIN_FEATURES = 8  # fewer keypoints than this: too little texture to match robustly
 SMALL_QUERY = 600  # a query whose long side is under this (after normalising) ...
 ENLARGE = 1.4  # ... is also searched at this scale: copies are often reduced
+ENLARGED_LEVELS = 7  # fewer (3) cost 6 points of recall on reduced crops for 2 ms
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,7 @@ def _with_enlarged(norm: npt.NDArray[np.uint8], feats: Features) -> Features:
     """``feats`` plus the keypoints of ``norm`` enlarged by ENLARGE, in ``norm``'s pixels."""
     h, w = norm.shape
     big = cv2.resize(norm, (round(w * ENLARGE), round(h * ENLARGE)), interpolation=cv2.INTER_LINEAR)
-    extra = extract(np.asarray(big, np.uint8))
+    extra = extract(np.asarray(big, np.uint8), levels=ENLARGED_LEVELS)
     points = np.concatenate([feats.points, extra.points / np.float32(ENLARGE)]).astype(np.float32)
     descriptors = np.concatenate([feats.descriptors, extra.descriptors])
     return Features(points, descriptors, feats.size)

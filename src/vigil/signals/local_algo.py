@@ -77,9 +77,14 @@ def normalized_gray(gray: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
     return np.asarray(cv2.resize(gray, size, interpolation=interp), dtype=np.uint8)
 
 
-def _orb(n: int) -> cv2.ORB:
+def _orb(n: int, levels: int) -> cv2.ORB:
     return cv2.ORB.create(
-        nfeatures=n, scaleFactor=1.2, nlevels=7, edgeThreshold=15, patchSize=15, fastThreshold=8
+        nfeatures=n,
+        scaleFactor=1.2,
+        nlevels=levels,
+        edgeThreshold=15,
+        patchSize=15,
+        fastThreshold=8,
     )
 
 
@@ -98,10 +103,11 @@ def _spread(points: npt.NDArray[np.float32], response: npt.NDArray[np.float32],
     return np.asarray(pick, dtype=np.intp)
 
 
-def extract(gray: npt.NDArray[np.uint8], n: int = QUERY_FEATURES) -> Features:
-    """The ``n`` strongest ORB keypoints of a normalised grey image."""
+def extract(gray: npt.NDArray[np.uint8], n: int = QUERY_FEATURES, levels: int = 7) -> Features:
+    """The ``n`` strongest ORB keypoints of a normalised grey image, over ``levels`` scales
+    1.2x apart."""
     h, w = gray.shape
-    keypoints, desc = _orb(n).detectAndCompute(gray, None)
+    keypoints, desc = _orb(n, levels).detectAndCompute(gray, None)
     if desc is None or not keypoints:
         return Features(np.zeros((0, 2), np.float32), np.zeros((0, 32), np.uint8), (w, h))
     points = np.array([kp.pt for kp in keypoints], dtype=np.float32)
