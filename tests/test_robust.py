@@ -107,9 +107,7 @@ def test_a_different_subject_on_the_same_scene_is_a_shared_scene(
     assert m.region.known_region[0] <= 0.125 and m.region.known_region[2] <= 0.625
 
 
-def test_unrelated_photos_do_not_match(
-    robust_store: Store, unrelated_photos: list[Path]
-) -> None:
+def test_unrelated_photos_do_not_match(robust_store: Store, unrelated_photos: list[Path]) -> None:
     for path in unrelated_photos:
         img = Image.open(path).convert("RGB")
         for data in (path.read_bytes(), jpeg(crop(img, 0.1)), jpeg(pad(img, 0.2))):
@@ -155,4 +153,6 @@ def test_local_index_adds_removes_and_persists(tmp_path: Path, known_photos: lis
     loaded.add([11], values[1:2])
     found = loaded.candidates(query.features)  # type: ignore[union-attr]
     assert found[0].id == 11
+    loaded._buffers = (np.empty(4, np.int32), np.empty(4, np.uint32))  # too small: must grow
+    assert [c.id for c in loaded.candidates(query.features)] == [c.id for c in found]  # type: ignore[union-attr]
     assert np.array_equal(found[0].grid, np.frombuffer(values[1][6:134], np.uint8))

@@ -53,7 +53,7 @@ class Candidate:
     pairs: npt.NDArray[np.int64]  # (n, 2)
 
 
-Table = tuple[npt.NDArray[np.int64], npt.NDArray[np.uint32], npt.NDArray[np.uint32]]
+Table = tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32], npt.NDArray[np.uint32]]
 
 
 def _cat(parts: list[npt.NDArray[np.uint32]]) -> npt.NDArray[np.uint32]:
@@ -164,6 +164,7 @@ class LocalIndex:
         self.dead: set[int] = set()
         self.checkpoint = 0
         self._next_name = 1
+        self._buffers = (np.empty(1 << 16, np.int32), np.empty(1 << 16, np.uint32))
 
     def __len__(self) -> int:
         return sum(int(s.alive.sum()) for s in self.segments) + len(self.pending)
@@ -199,16 +200,24 @@ class LocalIndex:
         self._seal()
         qkeys, qc = feature_keys(feats.descriptors)
         found: list[tuple[int, Candidate]] = []
-        out_q = np.empty(1 << 18, np.int32)
-        out_f = np.empty(1 << 18, np.uint32)
         for seg in self.segments:
+            q, f = self._pairs(seg, qkeys, qc)
+            found.extend(self._group(seg, q, f, min_pairs, limit))
+        found.sort(key=lambda x: -x[0])
+        return [c for _, c in found[:limit]]
+
+    def _pairs(self, seg: Segment, qkeys: list[npt.NDArray[np.uint32]], qc: npt.NDArray[np.uint32]
+               ) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.uint32]]:  # fmt: skip
+        """Every (query keypoint, known feature id) pair of one segment (buffers grow to fit)."""
+        while True:
+            out_q, out_f = self._buffers
             n = 0
             for (dirs, fids, packs), qk in zip(seg.tables, qkeys, strict=True):
                 run = max_run(len(fids))
                 n = lookup(dirs, fids, packs, qk, qc, MAX_CHECK, run, seg.alive, K, out_q, out_f, n)
-            found.extend(self._group(seg, out_q[:n], out_f[:n], min_pairs, limit))
-        found.sort(key=lambda x: -x[0])
-        return [c for _, c in found[:limit]]
+            if n < len(out_q):
+                return out_q[:n], out_f[:n]
+            self._buffers = (np.empty(2 * n, np.int32), np.empty(2 * n, np.uint32))
 
     @staticmethod
     def _group(seg: Segment, q: npt.NDArray[np.int32], f: npt.NDArray[np.uint32],

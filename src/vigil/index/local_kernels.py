@@ -1,8 +1,10 @@
 """Numba kernels of the local-feature index: build a posting table, look keys up in it.
 
 A table maps a 24-bit key to postings. Postings are sorted by key; ``dirs`` holds the offset of
-each key's top 16 bits, and each posting packs the key's low 8 bits with a 24-bit check, so a
-posting costs 8 bytes (feature id + packed word) and a lookup reads one contiguous run.
+each value of the key's top bits (16 to 24 of them: more for larger tables, so that a bucket
+stays a handful of keys), and each posting packs the remaining low bits of the key with a 24-bit
+check, so a posting costs 8 bytes (feature id + packed word) and a lookup reads one contiguous
+run.
 """
 
 from __future__ import annotations
@@ -17,19 +19,28 @@ U32 = npt.NDArray[np.uint32]
 CHECK_MASK = 0xFFFFFF
 
 
-def build_table(keys: U32, checks: U32, fids: U32) -> tuple[npt.NDArray[np.int64], U32, U32]:
+def directory_bits(postings: int) -> int:
+    """How many top bits of the key the directory of a table of ``postings`` resolves."""
+    return int(min(24, max(16, postings.bit_length() - 3)))
+
+
+def build_table(keys: U32, checks: U32, fids: U32) -> tuple[U32, U32, U32]:
     """(dirs, fids, packs) of a table holding ``keys`` (24-bit) for feature ids ``fids``."""
+    bits = directory_bits(len(keys))
     order = np.argsort(keys, kind="stable")
     k = keys[order]
-    packs = ((k & 0xFF) << 24 | (checks[order] & CHECK_MASK)).astype(np.uint32)
-    dirs = np.searchsorted(k >> 8, np.arange(65537, dtype=np.uint32)).astype(np.int64)
-    return dirs, np.ascontiguousarray(fids[order], dtype=np.uint32), packs
+    low = (k & ((1 << (24 - bits)) - 1)).astype(np.uint32)
+    packs = (low << 24 | (checks[order] & CHECK_MASK)).astype(np.uint32)
+    dirs = np.searchsorted(k >> (24 - bits), np.arange((1 << bits) + 1, dtype=np.uint32))
+    return dirs.astype(np.uint32), np.ascontiguousarray(fids[order], dtype=np.uint32), packs
 
 
-def table_keys(dirs: npt.NDArray[np.int64], packs: U32) -> U32:
+def table_keys(dirs: U32, packs: U32) -> U32:
     """The 24-bit keys of a table's postings, in posting order (to merge tables)."""
-    hi = np.repeat(np.arange(65536, dtype=np.uint32), np.diff(dirs))
-    return (hi << 8 | packs >> 24).astype(np.uint32)
+    shift = 24 - (len(dirs) - 1).bit_length() + 1
+    runs = np.asarray(np.diff(dirs.astype(np.int64)), dtype=np.int64)
+    hi = np.repeat(np.arange(len(dirs) - 1, dtype=np.uint32), runs)
+    return (hi << shift | packs >> 24).astype(np.uint32)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -42,7 +53,7 @@ def _popcount32(x: int) -> int:  # pragma: no cover - compiled
 
 @numba.njit(cache=True, nogil=True)
 def lookup(
-    dirs: npt.NDArray[np.int64],
+    dirs: U32,
     fids: U32,
     packs: U32,
     qkeys: U32,
@@ -60,10 +71,16 @@ def lookup(
     more than ``max_run`` postings is a near stop word (a generic patch that many images
     have): its postings must match the check exactly."""
     cap = out_q.shape[0]
+    shift = 24
+    size = dirs.shape[0] - 1
+    while size > 1:
+        size >>= 1
+        shift -= 1
+    low_mask = (1 << shift) - 1
     for qi in range(qkeys.shape[0]):
         key = qkeys[qi]
-        lo = key & 0xFF
-        hi = key >> 8
+        lo = key & low_mask
+        hi = key >> shift
         run = 0
         for p in range(dirs[hi], dirs[hi + 1]):
             run += (packs[p] >> 24) == lo
