@@ -89,9 +89,12 @@ def test_the_region_names_what_survived_a_crop(
     (m,) = best(robust_store, jpeg(crop(original, 0.3)))
     assert m.region is not None
     x0, y0, x1, y1 = m.region.known_region  # the top-left 70% of the known image, to a cell
-    assert x0 <= 0.125 and y0 <= 0.125
-    assert 0.5 <= x1 <= 0.8 and 0.5 <= y1 <= 0.8
-    assert m.region.query_region[0] <= 0.1 and m.region.query_region[2] >= 0.8
+    assert x0 <= 0.125
+    assert y0 <= 0.125
+    assert 0.5 <= x1 <= 0.8
+    assert 0.5 <= y1 <= 0.8
+    assert m.region.query_region[0] <= 0.1
+    assert m.region.query_region[2] >= 0.8
     assert abs(m.region.scale - 1) < 0.05
     assert m.as_dict()["robust"]["kind"] == "altered_copy"
 
@@ -104,7 +107,8 @@ def test_a_different_subject_on_the_same_scene_is_a_shared_scene(
     (m,) = best(robust_store, jpeg(half_replaced(original, donor)))
     assert m.kind == "shared_scene"
     assert m.region is not None
-    assert m.region.known_region[0] <= 0.125 and m.region.known_region[2] <= 0.625
+    assert m.region.known_region[0] <= 0.125
+    assert m.region.known_region[2] <= 0.625
 
 
 def test_unrelated_photos_do_not_match(robust_store: Store, unrelated_photos: list[Path]) -> None:
