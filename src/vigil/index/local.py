@@ -21,7 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 from vigil.errors import IndexCorrupt
-from vigil.index.local_kernels import build_table, group_pairs, lookup, table_keys
+from vigil.index.local_kernels import build_table, lookup, table_keys, tally
 from vigil.signals.local_algo import KEYS, KNOWN_FEATURES, Features, feature_keys, unpack_record
 
 __all__ = ["Candidate", "LocalIndex"]
@@ -72,6 +72,8 @@ class Segment:
         self.tables = tables
         self.alive = np.ones(len(self.ids), dtype=np.bool_)
         self.name: str | None = None
+        # per-query work space (zeroed between queries): features seen, votes per image
+        self.scratch: tuple[npt.NDArray[np.uint8], npt.NDArray[np.uint16]] | None = None
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -223,18 +225,23 @@ class LocalIndex:
     def _group(seg: Segment, q: npt.NDArray[np.int32], f: npt.NDArray[np.uint32],
                min_pairs: int, limit: int) -> list[tuple[int, Candidate]]:  # fmt: skip
         """The ``limit`` images of a segment with the most distinct keypoints paired."""
-        pairs = np.sort(f.astype(np.int64) << 16 | q.astype(np.int64))
-        slots, counts, starts, ends = group_pairs(pairs, K, min_pairs)
+        if seg.scratch is None:
+            seg.scratch = (np.zeros(len(seg) * K, np.uint8), np.zeros(len(seg), np.uint16))
+        slots, counts = tally(f, K, *seg.scratch, min_pairs)
         top = np.argsort(-counts, kind="stable")[:limit]
+        slots, counts = slots[top], counts[top]
+        keep = np.isin(f // K, slots)
+        pairs = np.unique(f[keep].astype(np.int64) << 16 | q[keep].astype(np.int64))
+        fid, qi = pairs >> 16, pairs & 0xFFFF
+        of_slot = fid // K
         out = []
-        for i in top:
-            slot = int(slots[i])
-            sel = np.unique(pairs[starts[i] : ends[i]])
+        for slot, count in zip(slots.tolist(), counts.tolist(), strict=True):
+            lo, hi = np.searchsorted(of_slot, [slot, slot + 1])
             w, h = (int(v) for v in seg.sizes[slot])
             pts = (seg.pos[slot, : seg.counts[slot]] / 65535 * np.array([w, h])).astype(np.float32)
-            known_pairs = np.stack([sel & 0xFFFF, (sel >> 16) % K], 1)
+            known_pairs = np.stack([qi[lo:hi], fid[lo:hi] % K], 1)
             cand = Candidate(int(seg.ids[slot]), pts, (w, h), seg.grid[slot], known_pairs)
-            out.append((int(counts[i]), cand))
+            out.append((int(count), cand))
         return out
 
     # -- persistence -----------------------------------------------------------------------

@@ -13,10 +13,11 @@ import numba
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["build_table", "group_pairs", "lookup", "table_keys"]
+__all__ = ["build_table", "lookup", "table_keys", "tally"]
 
 U32 = npt.NDArray[np.uint32]
 CHECK_MASK = 0xFFFFFF
+I64 = int | np.int64
 
 
 def directory_bits(postings: int) -> int:
@@ -27,7 +28,7 @@ def directory_bits(postings: int) -> int:
 def build_table(keys: U32, checks: U32, fids: U32) -> tuple[U32, U32, U32]:
     """(dirs, fids, packs) of a table holding ``keys`` (24-bit) for feature ids ``fids``."""
     bits = directory_bits(len(keys))
-    order = np.argsort(keys, kind="stable")
+    order = np.lexsort((checks & CHECK_MASK, keys))  # by key, then check: packs sort in a bucket
     k = keys[order]
     low = (k & ((1 << (24 - bits)) - 1)).astype(np.uint32)
     packs = (low << 24 | (checks[order] & CHECK_MASK)).astype(np.uint32)
@@ -52,6 +53,18 @@ def _popcount32(x: int) -> int:  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True)
+def _lower(packs: U32, lo: I64, hi: I64, value: I64) -> I64:  # pragma: no cover - compiled
+    """First position in packs[lo:hi] (sorted) whose word is >= value."""
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if packs[mid] < value:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+@numba.njit(cache=True, nogil=True)
 def lookup(
     dirs: U32,
     fids: U32,
@@ -67,9 +80,12 @@ def lookup(
     n_out: int,
 ) -> int:  # pragma: no cover - compiled
     """Append (query feature, known feature) pairs whose keys are equal and checks within
-    ``max_check`` bits; returns the new count (stops when the output is full). A key held by
-    more than ``max_run`` postings is a near stop word (a generic patch that many images
-    have): its postings must match the check exactly."""
+    ``max_check`` bits; returns the new count (stops when the output is full).
+
+    Within a bucket the packed words are sorted (key's low bits, then check), so a key's run
+    and an exact (key, check) run are found by binary search. A key held by more than
+    ``max_run`` postings is a near stop word (a generic patch that many images have): only its
+    postings with the exact check count, and none if even those are more than ``max_run``."""
     cap = out_q.shape[0]
     shift = 24
     size = dirs.shape[0] - 1
@@ -78,19 +94,22 @@ def lookup(
         shift -= 1
     low_mask = (1 << shift) - 1
     for qi in range(qkeys.shape[0]):
-        key = qkeys[qi]
-        lo = key & low_mask
+        key = np.int64(qkeys[qi])
         hi = key >> shift
-        run = 0
-        for p in range(dirs[hi], dirs[hi + 1]):
-            run += (packs[p] >> 24) == lo
-        limit = max_check if run <= max_run else 0
-        want = qchecks[qi] & CHECK_MASK
-        for p in range(dirs[hi], dirs[hi + 1]):
-            word = packs[p]
-            if (word >> 24) != lo:
+        base = (key & low_mask) << 24
+        first, last = np.int64(dirs[hi]), np.int64(dirs[hi + 1])
+        start = _lower(packs, first, last, base)
+        end = _lower(packs, start, last, base + (1 << 24))
+        want = np.int64(qchecks[qi]) & CHECK_MASK
+        limit = max_check
+        if end - start > max_run:
+            start = _lower(packs, start, end, base | want)
+            end = _lower(packs, start, end, (base | want) + 1)
+            limit = 0
+            if end - start > max_run:
                 continue
-            if _popcount32((word & CHECK_MASK) ^ want) > limit:
+        for p in range(start, end):
+            if _popcount32((packs[p] & CHECK_MASK) ^ want) > limit:
                 continue
             fid = fids[p]
             if not alive[fid // per_image]:
@@ -104,36 +123,35 @@ def lookup(
 
 
 @numba.njit(cache=True, nogil=True)
-def group_pairs(
-    pairs: npt.NDArray[np.int64], per_image: int, min_distinct: int
-) -> tuple[
-    npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]
-]:
-    """Runs of sorted ``feature id << 16 | query kp`` pairs by image: (image slot, distinct
-    known keypoints, start, end) for images with at least ``min_distinct`` of them."""
-    n = pairs.shape[0]
+def tally(
+    out_f: U32,
+    per_image: int,
+    seen: npt.NDArray[np.uint8],
+    votes: npt.NDArray[np.uint16],
+    min_distinct: int,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:  # pragma: no cover - compiled
+    """Images with at least ``min_distinct`` distinct known keypoints among the pairs, and how
+    many: (slots, counts). ``seen`` (per feature) and ``votes`` (per image) must be zero, and
+    are zero again on return; no sort, so the cost is linear in the pairs."""
+    n = out_f.shape[0]
+    for i in range(n):
+        f = out_f[i]
+        if seen[f] == 0:
+            seen[f] = 1
+            votes[f // per_image] += 1
     slots = np.empty(n, np.int64)
     counts = np.empty(n, np.int64)
-    starts = np.empty(n, np.int64)
-    ends = np.empty(n, np.int64)
     m = 0
-    i = 0
-    while i < n:
-        slot = (pairs[i] >> 16) // per_image
-        j = i
-        distinct = 0
-        last = -1
-        while j < n and (pairs[j] >> 16) // per_image == slot:
-            fid = pairs[j] >> 16
-            if fid != last:
-                distinct += 1
-                last = fid
-            j += 1
-        if distinct >= min_distinct:
+    for i in range(n):
+        slot = out_f[i] // per_image
+        c = votes[slot]
+        if c >= min_distinct:
             slots[m] = slot
-            counts[m] = distinct
-            starts[m] = i
-            ends[m] = j
+            counts[m] = c
             m += 1
-        i = j
-    return slots[:m], counts[:m], starts[:m], ends[:m]
+            votes[slot] = 0  # reported once
+    for i in range(n):
+        f = out_f[i]
+        seen[f] = 0
+        votes[f // per_image] = 0
+    return slots[:m], counts[:m]
