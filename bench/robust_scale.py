@@ -100,7 +100,8 @@ def run_queries(index: LocalIndex, jobs: list[tuple[Image.Image, int]]) -> dict[
         if sv.payload is not None:
             q = sv.payload
             cands = index.candidates(q.features)  # type: ignore[attr-defined]
-            found = [verify(c, q.features, q.gray) for c in cands]  # type: ignore[attr-defined]
+            gray = q.gray.astype(np.float32)  # type: ignore[attr-defined]
+            found = [verify(c, q.features, gray) for c in cands]  # type: ignore[attr-defined]
         t2 = time.perf_counter()
         ids = {a.id for a in found if a is not None and a.kind == "altered_copy"}
         hit += truth >= 0 and truth in ids

@@ -13,6 +13,8 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from vigil.errors import UsageError
 from vigil.hashing import HashResult
 from vigil.index import HammingIndex, LocalIndex
@@ -127,7 +129,8 @@ class Matcher:
             return []
         index = self._index(sv.type)
         assert isinstance(index, LocalIndex)
-        verified = [verify(c, query.features, query.gray) for c in index.candidates(query.features)]
+        gray = query.gray.astype(np.float32)
+        verified = [verify(c, query.features, gray) for c in index.candidates(query.features)]
         aligned = {a.id: a for a in verified if a is not None}
         described = self.store.describe_signals(list(aligned))
         out = []

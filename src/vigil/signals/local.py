@@ -42,7 +42,7 @@ class LocalQuery:
     """What robust matching reads from a query image."""
 
     features: Features
-    gray: npt.NDArray[np.float32]
+    gray: npt.NDArray[np.uint8]  # 8 bits: cheap to send from a scan worker to the matcher
 
 
 def analyse(gray: npt.NDArray[np.uint8]) -> tuple[str, int, LocalQuery]:
@@ -55,7 +55,7 @@ def analyse(gray: npt.NDArray[np.uint8]) -> tuple[str, int, LocalQuery]:
     query = feats
     if max(norm.shape) < SMALL_QUERY:  # maybe a reduced copy: look at it enlarged too
         query = _with_enlarged(norm, feats)
-    return pack_record(known, signs), len(known.points), LocalQuery(query, norm.astype(np.float32))
+    return pack_record(known, signs), len(known.points), LocalQuery(query, norm)
 
 
 def _with_enlarged(norm: npt.NDArray[np.uint8], feats: Features) -> Features:
