@@ -156,6 +156,10 @@ def test_local_index_adds_removes_and_persists(tmp_path: Path, known_photos: lis
     assert 11 not in {c.id for c in loaded.candidates(query.features)}  # type: ignore[union-attr]
     loaded.add([11], values[1:2])
     found = loaded.candidates(query.features)  # type: ignore[union-attr]
+    loaded.save(tmp_path / "ix")  # the old, removed 11 must not come back beside the new one
+    again = LocalIndex.load(tmp_path / "ix")
+    assert len(again) == 4
+    assert [c.id for c in again.candidates(query.features)].count(11) == 1  # type: ignore[union-attr]
     assert found[0].id == 11
     loaded._buffers = (np.empty(4, np.int32), np.empty(4, np.uint32))  # too small: must grow
     assert [c.id for c in loaded.candidates(query.features)] == [c.id for c in found]  # type: ignore[union-attr]

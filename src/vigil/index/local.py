@@ -4,8 +4,9 @@ Each known image keeps up to 40 keypoints. Every keypoint is posted in two table
 key with a 24-bit check (8 bytes a posting); per image the index also keeps the keypoints'
 positions (4 bytes each), the image size and the 128-byte DoG grid used for verification: about
 950 bytes per image. Images live in immutable segments (merged log-structured, like the Hamming
-index); removals are tombstones until a merge drops them. :meth:`candidates` returns, for each
-known image that shares keypoints with a query, the pairs of keypoints to verify geometrically.
+index); a removal clears the image's flag (saved with the index) until a merge drops it.
+:meth:`candidates` returns, for each known image that shares keypoints with a query, the pairs
+of keypoints to verify geometrically.
 """
 
 from __future__ import annotations
@@ -163,7 +164,6 @@ class LocalIndex:
     def __init__(self) -> None:
         self.segments: list[Segment] = []
         self.pending: list[tuple[int, tuple[Features, npt.NDArray[np.uint8]]]] = []
-        self.dead: set[int] = set()
         self.checkpoint = 0
         self._next_name = 1
         self._buffers = (np.empty(1 << 16, np.int32), np.empty(1 << 16, np.uint32))
@@ -173,17 +173,16 @@ class LocalIndex:
 
     @property
     def nbytes(self) -> int:
-        return sum(s.nbytes for s in self.segments) + 8 * len(self.dead)
+        return sum(s.nbytes + len(s.alive) for s in self.segments)
 
     def add(self, ids: Iterable[int], records: Iterable[bytes]) -> None:
         """Add known images by id; ``records`` are decoded ``vlocal`` values."""
         for i, raw in zip(ids, records, strict=True):
-            self.dead.discard(i)
             self.pending.append((i, unpack_record(raw)))
 
     def remove(self, ids: Iterable[int]) -> None:
+        """Stop matching these ids: a flag per image, kept on disk with each save."""
         gone = set(ids)
-        self.dead |= gone
         self.pending = [(i, r) for i, r in self.pending if i not in gone]
         for s in self.segments:
             s.alive &= ~np.isin(s.ids, np.fromiter(gone, np.int64))
@@ -195,7 +194,7 @@ class LocalIndex:
             self.pending = []
         while len(self.segments) >= 2 and 2 * len(self.segments[-1]) >= len(self.segments[-2]):
             b, a = self.segments.pop(), self.segments.pop()
-            self.segments.append(Segment.merge([a, b]))
+            self.segments.append(Segment.merge([a, b]))  # drops their removed images
 
     def candidates(self, feats: Features, min_pairs: int = 6, limit: int = 30) -> list[Candidate]:
         """Known images sharing at least ``min_pairs`` keypoints with the query, most first."""
@@ -249,17 +248,24 @@ class LocalIndex:
         self._seal()
         root = Path(directory)
         root.mkdir(parents=True, exist_ok=True)
-        names = []
+        names, alive = [], []
         for seg in self.segments:
             if seg.name is None:
                 seg.save(root / f"seg-{self._next_name:06d}")
                 self._next_name += 1
             names.append(seg.name)
+            # which images are removed changes after a segment is written: a new file each save
+            alive.append(f"alive-{self._next_name:06d}.npy")
+            self._next_name += 1
+            with open(root / alive[-1], "wb") as fh:
+                np.save(fh, seg.alive)
+                fh.flush()
+                os.fsync(fh.fileno())
         manifest = {
             "format": FORMAT,
-            "version": 1,
+            "version": 2,
             "segments": names,
-            "dead": sorted(self.dead),
+            "alive": alive,
             "checkpoint": self.checkpoint,
             "next": self._next_name,
         }
@@ -267,7 +273,7 @@ class LocalIndex:
         tmp.write_text(json.dumps(manifest))
         os.replace(tmp, root / MANIFEST)
         for child in root.iterdir():
-            if child.name not in {n for n in names if n} | {MANIFEST}:
+            if child.name not in {n for n in names if n} | set(alive) | {MANIFEST}:
                 shutil.rmtree(child) if child.is_dir() else child.unlink()
 
     @classmethod
@@ -278,15 +284,15 @@ class LocalIndex:
             return index
         try:
             manifest = json.loads((root / MANIFEST).read_text())
-            if manifest.get("format") != FORMAT or manifest.get("version") != 1:
-                raise IndexCorrupt(f"{root}: not a version-1 {FORMAT}")
+            if manifest.get("format") != FORMAT or manifest.get("version") != 2:
+                raise IndexCorrupt(f"{root}: not a version-2 {FORMAT}")
             index.segments = [Segment.load(root / n) for n in manifest["segments"]]
-            index.dead = set(manifest["dead"])
+            for seg, name in zip(index.segments, manifest["alive"], strict=True):
+                seg.alive = np.load(root / name).astype(np.bool_)
+                if len(seg.alive) != len(seg):
+                    raise ValueError(f"{name}: {len(seg.alive)} flags for {len(seg)} images")
             index.checkpoint = int(manifest["checkpoint"])
             index._next_name = int(manifest["next"])
         except (OSError, ValueError, KeyError) as exc:
             raise IndexCorrupt(f"{root}: cannot load index: {exc}") from exc
-        if index.dead:
-            for s in index.segments:
-                s.alive &= ~np.isin(s.ids, np.fromiter(index.dead, np.int64))
         return index
