@@ -150,3 +150,18 @@ def test_every_command_has_help_with_an_example(cli: Cli) -> None:
         assert "Example" in out, command
         if command not in {("list", "export")}:
             assert "--json" in out, command
+
+
+def test_match_explains_an_altered_copy(cli: Cli, known_photos: list[Path], tmp_path: Path) -> None:
+    cli("list", "create", "known")
+    cli("list", "add", "known", str(known_photos[0]))
+    img = Image.open(known_photos[0]).convert("RGB")
+    cropped = tmp_path / "cropped.jpg"
+    img.crop((img.width // 5, 0, img.width, img.height * 4 // 5)).save(cropped)
+    code, (row,) = cli.json_lines("match", str(cropped), "--json")
+    assert code == 0
+    (m,) = row["matches"]
+    assert (m["kind"], m["signal_type"]) == ("altered_copy", "vlocal")
+    assert m["robust"]["known_region"][0] >= 0.125  # the left fifth was cut away
+    assert cli("match", str(cropped))[0] == 0  # the table (wrapped to the terminal) prints too
+    assert cli("match", "--signal", "vlocal:00")[0] == 3  # not a valid record: a bad input

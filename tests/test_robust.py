@@ -164,3 +164,18 @@ def test_local_index_adds_removes_and_persists(tmp_path: Path, known_photos: lis
     loaded._buffers = (np.empty(4, np.int32), np.empty(4, np.uint32))  # too small: must grow
     assert [c.id for c in loaded.candidates(query.features)] == [c.id for c in found]  # type: ignore[union-attr]
     assert np.array_equal(found[0].grid, np.frombuffer(values[1][6:134], np.uint8))
+
+
+def test_robust_matching_through_each_store(store: Store, known_photos: list[Path]) -> None:
+    """The vlocal record is kept beside the signal row (SQLite and PostgreSQL alike), indexed
+    from the change log, and removed with its entry."""
+    store.create_list("known")
+    res = hash_bytes(known_photos[4].read_bytes(), "k")
+    store.apply("known", [Entry("k", [(n, s.value) for n, s in res.signals.items()])])
+    (entry,) = store.iter_entries("known")
+    assert entry.signal("vlocal") == res.signals["vlocal"].value  # the whole record comes back
+    query = jpeg(crop(Image.open(known_photos[4]).convert("RGB"), 0.15))
+    (m,) = best(store, query)
+    assert m.kind == "altered_copy"
+    store.remove_entries("known", ["k"])
+    assert best(store, query) == []
