@@ -37,7 +37,7 @@ def max_run(postings: int) -> int:
     """Longest run of postings under one key that a lookup reads: longer runs are stop words
     (about 1% of keys, holding a third of the postings of real ORB descriptors): there
     only postings whose check matches exactly are read."""
-    return 64 + postings // (1 << 16)
+    return 32 + postings // (1 << 16)
 
 
 _ARRAYS = ("ids", "sizes", "counts", "pos", "grid")
