@@ -138,7 +138,7 @@ class Matcher:
             if sid in described and described[sid][0].name in self.lists:
                 info, entry = described[sid]
                 distance = round((1 - al.score) * 256)  # on PDQ's 256-bit scale
-                out.append(Match(info.name, sv.type, sv.value[:16], distance, "original", entry,
+                out.append(Match(info.name, sv.type, sv.value, distance, "original", entry,
                                  kind=al.kind, region=al))  # fmt: skip
         return out
 

@@ -31,11 +31,10 @@ def _signal_cell(result: HashResult, name: str) -> str:
     sv = result.signals.get(name)
     if sv is None:
         return "-"
-    if registry.get(name).kind == "frames":
-        return sv.note or "frames"
-    if registry.get(name).kind == "local":  # a long record: say what it holds
-        return f"{sv.quality} keypoints" if sv.usable else f"[yellow]{sv.note}[/yellow]"
-    text = sv.value if sv.quality is None else f"{sv.value} (q{sv.quality})"
+    if registry.get(name).kind in ("frames", "local"):  # long values: say what they hold
+        text = sv.note or name
+    else:
+        text = sv.value if sv.quality is None else f"{sv.value} (q{sv.quality})"
     return text if sv.usable else f"[yellow]{text}[/yellow]"
 
 

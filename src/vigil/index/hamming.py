@@ -12,9 +12,7 @@ first and the manifest replaced atomically, so a crash leaves the previous consi
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -23,11 +21,11 @@ import numpy.typing as npt
 
 from vigil.errors import IndexCorrupt
 from vigil.index import kernels
+from vigil.index.files import read_manifest, synced, write_manifest
 from vigil.index.segment import MAX_KEY_BITS, MAX_ROWS, TABLES, Segment
 
 __all__ = ["HammingIndex"]
 
-MANIFEST = "manifest.json"
 FORMAT = "vigil-hamming-index"
 TAIL_LIMIT = 8192
 MERGE_RATIO = 4
@@ -178,15 +176,9 @@ class HammingIndex:
             names.append(seg.name)
         tail = f"tail-{self._next_name:06d}.npz"
         self._next_name += 1
-        with open(root / tail, "wb") as fh:
-            np.savez(
-                fh,
-                ids=self.tail_ids,
-                hashes=self.tail_hashes,
-                dead=np.fromiter(self.dead, dtype=np.int64),
-            )
-            fh.flush()
-            os.fsync(fh.fileno())
+        with synced(root / tail) as fh:
+            dead = np.fromiter(self.dead, dtype=np.int64)
+            np.savez(fh, ids=self.tail_ids, hashes=self.tail_hashes, dead=dead)
         manifest = {
             "format": FORMAT,
             "version": 1,
@@ -196,25 +188,17 @@ class HammingIndex:
             "next": self._next_name,
             "group_bits": self.group_bits,
         }
-        tmp = root / (MANIFEST + ".tmp")
-        tmp.write_text(json.dumps(manifest, indent=1))
-        os.replace(tmp, root / MANIFEST)
-        live = set(names) | {tail, MANIFEST}
-        for child in root.iterdir():
-            if child.name not in live:
-                shutil.rmtree(child) if child.is_dir() else child.unlink()
+        write_manifest(root, manifest, set(names) | {tail})
 
     @classmethod
     def load(cls, directory: str | os.PathLike[str], group_bits: int = 0) -> HammingIndex:
         """Load a saved index, or an empty one (with ``group_bits``) if there is none."""
         root = Path(directory)
         index = cls(group_bits)
-        if not (root / MANIFEST).exists():
+        manifest = read_manifest(root, FORMAT, 1)
+        if manifest is None:
             return index
         try:
-            manifest = json.loads((root / MANIFEST).read_text())
-            if manifest.get("format") != FORMAT or manifest.get("version") != 1:
-                raise IndexCorrupt(f"{root}: not a version-1 {FORMAT}")
             for name in manifest["segments"]:
                 index.segments.append(Segment.load(root / name))
             with np.load(root / manifest["tail"]) as tail:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 from vigil.errors import IndexCorrupt
+from vigil.index.files import read_manifest, save_arrays, synced, write_manifest
 from vigil.index.local_kernels import build_table, lookup, table_keys, tally
 from vigil.signals.local_algo import KEYS, KNOWN_FEATURES, Features, feature_keys, unpack_record
 
@@ -29,7 +29,7 @@ __all__ = ["Candidate", "LocalIndex"]
 
 K = KNOWN_FEATURES
 FORMAT = "vigil-local-index"
-MANIFEST = "manifest.json"
+SEGMENT_FORMAT = "vigil-local-segment"
 MAX_CHECK = 3  # check bits that may differ between a query keypoint and a known one
 
 
@@ -57,10 +57,6 @@ class Candidate:
 Table = tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32], npt.NDArray[np.uint32]]
 
 
-def _cat(parts: list[npt.NDArray[np.uint32]]) -> npt.NDArray[np.uint32]:
-    return np.concatenate(parts).astype(np.uint32) if parts else np.zeros(0, np.uint32)
-
-
 class Segment:
     """Immutable: per-image arrays plus two posting tables."""
 
@@ -73,7 +69,7 @@ class Segment:
         self.tables = tables
         self.alive = np.ones(len(self.ids), dtype=np.bool_)
         self.name: str | None = None
-        # per-query work space (zeroed between queries): features seen, votes per image
+        # per-query work space (zeroed between queries): a bit per feature seen, votes per image
         self.scratch: tuple[npt.NDArray[np.uint8], npt.NDArray[np.uint16]] | None = None
 
     def __len__(self) -> int:
@@ -82,34 +78,34 @@ class Segment:
     @property
     def nbytes(self) -> int:
         arrays = sum(int(getattr(self, a).nbytes) for a in _ARRAYS)
-        return arrays + sum(d.nbytes + f.nbytes + p.nbytes for d, f, p in self.tables)
+        scratch = len(self) * K // 8 + 1 + 2 * len(self)  # allocated by the first query
+        return arrays + scratch + sum(d.nbytes + f.nbytes + p.nbytes for d, f, p in self.tables)
 
     @classmethod
     def build(
         cls, ids: list[int], records: list[tuple[Features, npt.NDArray[np.uint8]]]
     ) -> Segment:
         n = len(ids)
+        counts = np.array([min(len(f.points), K) for f, _ in records], np.int64)
+        sizes = np.array([f.size for f, _ in records], np.float64).reshape(-1, 2)
+        descs = np.concatenate(
+            [np.zeros((0, 32), np.uint8)] + [f.descriptors[:K] for f, _ in records]
+        )
+        points = np.concatenate([np.zeros((0, 2), np.float32)] + [f.points[:K] for f, _ in records])
+        slots = np.repeat(np.arange(n), counts)
+        rank = np.arange(len(slots)) - np.repeat(np.cumsum(counts) - counts, counts)
         pos = np.zeros((n, K, 2), np.uint16)
-        keys: list[list[npt.NDArray[np.uint32]]] = [[] for _ in KEYS]
-        checks, fids = [], []
-        for slot, (feats, _) in enumerate(records):
-            m = min(len(feats.points), K)
-            w, h = feats.size
-            pos[slot, :m] = np.round(feats.points[:m] / np.array([w, h]) * 65535)
-            ks, c = feature_keys(feats.descriptors[:m])
-            for t, k in enumerate(ks):
-                keys[t].append(k)
-            checks.append(c)
-            fids.append(np.arange(slot * K, slot * K + m, dtype=np.uint32))
+        pos[slots, rank] = np.round(points / sizes[slots] * 65535)
         arrays: dict[str, npt.NDArray[np.generic]] = {
             "ids": np.array(ids, np.int64),
-            "sizes": np.array([f.size for f, _ in records], np.uint16).reshape(-1, 2),
-            "counts": np.array([min(len(f.points), K) for f, _ in records], np.uint8),
+            "sizes": sizes.astype(np.uint16),
+            "counts": counts.astype(np.uint8),
             "pos": pos,
             "grid": np.array([g for _, g in records], np.uint8).reshape(n, -1),
         }
-        chk, fid = _cat(checks), _cat(fids)
-        return cls(arrays, [build_table(_cat(k), chk, fid) for k in keys])
+        keys, checks = feature_keys(descs)
+        fids = (slots * K + rank).astype(np.uint32)
+        return cls(arrays, [build_table(k, checks, fids) for k in keys])
 
     @classmethod
     def merge(cls, parts: list[Segment]) -> Segment:
@@ -131,30 +127,29 @@ class Segment:
             tables.append(build_table(*(np.concatenate(x) for x in (keys, checks, fids))))
         return cls(arrays, tables)
 
-    def _array(self, name: str) -> npt.NDArray[np.generic]:
-        arr: npt.NDArray[np.generic] = getattr(self, name)
-        return arr
-
-    def save(self, root: Path) -> None:
-        root.mkdir(parents=True, exist_ok=True)
-        for a in _ARRAYS:
-            np.save(root / f"{a}.npy", self._array(a))
+    def save(self, directory: Path) -> None:
+        arrays: dict[str, npt.NDArray[np.generic]] = {a: getattr(self, a) for a in _ARRAYS}
         for t, table in enumerate(self.tables):
-            dirs, fids, packs = table
-            np.save(root / f"t{t}-dirs.npy", dirs)
-            np.save(root / f"t{t}-fids.npy", fids)
-            np.save(root / f"t{t}-packs.npy", packs)
-        self.name = root.name
+            arrays |= dict(zip((f"t{t}-dirs", f"t{t}-fids", f"t{t}-packs"), table, strict=True))
+        save_arrays(directory, arrays, {"format": SEGMENT_FORMAT, "count": len(self)})
+        self.name = directory.name
 
     @classmethod
-    def load(cls, root: Path) -> Segment:
-        arrays = {a: np.load(root / f"{a}.npy") for a in _ARRAYS}
+    def load(cls, directory: Path) -> Segment:
+        meta = json.loads((directory / "meta.json").read_text())
+        if meta.get("format") != SEGMENT_FORMAT:
+            raise ValueError(f"{directory.name}: not a {SEGMENT_FORMAT}")
+        arrays = {a: np.load(directory / f"{a}.npy") for a in _ARRAYS}
         tables: list[Table] = []
         for t in range(len(KEYS)):
-            dirs, fids, packs = (np.load(root / f"t{t}-{p}.npy") for p in ("dirs", "fids", "packs"))
+            dirs, fids, packs = (
+                np.load(directory / f"t{t}-{p}.npy") for p in ("dirs", "fids", "packs")
+            )
             tables.append((dirs, fids, packs))
         seg = cls(arrays, tables)
-        seg.name = root.name
+        if len(seg) != meta["count"]:
+            raise ValueError(f"{directory.name}: {len(seg)} images, meta says {meta['count']}")
+        seg.name = directory.name
         return seg
 
 
@@ -225,7 +220,7 @@ class LocalIndex:
                min_pairs: int, limit: int) -> list[tuple[int, Candidate]]:  # fmt: skip
         """The ``limit`` images of a segment with the most distinct keypoints paired."""
         if seg.scratch is None:
-            seg.scratch = (np.zeros(len(seg) * K, np.uint8), np.zeros(len(seg), np.uint16))
+            seg.scratch = (np.zeros(len(seg) * K // 8 + 1, np.uint8), np.zeros(len(seg), np.uint16))
         slots, counts = tally(f, K, *seg.scratch, min_pairs)
         top = np.argsort(-counts, kind="stable")[:limit]
         slots, counts = slots[top], counts[top]
@@ -257,10 +252,8 @@ class LocalIndex:
             # which images are removed changes after a segment is written: a new file each save
             alive.append(f"alive-{self._next_name:06d}.npy")
             self._next_name += 1
-            with open(root / alive[-1], "wb") as fh:
+            with synced(root / alive[-1]) as fh:
                 np.save(fh, seg.alive)
-                fh.flush()
-                os.fsync(fh.fileno())
         manifest = {
             "format": FORMAT,
             "version": 2,
@@ -269,23 +262,16 @@ class LocalIndex:
             "checkpoint": self.checkpoint,
             "next": self._next_name,
         }
-        tmp = root / (MANIFEST + ".tmp")
-        tmp.write_text(json.dumps(manifest))
-        os.replace(tmp, root / MANIFEST)
-        for child in root.iterdir():
-            if child.name not in {n for n in names if n} | set(alive) | {MANIFEST}:
-                shutil.rmtree(child) if child.is_dir() else child.unlink()
+        write_manifest(root, manifest, {n for n in names if n} | set(alive))
 
     @classmethod
     def load(cls, directory: str | os.PathLike[str]) -> LocalIndex:
         root = Path(directory)
         index = cls()
-        if not (root / MANIFEST).exists():
+        manifest = read_manifest(root, FORMAT, 2)
+        if manifest is None:
             return index
         try:
-            manifest = json.loads((root / MANIFEST).read_text())
-            if manifest.get("format") != FORMAT or manifest.get("version") != 2:
-                raise IndexCorrupt(f"{root}: not a version-2 {FORMAT}")
             index.segments = [Segment.load(root / n) for n in manifest["segments"]]
             for seg, name in zip(index.segments, manifest["alive"], strict=True):
                 seg.alive = np.load(root / name).astype(np.bool_)

@@ -131,13 +131,14 @@ def tally(
     min_distinct: int,
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:  # pragma: no cover - compiled
     """Images with at least ``min_distinct`` distinct known keypoints among the pairs, and how
-    many: (slots, counts). ``seen`` (per feature) and ``votes`` (per image) must be zero, and
+    many: (slots, counts). ``seen`` (a bit per feature) and ``votes`` (per image) must be zero, and
     are zero again on return; no sort, so the cost is linear in the pairs."""
     n = out_f.shape[0]
     for i in range(n):
         f = out_f[i]
-        if seen[f] == 0:
-            seen[f] = 1
+        bit = np.uint8(1 << (f & 7))
+        if seen[f >> 3] & bit == 0:
+            seen[f >> 3] |= bit
             votes[f // per_image] += 1
     slots = np.empty(n, np.int64)
     counts = np.empty(n, np.int64)
@@ -152,6 +153,6 @@ def tally(
             votes[slot] = 0  # reported once
     for i in range(n):
         f = out_f[i]
-        seen[f] = 0
+        seen[f >> 3] = 0
         votes[f // per_image] = 0
     return slots[:m], counts[:m]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import numpy.typing as npt
 
 from vigil.errors import IndexCorrupt
 from vigil.index import kernels
+from vigil.index.files import save_arrays
 
 __all__ = ["MAX_KEY_BITS", "MAX_ROWS", "TABLES", "Segment", "table_bits"]
 
@@ -87,19 +87,11 @@ class Segment:
             out = np.empty((2 * n, 2), dtype=np.int64)
 
     def save(self, directory: Path) -> None:
-        tmp = directory.with_name(directory.name + ".tmp")
-        tmp.mkdir(parents=True, exist_ok=True)
         arrays: dict[str, npt.NDArray[np.generic]] = {"hashes": self.hashes, "ids": self.ids}
         if self.offsets is not None and self.postings is not None:
             arrays |= {"offsets": self.offsets, "postings": self.postings}
-        for name, arr in arrays.items():
-            with open(tmp / f"{name}.npy", "wb") as fh:
-                np.save(fh, arr)
-                fh.flush()
-                os.fsync(fh.fileno())
         meta = {"format": SEGMENT_FORMAT, "count": len(self), "bits": self.bits, "tables": TABLES}
-        (tmp / "meta.json").write_text(json.dumps(meta))
-        os.replace(tmp, directory)
+        save_arrays(directory, arrays, meta)
         self.name = directory.name
 
     @classmethod

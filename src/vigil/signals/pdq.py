@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-from typing import ClassVar, Literal
 
 import numpy as np
 
@@ -48,8 +47,8 @@ def example_image(seed: int = 7, size: tuple[int, int] = (160, 120)) -> bytes:
 @registry.register
 class PDQ(SignalType):
     name = "pdq"
-    kind: ClassVar[Literal["exact", "hamming", "frames"]] = "hamming"
-    applies_to: ClassVar[Literal["any", "image", "video"]] = "image"
+    kind = "hamming"
+    applies_to = "image"
     bits = 256
     default_threshold = 31
     max_threshold = 63

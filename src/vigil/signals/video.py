@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-from typing import ClassVar, Literal
+from typing import ClassVar
 
 import numpy as np
 import numpy.typing as npt
@@ -81,8 +81,8 @@ def example_video(
 @registry.register
 class VideoMD5(SignalType):
     name = "video_md5"
-    kind: ClassVar[Literal["exact", "hamming", "frames"]] = "exact"
-    applies_to: ClassVar[Literal["any", "image", "video"]] = "video"
+    kind = "exact"
+    applies_to = "video"
     bits = 128
     description = "MD5 of a video file's bytes (NCMEC and StopNCII exchange video this way)"
 
@@ -167,8 +167,8 @@ def _frame_hashes(content: Content) -> dict[tuple[str, int], FrameList]:
 class _FrameSignal(SignalType):
     """PDQ of video frames sampled at 1 per second, in python-threatexchange's vpdq format."""
 
-    kind: ClassVar[Literal["exact", "hamming", "frames"]] = "frames"
-    applies_to: ClassVar[Literal["any", "image", "video"]] = "video"
+    kind = "frames"
+    applies_to = "video"
     bits = 256
     default_threshold = 31
     frames_of: ClassVar[str]  # "plain" or "borderless"

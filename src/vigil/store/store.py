@@ -50,7 +50,7 @@ def indexed_types() -> frozenset[str]:
     return frozenset(c.name for c in registry if c.kind in ("hamming", "frames", "local"))
 
 
-def frame_types() -> frozenset[str]:
+def stored_apart() -> frozenset[str]:
     """Signal types whose values are too large for the signals row (a video's frame hashes, a
     vlocal record): the row holds their SHA-256 and ``frame_sets`` the value."""
     return frozenset(c.name for c in registry if c.kind in ("frames", "local"))
@@ -231,29 +231,29 @@ class Store(Reads):
         bulk_insert(conn, entries, columns, fresh)
         bulk_insert(conn, entries, [*columns, "id"], kept)
         ids = dict(rows_by_key(conn, list_id, [e.key for e in new], "key, id"))
-        frame_json: dict[str, str] = {}  # stored value (SHA-256) -> the frames it stands for
-        videos = frame_types()
+        apart: dict[str, str] = {}  # stored value (SHA-256) -> the value it stands for
+        large = stored_apart()
         sig_rows = []
         for e in new:
             for t, v in dict.fromkeys(e.signals):
-                if t in videos:
+                if t in large:
                     digest = hashlib.sha256(v.encode()).hexdigest()
-                    frame_json[digest] = v
+                    apart[digest] = v
                     v = digest
                 sig_rows.append((ids[e.key], list_id, t, v))
         bulk_insert(conn, signals, ["entry_id", "list_id", "type", "value"], sig_rows)
         indexed = indexed_types()
         if any(t in indexed for _, _, t, _ in sig_rows):
             added = signals_of_entries(conn, list(ids.values()))
-            frame_rows = [(i, frame_json[v]) for i, t, v in added if t in videos]
+            frame_rows = [(i, apart[v]) for i, t, v in added if t in large]
             bulk_insert(conn, frame_sets, ["signal_id", "frames"], frame_rows)
             self._log(conn, added, "+")
 
     def _delete_entries(self, conn: Connection, entry_ids: list[int]) -> None:
         sigs = signals_of_entries(conn, entry_ids)
         self._log(conn, sigs, "-")
-        videos = frame_types()
-        gone = [i for i, t, _ in sigs if t in videos]
+        large = stored_apart()
+        gone = [i for i, t, _ in sigs if t in large]
         for part in chunks(gone):
             conn.execute(delete(frame_sets).where(frame_sets.c.signal_id.in_(part)))
         for part in chunks(entry_ids):
@@ -313,7 +313,7 @@ class Store(Reads):
         id ``signal id << FRAME_BITS | frame number``; removing it removes the group."""
         cls = registry.get(signal_type)
         stored: dict[int, str] = {}
-        if signal_type in frame_types():
+        if signal_type in stored_apart():
             stored = self.frames_of([r.signal_id for r in rows if r.op == "+"])
         adds: list[tuple[int, bytes]] = []
         for r in rows:
