@@ -22,7 +22,7 @@ import numpy.typing as npt
 
 from vigil.errors import IndexCorrupt
 from vigil.index.files import read_manifest, save_arrays, synced, write_manifest
-from vigil.index.local_kernels import build_table, lookup, table_keys, tally
+from vigil.index.local_kernels import build_table, lookup, pairs_of, table_keys, tally
 from vigil.signals.local_algo import KEYS, KNOWN_FEATURES, Features, feature_keys, unpack_record
 
 __all__ = ["Candidate", "LocalIndex"]
@@ -224,8 +224,7 @@ class LocalIndex:
         slots, counts = tally(f, K, *seg.scratch, min_pairs)
         top = np.argsort(-counts, kind="stable")[:limit]
         slots, counts = slots[top], counts[top]
-        keep = np.isin(f // K, slots)
-        pairs = np.unique(f[keep].astype(np.int64) << 16 | q[keep].astype(np.int64))
+        pairs = np.unique(pairs_of(q, f, K, slots, seg.scratch[1]))
         fid, qi = pairs >> 16, pairs & 0xFFFF
         of_slot = fid // K
         out = []

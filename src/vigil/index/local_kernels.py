@@ -13,7 +13,7 @@ import numba
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["build_table", "lookup", "table_keys", "tally"]
+__all__ = ["build_table", "lookup", "pairs_of", "table_keys", "tally"]
 
 U32 = npt.NDArray[np.uint32]
 CHECK_MASK = 0xFFFFFF
@@ -156,3 +156,30 @@ def tally(
         seen[f >> 3] = 0
         votes[f // per_image] = 0
     return slots[:m], counts[:m]
+
+
+@numba.njit(cache=True, nogil=True)
+def pairs_of(
+    out_q: npt.NDArray[np.int32],
+    out_f: U32,
+    per_image: int,
+    slots: npt.NDArray[np.int64],
+    votes: npt.NDArray[np.uint16],
+) -> npt.NDArray[np.int64]:  # pragma: no cover - compiled
+    """The pairs whose known image is one of ``slots``, each packed as feature id << 16 | query
+    keypoint. ``votes`` (per image, zero) marks the chosen images and is zero again on return."""
+    for s in slots:
+        votes[s] = 1
+    n = 0
+    for i in range(out_f.shape[0]):
+        n += votes[out_f[i] // per_image]
+    out = np.empty(n, np.int64)
+    m = 0
+    for i in range(out_f.shape[0]):
+        f = out_f[i]
+        if votes[f // per_image]:
+            out[m] = np.int64(f) << 16 | np.int64(out_q[i])
+            m += 1
+    for s in slots:
+        votes[s] = 0
+    return out
