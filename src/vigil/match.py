@@ -5,17 +5,20 @@ A PDQ query may also try the 7 other rotations/flips of the image (``variants``)
 that way says which variant matched. Each list may set its own PDQ threshold (default 31).
 Every match has a kind: ``exact`` (a cryptographic hash), ``near_duplicate`` (PDQ or video
 frames), ``altered_copy`` or ``shared_scene`` (vlocal; see :mod:`vigil.robust`).
+Models and LoRAs named by hash in a file's evidence are matched too (:meth:`match_evidence`).
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from vigil.errors import UsageError
+from vigil.errors import InvalidSignal, UsageError
+from vigil.evidence.base import Evidence
 from vigil.hashing import HashResult
 from vigil.index import HammingIndex, LocalIndex
 from vigil.lists.model import Entry, normalized_signal
@@ -28,6 +31,7 @@ from vigil.video_match import VideoMatch, match_frames
 __all__ = ["KINDS", "Match", "Matcher"]
 
 KINDS = ("exact", "near_duplicate", "altered_copy", "shared_scene")  # strongest first
+MODEL_HASHES = ("autov1", "autov2", "autov3", "sha256")  # what model evidence can be matched by
 
 
 @dataclass(frozen=True)
@@ -195,6 +199,28 @@ class Matcher:
             via = tuple(dict.fromkeys(m.signal_type for m in ms))
             best.append(dataclasses.replace(ms[0], via=via))
         return sorted(best, key=lambda m: (KINDS.index(m.kind), m.distance, m.list, m.entry.key))
+
+    def match_evidence(self, items: Iterable[Evidence]) -> list[Match]:
+        """Listed models named in a file's evidence: the hashes its generator metadata gives
+        (``model_reference``) and, for a model file, its own (``model_file``)."""
+        wanted: list[tuple[str, str, str]] = []
+        for e in items:
+            if e.claim == "model_reference" and isinstance(e.value, dict):
+                variant = f"{e.value.get('role', 'model')} {e.value.get('name', '')}".strip()
+                wanted.append((str(e.value.get("type")), str(e.value.get("hash")), variant))
+            elif e.claim == "model_file" and isinstance(e.value, dict) and "sha256" in e.value:
+                wanted.extend((t, e.value[t], "model file") for t in MODEL_HASHES if t in e.value)
+        found: dict[tuple[str, str], Match] = {}
+        for signal_type, value, variant in wanted:
+            if signal_type not in MODEL_HASHES:
+                continue
+            try:
+                matches = self.match_value(signal_type, value, variant)
+            except InvalidSignal:
+                continue  # a malformed hash in a file's metadata matches nothing
+            for m in matches:
+                found.setdefault((m.list, m.entry.key), m)
+        return list(found.values())
 
     def match_result(self, result: HashResult) -> list[Match]:
         return self.match_signals(result.signals)

@@ -13,6 +13,7 @@ from vigil.cli import lists_cmd
 from vigil.cli.context import State, err_console
 from vigil.cli.errors import exit_code_for
 from vigil.cli.hash_cmd import hash_command
+from vigil.cli.inspect_cmd import inspect_command
 from vigil.cli.match_cmd import match_command, scan_command
 from vigil.errors import VigilError
 
@@ -20,7 +21,8 @@ __all__ = ["app", "main"]
 
 app = typer.Typer(
     name="vigil",
-    help="Find known material and its altered copies by hash: hash files, keep lists, match.",
+    help="Find known material and its altered copies by hash: hash files, keep lists, match; "
+    "inspect what files say about how they were made.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
@@ -48,6 +50,7 @@ def _options(
 app.command("hash")(hash_command)
 app.command("match")(match_command)
 app.command("scan")(scan_command)
+app.command("inspect")(inspect_command)
 app.add_typer(lists_cmd.app, name="list")
 
 

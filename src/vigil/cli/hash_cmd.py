@@ -56,7 +56,7 @@ def hash_command(
 
     Example: vigil hash photos/ --signal md5 --signal pdq --csv > hashes.csv
     """
-    names = signal or registry.names()
+    names = signal or [n for n in registry.names() if registry.get(n).applies_to != "model"]
     for n in names:
         registry.get(n)  # unknown names fail before any work
     results = (hash_file(p, names) for p in expand_paths(paths))

@@ -2,6 +2,7 @@
 
 from vigil.signals import crypto as _crypto
 from vigil.signals import local as _local
+from vigil.signals import models as _models
 from vigil.signals import pdq as _pdq
 from vigil.signals import video as _video
 from vigil.signals.base import (
@@ -14,7 +15,7 @@ from vigil.signals.base import (
 )
 from vigil.signals.pdq import PDQ_MIN_QUALITY
 
-del _crypto, _local, _pdq, _video
+del _crypto, _local, _models, _pdq, _video
 
 __all__ = [
     "PDQ_MIN_QUALITY",

@@ -87,8 +87,8 @@ class SignalType(ABC):
     # frames: a sequence of per-frame hashes (video), matched frame by frame;
     # local: keypoints matched through the local-feature index and verified (vlocal)
     kind: ClassVar[Literal["exact", "hamming", "frames", "local"]]
-    # which content it is computed for: "any" (file bytes), "image" or "video"
-    applies_to: ClassVar[Literal["any", "image", "video"]] = "any"
+    # which content it is computed for: "any" (file bytes), "image", "video" or "model"
+    applies_to: ClassVar[Literal["any", "image", "video", "model"]] = "any"
     bits: ClassVar[int]
     default_threshold: ClassVar[int] = 0
     max_threshold: ClassVar[int] = 0
