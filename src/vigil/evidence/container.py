@@ -216,6 +216,8 @@ def _png(view: FileView) -> None:
         pos = end + 4
     if n >= MAX_SEGMENTS:
         view.problems.append(("PNG container", f"more than {MAX_SEGMENTS:,} chunks: rest skipped"))
+    else:
+        view.problems.append(("PNG container", f"truncated: ends at byte {len(data):,}, no IEND"))
 
 
 def _jpeg(view: FileView) -> None:

@@ -11,7 +11,6 @@ line carrying at least three ``key: value`` pairs; Civitai-style writers add ``H
 
 from __future__ import annotations
 
-import contextlib
 import json
 import re
 from typing import Any
@@ -41,7 +40,8 @@ def parse_infotext(text: str) -> dict[str, Any] | None:
     )
     if at is None:
         return None
-    params = {k.strip(): _unquote(v) for k, v in _PARAM.findall(lines[at])}
+    line, hashes = _cut_hashes(lines[at])
+    params = {k.strip(): _unquote(v) for k, v in _PARAM.findall(line)}
     if len(_SAMPLER_KEYS & params.keys()) < 2:
         return None
     prompt: list[str] = []
@@ -58,10 +58,23 @@ def parse_infotext(text: str) -> dict[str, Any] | None:
         "negative_prompt": "\n".join(negative).strip(),
         "parameters": params,
     }
-    if "Hashes" in params:
-        with contextlib.suppress(ValueError):
-            out["hashes"] = json.loads(params["Hashes"])
+    if hashes is not None:
+        out["hashes"] = hashes
+        params["Hashes"] = json.dumps(hashes)
     return out
+
+
+def _cut_hashes(line: str) -> tuple[str, Any]:
+    """The line without its ``Hashes: {...}`` entry (JSON written unquoted, commas and all),
+    and that JSON object (None if absent or malformed)."""
+    at = line.find("Hashes: {")
+    if at < 0:
+        return line, None
+    try:
+        value, end = json.JSONDecoder().raw_decode(line, at + len("Hashes: "))
+    except ValueError:
+        return line, None
+    return line[:at] + line[end:].lstrip(", "), value
 
 
 def _hash_type(value: str, default: str) -> str:
