@@ -12,6 +12,7 @@ def test_all_names_exist_and_nothing_else_is_exported() -> None:
     submodules = {
         "cli",
         "errors",
+        "evidence",
         "hashing",
         "index",
         "lists",

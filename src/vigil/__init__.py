@@ -1,9 +1,10 @@
-"""Vigil: find known material and its altered copies by hash.
+"""Vigil: find known material and its altered copies by hash, and read how files were made.
 
 The public API is what ``__all__`` lists; everything else is internal and may change.
 """
 
 from vigil.errors import VigilError
+from vigil.evidence import Evidence, EvidenceConfig, Report, inspect_bytes, inspect_file
 from vigil.hashing import HashResult, hash_bytes, hash_file
 from vigil.lists import Entry, ImportReport, Removal, RowProblem, formats
 from vigil.match import Match, Matcher
@@ -17,6 +18,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Entry",
+    "Evidence",
+    "EvidenceConfig",
     "HashResult",
     "ImportReport",
     "Limits",
@@ -24,6 +27,7 @@ __all__ = [
     "Match",
     "Matcher",
     "Removal",
+    "Report",
     "RowProblem",
     "ScanSummary",
     "SignalType",
@@ -34,6 +38,8 @@ __all__ = [
     "formats",
     "hash_bytes",
     "hash_file",
+    "inspect_bytes",
+    "inspect_file",
     "scan",
     "signal_types",
 ]

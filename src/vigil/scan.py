@@ -1,6 +1,7 @@
-"""Scan a folder tree: hash every file on all cores, match in this process, write a JSON-lines
-report as it goes. A file that cannot be read is a row with its error. Re-running with the same
-report resumes: files already in it (same path, size and modification time) are not redone.
+"""Scan a folder tree: hash every file on all cores (and read its evidence: how it was made),
+match in this process, write a JSON-lines report as it goes. A file that cannot be read is a
+row with its error. Re-running with the same report resumes: files already in it (same path,
+size and modification time) are not redone.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from vigil.evidence import Report, inspect_file
 from vigil.hashing import HashResult, hash_file
 from vigil.match import Matcher
 
@@ -30,6 +32,7 @@ class ScanSummary:
     errors: int = 0
     per_list: Counter[str] = field(default_factory=Counter)
     error_types: Counter[str] = field(default_factory=Counter)
+    origins: Counter[str] = field(default_factory=Counter)  # evidence summaries, but unknown
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -42,6 +45,7 @@ class ScanSummary:
             "errors": self.errors,
             "matches_per_list": dict(self.per_list),
             "error_types": dict(self.error_types),
+            "evidence_summaries": dict(self.origins),
         }
 
 
@@ -75,8 +79,9 @@ def _done(report: Path) -> set[str]:
     return done
 
 
-def _hash_one(path: str) -> HashResult:
-    return hash_file(path, variants=True)
+def _hash_one(job: tuple[str, bool]) -> tuple[HashResult, Report | None]:
+    path, evidence = job
+    return hash_file(path, variants=True), inspect_file(path) if evidence else None
 
 
 def scan(
@@ -85,6 +90,7 @@ def scan(
     report: str | os.PathLike[str],
     workers: int | None = None,
     progress: Callable[[HashResult, list[dict[str, Any]]], None] | None = None,
+    evidence: bool = True,
 ) -> ScanSummary:
     base, out = Path(root), Path(report)
     summary = ScanSummary(str(base), str(out))
@@ -99,13 +105,21 @@ def scan(
     stamps = dict(todo)
     workers = workers or os.cpu_count() or 1
     with out.open("a", encoding="utf-8") as fh, ProcessPoolExecutor(workers) as pool:
-        for result in pool.map(_hash_one, [p for p, _ in todo], chunksize=8):
-            matches = [m.as_dict(matcher.labels(m.list)) for m in matcher.match_result(result)]
+        jobs = [(p, evidence) for p, _ in todo]
+        for result, evid in pool.map(_hash_one, jobs, chunksize=8):
+            found = matcher.match_result(result)
+            if evid is not None:  # listed models named by the file's generator metadata
+                found += matcher.match_evidence(evid.items)
+            matches = [m.as_dict(matcher.labels(m.list)) for m in found]
             row = result.as_dict() | {"stamp": stamps[result.source], "matches": matches}
+            if evid is not None:
+                row["evidence"] = {k: v for k, v in evid.as_dict().items() if k != "source"}
             row["status"] = "match" if matches else ("error" if result.error else "no_match")
             fh.write(json.dumps(row) + "\n")
             fh.flush()
             _count(summary, result, matches)
+            if evid is not None and evid.summary.label != "unknown":
+                summary.origins[evid.summary.label] += 1
             if progress:
                 progress(result, matches)
     return summary

@@ -124,11 +124,15 @@ def scan_command(
         ),
     ] = None,
     workers: Annotated[int | None, typer.Option(help="Hashing processes (default: cores).")] = None,
+    evidence: Annotated[
+        bool, typer.Option(help="Also read each file's evidence (how it was made).")
+    ] = True,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Scan a folder tree against the lists, on all cores.
 
-    Every file gets a row in the JSON-lines report (match, no_match, or error with its reason);
+    Every file gets a row in the JSON-lines report (match, no_match, or error with its reason,
+    and its evidence: C2PA, generator metadata, watermarks, camera EXIF, with a summary);
     re-running with the same report resumes where it stopped. Exit code 7: some files failed.
 
     Example: vigil scan /evidence/case-17 --report case-17.jsonl
@@ -145,6 +149,7 @@ def scan_command(
             report,
             workers or os.cpu_count(),
             progress=lambda _r, _m: bar.advance(task),
+            evidence=evidence,
         )
     if as_json:
         emit_json(summary.as_dict())
@@ -160,6 +165,8 @@ def scan_command(
         out_console.print(table)
         for name, count in summary.per_list.most_common():
             out_console.print(f"  list {name}: {count} files matched")
+        for name, count in summary.origins.most_common():
+            out_console.print(f"  evidence says {name}: {count} files")
         for name, count in summary.error_types.most_common():
             out_console.print(f"  [red]{name}[/red]: {count} files")
     if summary.errors:

@@ -40,7 +40,7 @@ def load_detector(model: Path, calibration: Path | None) -> tuple[Any, dict[str,
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = 1
         session = ort.InferenceSession(str(model), opts, providers=["CPUExecutionProvider"])
-    except (OSError, ValueError) as exc:
+    except Exception as exc:  # onnxruntime raises its own types for unreadable models
         raise UsageError(f"detector {model}: cannot load it or its calibration: {exc}") from exc
     return session, cal
 
