@@ -5,7 +5,9 @@
    examples/photos/unrelated/: PDQ finds the resized, re-encoded, rotated, mirrored, grey and
    brighter ones (near_duplicate); the cropped, padded, captioned and slightly rotated ones
    need Vigil's robust signal (altered_copy);
-3. scans that folder with `vigil scan` and prints, per file, what matched.
+3. scans that folder with `vigil scan` and prints, per file, what matched and what the file's
+   own evidence says about how it was made (one copy carries image-to-image generator
+   metadata, written here, and one unrelated photo a camera's EXIF).
 
 Everything happens in ./demo-home (data) and ./demo-home/queries (the folder scanned); the
 commands printed are the ones a user would type.
@@ -20,6 +22,7 @@ import sys
 from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageEnhance, ImageOps
+from PIL.PngImagePlugin import PngInfo
 from rich.console import Console
 from rich.table import Table
 
@@ -28,6 +31,10 @@ HOME = Path.cwd() / "demo-home"
 VIGIL = str(Path(sys.executable).with_name("vigil"))
 console = Console()
 
+INFOTEXT = (
+    "a folded jumper on a chair\nNegative prompt: blurry\nSteps: 20, Sampler: Euler a, "
+    "CFG scale: 7, Seed: 1, Size: 512x512, Model hash: 6ce0161689, Denoising strength: 0.4"
+)
 ALTERATIONS = {
     "half-size": lambda im: im.resize((im.width // 2, im.height // 2)),
     "jpeg-q25": lambda im: im,  # saved below at quality 25
@@ -69,7 +76,18 @@ def make_queries(known: list[Path], unrelated: list[Path], out: Path) -> None:
         img.save(out / f"{path.stem}-{name}.jpg", quality=25 if name == "jpeg-q25" else 85)
         name = list(ROBUST)[i % len(ROBUST)]
         ROBUST[name](Image.open(path).convert("RGB")).save(out / f"{path.stem}-{name}.jpg")
-    for path in unrelated:
+    # a cropped copy re-saved by an image-to-image generator front-end (its metadata only)
+    info = PngInfo()
+    info.add_text("parameters", INFOTEXT)
+    crop = ROBUST["cropped-20"](Image.open(known[0]).convert("RGB"))
+    crop.save(out / f"{known[0].stem}-img2img.png", pnginfo=info)
+    for i, path in enumerate(unrelated):
+        if i == 0:  # one photo as a phone would save it: camera EXIF
+            exif = Image.Exif()
+            exif.update({271: "DemoPhone", 272: "DP-1", 305: "DemoPhone camera 1.0"})
+            exif.get_ifd(0x8769)[0x9003] = "2024:06:01 12:00:00"
+            Image.open(path).save(out / f"unrelated-{path.name}", exif=exif.tobytes())
+            continue
         shutil.copy(path, out / f"unrelated-{path.name}")
     (out / "not-an-image.jpg").write_bytes(b"a text file with a .jpg name")
 
@@ -95,10 +113,14 @@ def main() -> None:
     report = HOME / "scan.jsonl"
     run("scan", str(queries), "--list", "demo-known", "--report", str(report))
 
-    table = Table("file", "result", "kind", "via", "distance", "variant", title="per file")
+    table = Table(
+        "file", "result", "kind", "via", "distance", "variant", "evidence", title="per file"
+    )
     for line in report.read_text().splitlines():
         row = json.loads(line)
         name = Path(row["path"]).name
+        origin = row.get("evidence", {}).get("summary", "")
+        origin = "" if origin == "unknown" else origin
         if row["matches"]:
             m = row["matches"][0]
             table.add_row(
@@ -108,11 +130,12 @@ def main() -> None:
                 ",".join(m["via"]),
                 str(m["distance"]),
                 m["variant"],
+                origin,
             )
         elif row["status"] == "error":
-            table.add_row(name, "[yellow]error[/yellow]", "", row["error"]["reason"], "", "")
+            table.add_row(name, "[yellow]error[/yellow]", "", row["error"]["reason"], "", "", "")
         else:
-            table.add_row(name, "[green]no match[/green]", "", "", "", "")
+            table.add_row(name, "[green]no match[/green]", "", "", "", "", origin)
     console.print(table)
     console.print(f"Report: {report}. Data directory: {HOME} (delete it when done).")
 
