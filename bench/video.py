@@ -37,7 +37,7 @@ from vigil.signals.video import parse_vpdq
 from vigil.store import Store
 
 Frames = list[np.ndarray]
-FRAME_TYPES = ["vpdq", "vpdq_borderless"]
+FRAME_TYPES = ["vpdq", "vpdq_borderless", "vlocal_video"]
 KNOWN = [
     "chair-orig-22-sd-bar",
     "chair-19-sd-bar",

@@ -50,7 +50,9 @@ def test_bounds_and_damage_are_named_errors(clip: bytes) -> None:
 def test_hashing_a_video_gives_its_video_signals(clip: bytes) -> None:
     result = hash_bytes(clip, "clip.mp4")
     assert result.ok
-    assert set(result.signals) == {"md5", "sha1", "sha256", "video_md5", "vpdq", "vpdq_borderless"}
+    assert set(result.signals) == {
+        "md5", "sha1", "sha256", "video_md5", "vpdq", "vpdq_borderless", "vlocal_video"
+    }  # fmt: skip
     assert result.signals["video_md5"].value == result.signals["md5"].value
     frames = parse_vpdq(result.signals["vpdq"].value)
     assert [t for _, _, t in frames] == [0.0, 1.0, 2.0]

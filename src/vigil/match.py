@@ -25,12 +25,14 @@ from vigil.lists.model import Entry, normalized_signal
 from vigil.robust import Alignment, verify
 from vigil.signals import SignalValue, registry
 from vigil.signals.local import LocalQuery
+from vigil.signals.video_local import VideoLocalQuery, parse_local_frames
 from vigil.store import ListInfo, Store
-from vigil.video_match import VideoMatch, match_frames
+from vigil.video_match import FRAME_BITS, VideoMatch, describe, match_frames
 
 __all__ = ["KINDS", "Match", "Matcher"]
 
 KINDS = ("exact", "near_duplicate", "altered_copy", "shared_scene")  # strongest first
+FRAME_INLIERS = 4  # a video frame's match may rest on fewer keypoints: frames must agree
 MODEL_HASHES = ("autov1", "autov2", "autov3", "sha256")  # what model evidence can be matched by
 
 
@@ -105,8 +107,8 @@ class Matcher:
         cls = registry.get(signal_type)
         if cls.kind == "frames":
             return self._match_video(signal_type, value, variant)
-        if cls.kind == "local":
-            raise UsageError(f"{signal_type} matches images, not values: match the file itself")
+        if cls.kind in ("local", "local_frames"):
+            raise UsageError(f"{signal_type} matches media, not values: match the file itself")
         kind = "exact" if cls.kind == "exact" else "near_duplicate"
         if cls.kind == "exact":
             hits = [(sid, 0) for sid in self.store.exact_signal_ids(signal_type, value)]
@@ -144,6 +146,41 @@ class Matcher:
                 distance = round((1 - al.score) * 256)  # on PDQ's 256-bit scale
                 out.append(Match(info.name, sv.type, sv.value, distance, "original", entry,
                                  kind=al.kind, region=al))  # fmt: skip
+        return out
+
+    def _match_local_video(self, sv: SignalValue) -> list[Match]:
+        """Known videos whose sampled frames the query's frames are verified altered copies of
+        (at least 2 frames, and half the query's frames or a 4-second run of them)."""
+        query = sv.payload
+        if not isinstance(query, VideoLocalQuery):
+            return []
+        index = self._index(sv.type)
+        assert isinstance(index, LocalIndex)
+        hits: dict[int, list[tuple[float, int, int]]] = {}
+        mask = (1 << FRAME_BITS) - 1
+        for t, frame in query.frames:
+            gray = frame.gray.astype(np.float32)
+            for cand in index.candidates(frame.features):
+                al = verify(cand, frame.features, gray, FRAME_INLIERS)
+                if al is not None and al.kind == "altered_copy":
+                    # on vPDQ's 0-31 scale, by how much of the known frame matched: with a
+                    # moving camera, neighbouring frames agree where they overlap
+                    distance = round(31 * (1 - al.coverage))
+                    hits.setdefault(cand.id >> FRAME_BITS, []).append((t, cand.id & mask, distance))
+        times = [t for t, _ in query.frames]
+        span = (min(times, default=0.0), max(times, default=0.0), len(times))
+        stored = self.store.frames_of(list(hits))
+        described = self.store.describe_signals(list(stored))
+        out = []
+        for sid, h in hits.items():
+            if sid not in described or described[sid][0].name not in self.lists:
+                continue
+            known = [("", 100, t) for t, _ in parse_local_frames(stored[sid])]
+            vm = describe(sid, h, known, span)
+            if len({t for t, _, _ in h}) >= 2 and vm.is_match(50.0, 4.0):
+                info, entry = described[sid]
+                out.append(Match(info.name, sv.type, sv.note or "", round(vm.mean_distance),
+                                 "original", entry, video=vm, kind="altered_copy"))  # fmt: skip
         return out
 
     def _index(self, signal_type: str) -> HammingIndex | LocalIndex:
@@ -184,8 +221,10 @@ class Matcher:
             for sv in signals.values():
                 if not sv.usable:
                     continue
-                if registry.get(sv.type).kind == "local":
-                    for m in self._match_local(sv):
+                kind = registry.get(sv.type).kind
+                if kind in ("local", "local_frames"):
+                    local = self._match_local if kind == "local" else self._match_local_video
+                    for m in local(sv):
                         found.setdefault((m.list, m.entry.key), []).append(m)
                     continue
                 for variant, value in [("original", sv.value), *sv.variants.items()]:

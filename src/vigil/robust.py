@@ -31,6 +31,7 @@ from vigil.signals.local_algo import GRID, Features, dog_samples
 __all__ = ["Alignment", "verify"]
 
 MIN_INLIERS = 6
+FEW_INLIERS_AGREEMENT = 0.85  # with fewer inliers (video frames, see verify) this much is needed
 ALTERED_AGREEMENT = 0.75  # share of grid signs in view that agree: altered_copy
 ALTERED_COVERAGE = 0.5  # and share of the cells in view that match
 SURE_AGREEMENT, SURE_INLIERS = 0.8, 8  # below 0.8 agreement, 8 inliers are needed
@@ -129,12 +130,16 @@ def _region(cells: npt.NDArray[np.bool_], m: npt.NDArray[np.float64], known: tup
     return tuple(float(v) for v in kbox), qbox  # type: ignore[return-value]
 
 
-def verify(cand: Candidate, query: Features, gray: npt.NDArray[np.float32]) -> Alignment | None:
-    """The verified match of one candidate, or None. ``gray``: the query's normalised image."""
-    if len(cand.pairs) < MIN_INLIERS:
+def verify(
+    cand: Candidate, query: Features, gray: npt.NDArray[np.float32], min_inliers: int = MIN_INLIERS
+) -> Alignment | None:
+    """The verified match of one candidate, or None. ``gray``: the query's normalised image.
+    ``min_inliers`` below :data:`MIN_INLIERS` (for video frames, whose matches must also agree
+    across frames) accepts fewer inliers when the dense check agrees strongly."""
+    if len(cand.pairs) < min_inliers:
         return None
     fit = _fit(cand, query)
-    if fit is None or fit[1] < MIN_INLIERS:
+    if fit is None or fit[1] < min_inliers:
         return None
     m, inliers = fit
     signs, inside = dog_samples(gray, m, cand.size)
@@ -146,6 +151,8 @@ def verify(cand: Candidate, query: Features, gray: npt.NDArray[np.float32]) -> A
     if inside.mean() < 0.2 or not cells.any():
         return None
     in_view = float(cells.sum() / max(int(_cells(inside, inside).sum()), 1))
+    if inliers < MIN_INLIERS and score < FEW_INLIERS_AGREEMENT:
+        return None
     strong = score >= SURE_AGREEMENT or inliers >= SURE_INLIERS
     if score >= ALTERED_AGREEMENT and in_view >= ALTERED_COVERAGE and strong:
         kind = "altered_copy"

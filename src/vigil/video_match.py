@@ -27,7 +27,7 @@ from vigil.index import HammingIndex
 from vigil.signals import PDQ_MIN_QUALITY
 from vigil.signals.video import parse_vpdq
 
-__all__ = ["FRAME_BITS", "Segment", "VideoMatch", "match_frames"]
+__all__ = ["FRAME_BITS", "Segment", "VideoMatch", "describe", "match_frames"]
 
 FRAME_BITS = 20
 QUERY_MATCH_PERCENT = 80.0
@@ -162,15 +162,17 @@ def _aligned(
     return {t: (d, frame) for t, (_, d, frame) in best.items()}
 
 
-def _describe(
+def describe(
     signal_id: int,
     hits: list[tuple[float, int, int]],
-    known_json: str,
+    known: list[tuple[str, int, float]],
     query_span: tuple[float, float, int],
-    gap: float,
+    gap: float = GAP_SECONDS,
 ) -> VideoMatch:
+    """How one known video matches: ``hits`` are (query time, known frame number, distance),
+    ``known`` its frames as (hash, quality, seconds), ``query_span`` the query's first and last
+    sampled times and how many frames it could match with."""
     first, last, usable_query = query_span
-    known = parse_vpdq(known_json)
     usable_known = sum(1 for _, q, _ in known if q >= PDQ_MIN_QUALITY) or 1
     best = _aligned(hits, known)
     pairs = sorted((t, known[f][2]) for t, (_, f) in best.items())
@@ -207,5 +209,9 @@ def match_frames(
     span = (min(times, default=0.0), max(times, default=0.0), usable)
     hits = _pairs(index, frames, max_distance)
     known = frames_of(list(hits))
-    found = [_describe(sid, h, known[sid], span, gap) for sid, h in hits.items() if sid in known]
+    found = [
+        describe(sid, h, parse_vpdq(known[sid]), span, gap)
+        for sid, h in hits.items()
+        if sid in known
+    ]
     return sorted(found, key=lambda m: (-m.query_match_percent, m.mean_distance))

@@ -31,7 +31,11 @@ def _signal_cell(result: HashResult, name: str) -> str:
     sv = result.signals.get(name)
     if sv is None:
         return "-"
-    if registry.get(name).kind in ("frames", "local"):  # long values: say what they hold
+    if registry.get(name).kind in (
+        "frames",
+        "local",
+        "local_frames",
+    ):  # long values: say what they hold
         text = sv.note or name
     else:
         text = sv.value if sv.quality is None else f"{sv.value} (q{sv.quality})"

@@ -156,7 +156,10 @@ class Segment:
 class LocalIndex:
     """Known images' keypoints keyed by int64 ids (the store's signal ids)."""
 
-    def __init__(self) -> None:
+    def __init__(self, group_bits: int = 0) -> None:
+        # with group_bits, ids are group << group_bits | member (a video's frames): removing
+        # a group removes all its members
+        self.group_bits = group_bits
         self.segments: list[Segment] = []
         self.pending: list[tuple[int, tuple[Features, npt.NDArray[np.uint8]]]] = []
         self.checkpoint = 0
@@ -176,11 +179,13 @@ class LocalIndex:
             self.pending.append((i, unpack_record(raw)))
 
     def remove(self, ids: Iterable[int]) -> None:
-        """Stop matching these ids: a flag per image, kept on disk with each save."""
+        """Stop matching these ids (or, with ``group_bits``, every id of these groups): a flag
+        per image, kept on disk with each save."""
         gone = set(ids)
-        self.pending = [(i, r) for i, r in self.pending if i not in gone]
+        g = self.group_bits
+        self.pending = [(i, r) for i, r in self.pending if i >> g not in gone]
         for s in self.segments:
-            s.alive &= ~np.isin(s.ids, np.fromiter(gone, np.int64))
+            s.alive &= ~np.isin(s.ids >> g, np.fromiter(gone, np.int64))
 
     def _seal(self) -> None:
         if self.pending:
@@ -264,9 +269,9 @@ class LocalIndex:
         write_manifest(root, manifest, {n for n in names if n} | set(alive))
 
     @classmethod
-    def load(cls, directory: str | os.PathLike[str]) -> LocalIndex:
+    def load(cls, directory: str | os.PathLike[str], group_bits: int = 0) -> LocalIndex:
         root = Path(directory)
-        index = cls()
+        index = cls(group_bits)
         manifest = read_manifest(root, FORMAT, 2)
         if manifest is None:
             return index

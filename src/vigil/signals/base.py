@@ -85,8 +85,9 @@ class SignalType(ABC):
     name: ClassVar[str]
     # exact: equal values match; hamming: a 256-bit value matched within a bit distance;
     # frames: a sequence of per-frame hashes (video), matched frame by frame;
-    # local: keypoints matched through the local-feature index and verified (vlocal)
-    kind: ClassVar[Literal["exact", "hamming", "frames", "local"]]
+    # local: keypoints matched through the local-feature index and verified (vlocal);
+    # local_frames: the same for sampled video frames (vlocal_video)
+    kind: ClassVar[Literal["exact", "hamming", "frames", "local", "local_frames"]]
     # which content it is computed for: "any" (file bytes), "image", "video" or "model"
     applies_to: ClassVar[Literal["any", "image", "video", "model"]] = "any"
     bits: ClassVar[int]

@@ -24,6 +24,7 @@ from vigil.lists.model import Entry, ImportReport, Record, Removal, RowProblem
 from vigil.signals import registry
 from vigil.signals.pdq import PDQ, PDQ_MIN_QUALITY
 from vigil.signals.video import parse_vpdq
+from vigil.signals.video_local import parse_local_frames
 from vigil.store.bulk import bulk_insert, chunks, db_value, rows_by_key, signals_of_entries
 from vigil.store.db import connect, resolve_home
 from vigil.store.reads import ListInfo, Reads
@@ -47,13 +48,14 @@ def frame_rows(signal_id: int, frames_json: str) -> list[tuple[int, bytes]]:
 
 def indexed_types() -> frozenset[str]:
     """Signal types served by a Hamming index (their changes are logged for it)."""
-    return frozenset(c.name for c in registry if c.kind in ("hamming", "frames", "local"))
+    kinds = ("hamming", "frames", "local", "local_frames")
+    return frozenset(c.name for c in registry if c.kind in kinds)
 
 
 def stored_apart() -> frozenset[str]:
     """Signal types whose values are too large for the signals row (a video's frame hashes, a
     vlocal record): the row holds their SHA-256 and ``frame_sets`` the value."""
-    return frozenset(c.name for c in registry if c.kind in ("frames", "local"))
+    return frozenset(c.name for c in registry if c.kind in ("frames", "local", "local_frames"))
 
 
 def _now() -> datetime:
@@ -281,8 +283,9 @@ class Store(Reads):
         idx = self._indexes.get(signal_type)
         if idx is None:
             path = self.home / "index" / signal_type
-            if registry.get(signal_type).kind == "local":
-                idx = LocalIndex.load(path)
+            kind = registry.get(signal_type).kind
+            if kind in ("local", "local_frames"):
+                idx = LocalIndex.load(path, FRAME_BITS if kind == "local_frames" else 0)
             else:
                 grouped = registry.get(signal_type).kind == "frames"
                 idx = HammingIndex.load(path, FRAME_BITS if grouped else 0)
@@ -322,6 +325,10 @@ class Store(Reads):
             elif r.op == "+" and cls.kind == "local":
                 if r.signal_id in stored:  # else removed since: a later "-" follows
                     adds.append((r.signal_id, cls.value_bytes(stored[r.signal_id])))
+            elif r.op == "+" and cls.kind == "local_frames" and r.signal_id in stored:
+                frames = parse_local_frames(stored[r.signal_id])[: 1 << FRAME_BITS]
+                adds.extend((r.signal_id << FRAME_BITS | i, bytes.fromhex(rec))
+                            for i, (_, rec) in enumerate(frames))  # fmt: skip
             elif r.op == "+":
                 adds.append((r.signal_id, cls.value_bytes(r.value)))
             else:
