@@ -61,7 +61,8 @@ class VideoMatch:
     mean_distance: float
     segments: list[Segment] = field(default_factory=list)
     # where in the known video the query lies: the longest segment's alignment applied to the
-    # whole query when the query is a clip of the known video (query share >= 80 %)
+    # whole query when the query is a clip of the known video (query share >= 80 %, or the
+    # whole query maps inside the known video), else to the segment alone
     known_range: tuple[float, float] = (0.0, 0.0)
 
     @property
@@ -187,9 +188,13 @@ def describe(
     seg = match.longest
     run = [p for p in pairs if seg.query_start <= p[0] <= seg.query_end]
     a, b = _fit(run, gap) if run else (1.0, 0.0)
-    clip = match.query_match_percent >= QUERY_MATCH_PERCENT
-    q0, q1 = (first, last) if clip else (seg.query_start, seg.query_end)
     end = known[-1][2] if known else 0.0
+    # the query is a clip of the known video when most of it matches, or when the whole query,
+    # mapped through the alignment, lies inside the known video (an excerpt some of whose
+    # frames, dark or static, did not match); otherwise only the matched run is placed
+    inside = a * first + b >= -gap and a * last + b <= end + gap
+    clip = match.query_match_percent >= QUERY_MATCH_PERCENT or inside
+    q0, q1 = (first, last) if clip else (seg.query_start, seg.query_end)
     match.known_range = (round(max(0.0, a * q0 + b), 3), round(min(end, a * q1 + b), 3))
     return match
 
