@@ -22,7 +22,7 @@ from vigil.evidence.base import Evidence
 from vigil.hashing import HashResult
 from vigil.index import HammingIndex, LocalIndex
 from vigil.lists.model import Entry, normalized_signal
-from vigil.robust import Alignment, verify
+from vigil.robust import FRAME, Alignment, verify
 from vigil.signals import SignalValue, registry
 from vigil.signals.local import LocalQuery
 from vigil.signals.video_local import VideoLocalQuery, parse_local_frames
@@ -32,7 +32,6 @@ from vigil.video_match import FRAME_BITS, VideoMatch, describe, match_frames
 __all__ = ["KINDS", "Match", "Matcher"]
 
 KINDS = ("exact", "near_duplicate", "altered_copy", "shared_scene")  # strongest first
-FRAME_INLIERS = 4  # a video frame's match may rest on fewer keypoints: frames must agree
 MODEL_HASHES = ("autov1", "autov2", "autov3", "sha256")  # what model evidence can be matched by
 
 
@@ -161,7 +160,7 @@ class Matcher:
         for t, frame in query.frames:
             gray = frame.gray.astype(np.float32)
             for cand in index.candidates(frame.features):
-                al = verify(cand, frame.features, gray, FRAME_INLIERS)
+                al = verify(cand, frame.features, gray, FRAME)
                 if al is not None and al.kind == "altered_copy":
                     # on vPDQ's 0-31 scale, by how much of the known frame matched: with a
                     # moving camera, neighbouring frames agree where they overlap

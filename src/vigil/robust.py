@@ -28,10 +28,9 @@ import numpy.typing as npt
 from vigil.index.local import Candidate
 from vigil.signals.local_algo import GRID, Features, dog_samples
 
-__all__ = ["Alignment", "verify"]
+__all__ = ["FRAME", "IMAGE", "Alignment", "Rules", "verify"]
 
 MIN_INLIERS = 6
-FEW_INLIERS_AGREEMENT = 0.85  # with fewer inliers (video frames, see verify) this much is needed
 ALTERED_AGREEMENT = 0.75  # share of grid signs in view that agree: altered_copy
 ALTERED_COVERAGE = 0.5  # and share of the cells in view that match
 SURE_AGREEMENT, SURE_INLIERS = 0.8, 8  # below 0.8 agreement, 8 inliers are needed
@@ -41,6 +40,21 @@ SHARED_CELLS = (
     0.25  # share of the known image's cells that must match (and 8 inliers): shared_scene
 )
 Box = tuple[float, float, float, float]
+
+
+@dataclass(frozen=True)
+class Rules:
+    """How much a candidate must show to be an ``altered_copy``. Images use :data:`IMAGE`;
+    video frames :data:`FRAME`, looser, because a video matches only when several of its
+    frames agree with each other (:meth:`vigil.match.Matcher._match_local_video`)."""
+
+    min_inliers: int = MIN_INLIERS
+    few_inliers_agreement: float = 1.0  # below MIN_INLIERS inliers, the agreement needed
+    altered_cells: float = ALTERED_COVERAGE
+
+
+IMAGE = Rules()
+FRAME = Rules(min_inliers=4, few_inliers_agreement=0.8, altered_cells=0.25)
 
 
 @dataclass(frozen=True)
@@ -131,15 +145,13 @@ def _region(cells: npt.NDArray[np.bool_], m: npt.NDArray[np.float64], known: tup
 
 
 def verify(
-    cand: Candidate, query: Features, gray: npt.NDArray[np.float32], min_inliers: int = MIN_INLIERS
+    cand: Candidate, query: Features, gray: npt.NDArray[np.float32], rules: Rules = IMAGE
 ) -> Alignment | None:
-    """The verified match of one candidate, or None. ``gray``: the query's normalised image.
-    ``min_inliers`` below :data:`MIN_INLIERS` (for video frames, whose matches must also agree
-    across frames) accepts fewer inliers when the dense check agrees strongly."""
-    if len(cand.pairs) < min_inliers:
+    """The verified match of one candidate, or None. ``gray``: the query's normalised image."""
+    if len(cand.pairs) < rules.min_inliers:
         return None
     fit = _fit(cand, query)
-    if fit is None or fit[1] < min_inliers:
+    if fit is None or fit[1] < rules.min_inliers:
         return None
     m, inliers = fit
     signs, inside = dog_samples(gray, m, cand.size)
@@ -151,10 +163,10 @@ def verify(
     if inside.mean() < 0.2 or not cells.any():
         return None
     in_view = float(cells.sum() / max(int(_cells(inside, inside).sum()), 1))
-    if inliers < MIN_INLIERS and score < FEW_INLIERS_AGREEMENT:
+    if inliers < MIN_INLIERS and score < rules.few_inliers_agreement:
         return None
     strong = score >= SURE_AGREEMENT or inliers >= SURE_INLIERS
-    if score >= ALTERED_AGREEMENT and in_view >= ALTERED_COVERAGE and strong:
+    if score >= ALTERED_AGREEMENT and in_view >= rules.altered_cells and strong:
         kind = "altered_copy"
     elif coverage >= SHARED_CELLS and inliers >= SURE_INLIERS:
         kind = "shared_scene"
