@@ -87,6 +87,9 @@ def iter_frames(
         width, height = stream.codec_context.width, stream.codec_context.height
         if width * height > limits.max_pixels:
             raise MediaTooLarge(source, f"{width}x{height} frames are over the pixel limit")
+        # one decoding thread: Vigil parallelises by process (scan workers), and speeds are
+        # reported per core
+        stream.codec_context.thread_count = 1
         if keyframes_only:
             stream.codec_context.skip_frame = "NONKEY"
         yield from _sample(container, stream, source, fps, keyframes_only, limits)
