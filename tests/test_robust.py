@@ -10,11 +10,12 @@ import pytest
 from PIL import Image
 
 from vigil.errors import InvalidSignal, UsageError
-from vigil.hashing import hash_bytes
+from vigil.hashing import HashResult, hash_bytes
 from vigil.index import LocalIndex
 from vigil.lists import Entry
 from vigil.match import Match, Matcher
-from vigil.signals.local import VLocal
+from vigil.signals.local import LocalQuery, VLocal
+from vigil.signals.local_algo import Features
 from vigil.store import Store
 
 
@@ -138,6 +139,12 @@ def test_vlocal_values_are_checked_and_cannot_be_matched_without_the_image(
         Matcher(robust_store).match_value("vlocal", value)
 
 
+def values_query(results: list[HashResult], i: int) -> Features:
+    payload = results[i].signals["vlocal"].payload
+    assert isinstance(payload, LocalQuery)
+    return payload.features
+
+
 def test_local_index_adds_removes_and_persists(tmp_path: Path, known_photos: list[Path]) -> None:
     results = [hash_bytes(p.read_bytes(), str(p), variants=True) for p in known_photos[:4]]
     values = [bytes.fromhex(r.signals["vlocal"].value) for r in results]
@@ -164,6 +171,11 @@ def test_local_index_adds_removes_and_persists(tmp_path: Path, known_photos: lis
     loaded._buffers = (np.empty(4, np.int32), np.empty(4, np.uint32))  # too small: must grow
     assert [c.id for c in loaded.candidates(query.features)] == [c.id for c in found]  # type: ignore[union-attr]
     assert np.array_equal(found[0].grid, np.frombuffer(values[1][6:134], np.uint8))
+    again.remove([12])
+    again.compact()  # one segment, the removed image dropped, the same answers
+    assert (len(again.segments), len(again.segments[0]), len(again)) == (1, 3, 3)
+    assert next(c.id for c in again.candidates(query.features)) == 11  # type: ignore[union-attr]
+    assert 12 not in {c.id for c in again.candidates(values_query(results, 2))}
 
 
 def test_robust_matching_through_each_store(store: Store, known_photos: list[Path]) -> None:
