@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vigil.evidence import Report, inspect_file
+from vigil.evidence import EvidenceConfig, Report, inspect_file
 from vigil.hashing import HashResult, hash_file
 from vigil.match import Matcher
 
@@ -79,9 +79,14 @@ def _done(report: Path) -> set[str]:
     return done
 
 
+# a scan reads evidence on every file: the EXIF thumbnail is compared with the image only up to
+# 4 MP (the comparison decodes the image again; `vigil inspect` always compares)
+SCAN_EVIDENCE = EvidenceConfig(options={"thumbnail_max_pixels": 4_000_000})
+
+
 def _hash_one(job: tuple[str, bool]) -> tuple[HashResult, Report | None]:
     path, evidence = job
-    return hash_file(path, variants=True), inspect_file(path) if evidence else None
+    return hash_file(path, variants=True), inspect_file(path, SCAN_EVIDENCE) if evidence else None
 
 
 def scan(

@@ -7,7 +7,6 @@ from __future__ import annotations
 import io
 from typing import Any
 
-import cv2
 import numpy as np
 import numpy.typing as npt
 from PIL import Image
@@ -106,30 +105,34 @@ class Camera(Extractor):
         if not offset or not length or view.exif is None or length > MAX_THUMBNAIL:
             return []
         raw = view.exif[0][int(offset) : int(offset) + int(length)]
-        bgr = view.bgr  # decoded once, shared with the watermark extractor
-        if bgr is None:
+        size = view.size
+        limit = self.config.options.get("thumbnail_max_pixels")
+        if size is None or (limit is not None and size[0] * size[1] > limit):
+            return []  # comparing costs a decode of the image (25 ms for 12 MP)
+        grey = view.small_grey(16)
+        if grey is None:
             return []
         try:
             thumb = Image.open(io.BytesIO(raw))
             thumb.load()
         except (OSError, ValueError, Image.DecompressionBombError):
             return [self.item("error", "EXIF thumbnail not decodable", f"{where} IFD1", "none")]
-        similarity = _similarity(thumb, bgr)
+        similarity = _similarity(thumb, grey, size)
         if similarity >= 0.6:
             return []
         value = {"similarity": round(similarity, 3), "thumbnail_size": list(thumb.size),
-                 "image_size": [bgr.shape[1], bgr.shape[0]]}  # fmt: skip
+                 "image_size": list(size)}  # fmt: skip
         return [self.item("mismatch", value, f"{where} IFD1 thumbnail", "moderate")]
 
 
-def _similarity(thumb: Image.Image, bgr: npt.NDArray[np.uint8]) -> float:
-    """Correlation of the two images at 16x16 grey (aspect ratios compared first)."""
-    ta, ia = thumb.width / thumb.height, bgr.shape[1] / bgr.shape[0]
+def _similarity(thumb: Image.Image, grey: npt.NDArray[np.uint8], size: tuple[int, int]) -> float:
+    """Correlation of the thumbnail and the image (``grey``: 16x16) after comparing their
+    aspect ratios."""
+    ta, ia = thumb.width / thumb.height, size[0] / size[1]
     if abs(np.log(ta / ia)) > 0.15:  # letterboxed thumbnails are rarely this far off
         return 0.0
     a = np.asarray(thumb.convert("L").resize((16, 16), Image.Resampling.BOX), np.float64).ravel()
-    grey = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
-    b = np.asarray(cv2.resize(grey, (16, 16), interpolation=cv2.INTER_AREA), np.float64).ravel()
+    b = grey.astype(np.float64).ravel()
     if a.std() < 1e-6 or b.std() < 1e-6:
         return 1.0 if abs(a.mean() - b.mean()) < 16 else 0.0
     return float(np.corrcoef(a, b)[0, 1])

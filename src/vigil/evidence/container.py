@@ -135,6 +135,31 @@ class FileView:
         return np.asarray(arr, dtype=np.uint8)
 
     @cached_property
+    def size(self) -> tuple[int, int] | None:
+        """Width and height from the header (no decode), or None if unreadable."""
+        try:
+            with Image.open(io.BytesIO(self.data)) as probe:
+                return probe.size
+        except (OSError, ValueError, Image.DecompressionBombError):
+            return None
+
+    def small_grey(self, side: int = 64) -> npt.NDArray[np.uint8] | None:
+        """The image as stored, reduced to about ``side`` pixels (a JPEG is decoded at reduced
+        DCT scale): cheap, for coarse comparisons."""
+        if "bgr" in self.__dict__ and self.bgr is not None:  # already decoded: reuse it
+            grey = cv2.cvtColor(self.bgr, cv2.COLOR_BGR2GRAY)
+            return np.asarray(cv2.resize(grey, (side, side), interpolation=cv2.INTER_AREA))
+        try:
+            with Image.open(io.BytesIO(self.data)) as img:
+                if img.width * img.height > self.limits.max_pixels:
+                    return None
+                img.draft("L", (side * 2, side * 2))
+                small = img.convert("L").resize((side, side), Image.Resampling.BOX)
+                return np.asarray(small, dtype=np.uint8)
+        except (OSError, ValueError, Image.DecompressionBombError):
+            return None
+
+    @cached_property
     def raw_image(self) -> Image.Image | None:
         """The image as stored (no orientation, alpha kept): for pixel-level marks."""
         try:

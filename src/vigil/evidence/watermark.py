@@ -30,6 +30,9 @@ __all__ = ["MARKS", "Watermark", "block_bits", "block_phases", "coherence", "dec
 SCALE = 36.0
 BLOCK = 4
 MIN_PIXELS = 256 * 256  # the reference refuses smaller images
+# Larger images are not searched: the marks do not survive resizing, and generators write at
+# most a few megapixels, so a 12 MP phone photo cannot carry one (and costs a full decode).
+MAX_PIXELS = 2048 * 2048
 
 
 def _bits(payload: bytes) -> npt.NDArray[np.uint8]:
@@ -103,6 +106,9 @@ class Watermark(Extractor):
         return view.is_image
 
     def extract(self, view: FileView) -> list[Evidence]:
+        size = view.size
+        if size is None or not MIN_PIXELS <= size[0] * size[1] <= MAX_PIXELS:
+            return []
         bgr = view.bgr
         if bgr is None or bgr.shape[0] * bgr.shape[1] < MIN_PIXELS:
             return []
