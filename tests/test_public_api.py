@@ -21,6 +21,7 @@ def test_all_names_exist_and_nothing_else_is_exported() -> None:
         "registry",
         "robust",
         "scan",
+        "service",
         "signals",
         "store",
         "video_match",

@@ -15,6 +15,7 @@ from vigil.cli.errors import exit_code_for
 from vigil.cli.hash_cmd import hash_command
 from vigil.cli.inspect_cmd import inspect_command
 from vigil.cli.match_cmd import match_command, scan_command
+from vigil.cli.serve_cmd import keys_app, serve_command
 from vigil.errors import VigilError
 
 __all__ = ["app", "main"]
@@ -52,6 +53,8 @@ app.command("match")(match_command)
 app.command("scan")(scan_command)
 app.command("inspect")(inspect_command)
 app.add_typer(lists_cmd.app, name="list")
+app.command("serve")(serve_command)
+app.add_typer(keys_app, name="keys")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -18,7 +18,16 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-__all__ = ["changes", "entries", "frame_sets", "lists", "metadata", "signals"]
+__all__ = [
+    "api_keys",
+    "audit_log",
+    "changes",
+    "entries",
+    "frame_sets",
+    "lists",
+    "metadata",
+    "signals",
+]
 
 metadata = MetaData()
 _ID = BigInteger().with_variant(Integer, "sqlite")  # SQLite rowids are 64-bit already
@@ -82,4 +91,28 @@ changes = Table(
     Column("type", String(40), nullable=False),
     Column("value", String(600), nullable=False),
     Column("op", String(1), nullable=False),  # "+" added, "-" removed
+)
+
+# The service's API keys: the SHA-256 of each secret (never the secret), its role.
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", _ID, primary_key=True, autoincrement=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("role", String(20), nullable=False),
+    Column("key_hash", String(64), nullable=False, unique=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("revoked_at", DateTime(timezone=True), nullable=True),
+)
+
+# Every curator and admin action of the service, appended, never updated.
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", _ID, primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("action", String(100), nullable=False),
+    Column("target", Text, nullable=False),
+    Column("detail", Text, nullable=False),
 )

@@ -1,0 +1,109 @@
+"""`vigil serve` (the HTTP API) and `vigil keys` (its API keys)."""
+
+from __future__ import annotations
+
+import socket
+from typing import Annotated
+
+import typer
+
+from vigil.cli.context import State, emit_json, out_console
+
+__all__ = ["keys_app", "serve_command"]
+
+keys_app = typer.Typer(help="API keys of the HTTP service (stored hashed; shown once).")
+
+
+def serve_command(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
+    fd: Annotated[
+        int | None, typer.Option(help="Serve on this already-listening socket instead.")
+    ] = None,
+    max_upload_mb: Annotated[int, typer.Option(help="Largest upload accepted, in MiB.")] = 32,
+) -> None:
+    """Serve the matching API over HTTP (OpenAPI at /openapi.json, interactive docs at /docs).
+
+    Every /v1 route needs an API key: create the first with `vigil keys create NAME --role
+    admin`. Listens on 127.0.0.1 unless told otherwise.
+
+    Example: vigil serve --host 0.0.0.0 --port 8080
+    """
+    import uvicorn
+
+    from vigil.service import ServiceConfig, create_app
+
+    state: State = ctx.obj
+    app = create_app(state.store(), ServiceConfig(max_upload=max_upload_mb * 2**20))
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False)
+    server = uvicorn.Server(config)
+    if fd is not None:  # a socket handed over already listening (systemd, tests)
+        server.run(sockets=[socket.socket(fileno=fd)])
+    else:
+        server.run()
+
+
+@keys_app.command("create")
+def create(
+    ctx: typer.Context,
+    name: str,
+    role: Annotated[str, typer.Option(help="match, curator or admin.")] = "match",
+    as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
+) -> None:
+    """Create an API key and print it (the only time it is shown).
+
+    Example: vigil keys create upload-path --role match
+    """
+    from vigil.service import KeyStore
+
+    state: State = ctx.obj
+    keys = KeyStore(state.store())
+    secret = keys.create(name, role)
+    keys.audit("cli", "key.create", name, {"role": role})
+    if as_json:
+        emit_json({"name": name, "role": role, "key": secret})
+    else:
+        out_console.print(secret, highlight=False)
+
+
+@keys_app.command("list")
+def list_keys(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
+) -> None:
+    """List API keys (names and roles, never the keys).
+
+    Example: vigil keys list --json
+    """
+    from vigil.service import KeyStore
+
+    state: State = ctx.obj
+    rows = KeyStore(state.store()).all()
+    if as_json:
+        emit_json(rows)
+    else:
+        for r in rows:
+            out_console.print(f"{r['name']}\t{r['role']}\t{'revoked' if r['revoked'] else ''}")
+
+
+@keys_app.command("revoke")
+def revoke(
+    ctx: typer.Context,
+    name: str,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
+) -> None:
+    """Revoke an API key: it stops working at once.
+
+    Example: vigil keys revoke old-upload-path
+    """
+    from vigil.service import KeyStore
+
+    state: State = ctx.obj
+    keys = KeyStore(state.store())
+    keys.revoke(name)
+    keys.audit("cli", "key.revoke", name, {})
+    if as_json:
+        emit_json({"revoked": name})
+    else:
+        out_console.print(f"revoked {name}")

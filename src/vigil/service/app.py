@@ -1,0 +1,251 @@
+"""`vigil serve`: the HTTP matching API (FastAPI on uvicorn). Routes are versioned under /v1;
+/healthz, /readyz and /metrics are not. Every /v1 route needs an API key (``Authorization:
+Bearer vgl_...`` or ``X-API-Key``) whose role allows it; uploads are read into memory up to
+``max_upload`` bytes and never stored. Matching goes through the same :class:`Matcher` as the
+CLI, which brings each index up to date before a lookup, so a list change is matchable as soon
+as its request returns, with no rebuild."""
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Header, Request
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+
+from vigil.errors import MediaTooLarge, UsageError, VigilError
+from vigil.hashing import hash_bytes
+from vigil.match import Matcher
+from vigil.media import Limits
+from vigil.service.errors import status_for
+from vigil.service.keys import ApiKey, KeyStore
+from vigil.store import Store
+
+__all__ = ["ServiceConfig", "create_app"]
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    max_upload: int = 32 * 2**20  # bytes of one uploaded file
+    max_batch: int = 1000  # items in one batch match
+
+
+class SignalIn(BaseModel):
+    type: str = Field(max_length=40)
+    value: str = Field(max_length=2_000_000)
+
+
+class MatchSignals(BaseModel):
+    signals: list[SignalIn] = Field(default_factory=list, max_length=64)
+    lists: list[str] | None = None
+
+
+class BatchItem(BaseModel):
+    id: str = Field(max_length=200)
+    signals: list[SignalIn] = Field(max_length=64)
+
+
+class MatchBatch(BaseModel):
+    items: list[BatchItem]
+    lists: list[str] | None = None
+
+
+class KeyIn(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    role: str
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter("vigil_requests", "Requests by route and status",
+                                ["route", "status"], registry=self.registry)  # fmt: skip
+        buckets = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5, 2.0)
+        self.latency = Histogram("vigil_request_seconds", "Request latency by route", ["route"],
+                                 registry=self.registry, buckets=buckets)  # fmt: skip
+        self.matches = Counter("vigil_matches", "Matches by list", ["list"], registry=self.registry)
+        self.index_size = Gauge("vigil_index_entries", "Entries in each index", ["type"],
+                                registry=self.registry)  # fmt: skip
+
+
+class Service:
+    """What the routes share: the store, one matcher, keys, metrics, and a lock (the store's
+    indexes are brought up to date in place, so lookups are serialised)."""
+
+    def __init__(self, store: Store, config: ServiceConfig) -> None:
+        self.store, self.config = store, config
+        self.keys = KeyStore(store)
+        self.metrics = Metrics()
+        self.lock = threading.Lock()
+
+    def matcher(self, lists: list[str] | None) -> Matcher:
+        return Matcher(self.store, lists)
+
+    def matches(self, found: list[Any], matcher: Matcher) -> list[dict[str, Any]]:
+        out = []
+        for m in found:
+            self.metrics.matches.labels(m.list).inc()
+            out.append(m.as_dict(matcher.labels(m.list)))
+        return out
+
+
+async def _upload(request: Request, limit: int) -> tuple[bytes, str]:
+    """The uploaded file: a multipart field ``file`` or the raw body, at most ``limit`` bytes."""
+    kind = request.headers.get("content-type", "")
+    declared = int(request.headers.get("content-length") or 0)
+    if declared > limit + 64 * 1024:
+        raise MediaTooLarge("upload", f"{declared:,} bytes is over the limit of {limit:,}")
+    if kind.startswith("multipart/form-data"):
+        form = await request.form(max_files=1, max_fields=4)
+        item = form.get("file")
+        if item is None or isinstance(item, str):
+            raise UsageError("multipart upload needs a file field named 'file'")
+        data = await item.read(limit + 1)
+        name = item.filename or "upload"
+    else:
+        chunks, size = [], 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                break
+            chunks.append(chunk)
+        data, name = b"".join(chunks), "upload"
+        data = data if size <= limit else data + b"\0" * (limit + 1 - len(data))
+    if len(data) > limit:
+        raise MediaTooLarge(name, f"over the upload limit of {limit:,} bytes")
+    return data, name
+
+
+def create_app(store: Store, config: ServiceConfig | None = None) -> FastAPI:
+    svc = Service(store, config or ServiceConfig())
+    app = FastAPI(title="Vigil", version="1", description=__doc__)
+
+    def role(needed: str) -> Callable[..., ApiKey]:
+        def check(authorization: Annotated[str | None, Header()] = None,
+                  x_api_key: Annotated[str | None, Header()] = None) -> ApiKey:  # fmt: skip
+            secret = x_api_key or (authorization or "").removeprefix("Bearer ").strip()
+            key = svc.keys.authenticate(secret) if secret else None
+            if key is None:
+                raise _HttpError(401, "a valid API key is needed")
+            if not key.allows(needed):
+                raise _HttpError(403, f"this key's role ({key.role}) cannot do this")
+            return key
+
+        return check
+
+    @app.exception_handler(VigilError)
+    async def _vigil(_: Request, exc: VigilError) -> JSONResponse:
+        return JSONResponse({"error": {"type": type(exc).__name__, "message": str(exc)}},
+                            status_for(exc))  # fmt: skip
+
+    @app.exception_handler(_HttpError)
+    async def _http(_: Request, exc: _HttpError) -> JSONResponse:
+        kind = "Unauthorized" if exc.status == 401 else "Forbidden"
+        return JSONResponse({"error": {"type": kind, "message": exc.message}}, exc.status)
+
+    @app.middleware("http")
+    async def _measure(request: Request, call_next: Callable[..., Any]) -> Response:
+        t0 = time.perf_counter()
+        response: Response = await call_next(request)
+        route = request.scope.get("route")
+        name = getattr(route, "path", "unmatched")
+        svc.metrics.requests.labels(name, str(response.status_code)).inc()
+        svc.metrics.latency.labels(name).observe(time.perf_counter() - t0)
+        return response
+
+    @app.get("/healthz")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz")
+    def readyz() -> JSONResponse:
+        with svc.lock:
+            sizes = {}
+            for name in ("pdq",):
+                sizes[name] = len(svc.store.index(name))
+                svc.metrics.index_size.labels(name).set(sizes[name])
+        return JSONResponse({"ready": True, "indexes": sizes})
+
+    @app.get("/metrics")
+    def metrics() -> Response:
+        return Response(generate_latest(svc.metrics.registry), media_type="text/plain")
+
+    @app.post("/v1/hash")
+    async def hash_upload(request: Request, key: Annotated[ApiKey, Depends(role("match"))]
+                          ) -> dict[str, Any]:  # fmt: skip
+        data, name = await _upload(request, svc.config.max_upload)
+        result = await run_in_threadpool(hash_bytes, data, name)
+        body = result.as_dict()
+        body.pop("path", None)
+        return body
+
+    @app.post("/v1/match")
+    async def match_upload(request: Request, key: Annotated[ApiKey, Depends(role("match"))],
+                           lists: str | None = None) -> dict[str, Any]:  # fmt: skip
+        data, name = await _upload(request, svc.config.max_upload)
+        result = await run_in_threadpool(hash_bytes, data, name, None, Limits(), True)
+        if result.error and not result.signals:
+            raise UsageError(f"{name}: {result.error}")
+
+        def match() -> dict[str, Any]:
+            with svc.lock:
+                matcher = svc.matcher(lists.split(",") if lists else None)
+                found = svc.matches(matcher.match_result(result), matcher)
+            return {"kind": result.kind, "error": result.error, "matches": found}
+
+        return await run_in_threadpool(match)
+
+    @app.post("/v1/match/signals")
+    def match_signals(body: MatchSignals, key: Annotated[ApiKey, Depends(role("match"))]
+                      ) -> dict[str, Any]:  # fmt: skip
+        with svc.lock:
+            matcher = svc.matcher(body.lists)
+            return {"matches": _by_values(svc, matcher, body.signals)}
+
+    @app.post("/v1/match/batch")
+    def match_batch(body: MatchBatch, key: Annotated[ApiKey, Depends(role("match"))]
+                    ) -> dict[str, Any]:  # fmt: skip
+        if len(body.items) > svc.config.max_batch:
+            raise UsageError(f"at most {svc.config.max_batch} items in a batch")
+        with svc.lock:
+            matcher = svc.matcher(body.lists)
+            return {"results": [{"id": it.id, "matches": _by_values(svc, matcher, it.signals)}
+                                for it in body.items]}  # fmt: skip
+
+    @app.get("/v1/keys")
+    def keys(key: Annotated[ApiKey, Depends(role("admin"))]) -> dict[str, Any]:
+        return {"keys": svc.keys.all()}
+
+    @app.post("/v1/keys", status_code=201)
+    def create_key(body: KeyIn, key: Annotated[ApiKey, Depends(role("admin"))]) -> dict[str, str]:
+        secret = svc.keys.create(body.name, body.role)
+        svc.keys.audit(key.name, "key.create", body.name, {"role": body.role})
+        return {"name": body.name, "role": body.role, "key": secret}
+
+    @app.delete("/v1/keys/{name}")
+    def revoke_key(name: str, key: Annotated[ApiKey, Depends(role("admin"))]) -> dict[str, str]:
+        svc.keys.revoke(name)
+        svc.keys.audit(key.name, "key.revoke", name, {})
+        return {"revoked": name}
+
+    @app.get("/v1/audit")
+    def audit(key: Annotated[ApiKey, Depends(role("admin"))], limit: int = 100) -> dict[str, Any]:
+        return {"entries": svc.keys.audit_entries(min(limit, 1000))}
+
+    return app
+
+
+def _by_values(svc: Service, matcher: Matcher, signals: list[SignalIn]) -> list[dict[str, Any]]:
+    found = []
+    for s in signals:
+        found.extend(matcher.match_value(s.type, s.value))
+    return svc.matches(found, matcher)
+
+
+class _HttpError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        self.status, self.message = status, message

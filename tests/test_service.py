@@ -1,0 +1,140 @@
+"""The HTTP API through a real `vigil serve` on 127.0.0.1 (SQLite and PostgreSQL): keys and
+roles, matching by hash, by upload and in batches, a list change matchable at once, and
+malformed, oversized and unauthorised requests."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from PIL import Image
+
+from tests.conftest import PHOTOS, encode
+from vigil.hashing import hash_file
+from vigil.lists import Entry
+from vigil.service import KeyStore
+from vigil.store import Store
+
+VIGIL = str(Path(sys.executable).with_name("vigil"))
+
+
+@dataclass
+class Server:
+    url: str
+    keys: dict[str, str]
+    store: Store
+
+    def client(self, role: str | None = "match") -> httpx.Client:
+        headers = {"Authorization": f"Bearer {self.keys[role]}"} if role else {}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=60)
+
+
+@pytest.fixture
+def server(store: Store) -> Iterator[Server]:
+    known = sorted((PHOTOS / "known").glob("*.jpg"))
+    store.create_list("known", category_labels={"1": "known sample"})
+    res = hash_file(known[0])
+    store.apply("known", [Entry("photo-0", [(s.type, s.value) for s in res.signals.values()],
+                                category=1, tags=["sample"])])  # fmt: skip
+    keys = KeyStore(store)
+    secrets = {role: keys.create(f"{role}-key", role) for role in ("match", "curator", "admin")}
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(64)  # listening before the server starts: early requests wait, nothing polls
+    args = [VIGIL, "--home", str(store.home), "serve", "--fd", str(sock.fileno())]
+    if store.engine.dialect.name != "sqlite":
+        args[1:1] = ["--db-url", store.engine.url.render_as_string(hide_password=False)]
+    proc = subprocess.Popen(args, pass_fds=(sock.fileno(),))
+    try:
+        yield Server(f"http://127.0.0.1:{sock.getsockname()[1]}", secrets, store)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        sock.close()
+
+
+def test_health_ready_metrics_and_openapi(server: Server) -> None:
+    with server.client(None) as c:
+        assert c.get("/healthz").json() == {"status": "ok"}
+        assert c.get("/readyz").json()["ready"] is True
+        assert "/v1/match" in c.get("/openapi.json").json()["paths"]
+        assert "vigil_requests" in c.get("/metrics").text
+
+
+def test_missing_wrong_and_underpowered_keys(server: Server) -> None:
+    with server.client(None) as c:
+        assert c.post("/v1/match/signals", json={"signals": []}).status_code == 401
+        bad = c.post("/v1/match/signals", json={"signals": []},
+                     headers={"Authorization": "Bearer vgl_not-a-key"})  # fmt: skip
+        assert bad.status_code == 401
+    with server.client("match") as c:
+        assert c.get("/v1/keys").status_code == 403
+    with server.client("admin") as c:
+        listed = c.get("/v1/keys").json()["keys"]
+        assert {k["name"] for k in listed} == {"match-key", "curator-key", "admin-key"}
+        assert all("key" not in k and "key_hash" not in k for k in listed)
+
+
+def test_match_by_hash_upload_and_batch(server: Server) -> None:
+    photo = sorted((PHOTOS / "known").glob("*.jpg"))[0]
+    pdq = hash_file(photo).signals["pdq"].value
+    with server.client() as c:
+        (m,) = c.post("/v1/match/signals", json={"signals": [{"type": "pdq", "value": pdq}]}
+                      ).json()["matches"]  # fmt: skip
+        assert (m["list"], m["entry"], m["kind"], m["category_label"], m["tags"]) == (
+            "known", "photo-0", "near_duplicate", "known sample", ["sample"])  # fmt: skip
+        small = encode(Image.open(photo).convert("RGB").resize((200, 267)), "JPEG", quality=70)
+        up = c.post("/v1/match", content=small, headers={"Content-Type": "image/jpeg"}).json()
+        assert [x["entry"] for x in up["matches"]] == ["photo-0"]
+        multi = c.post("/v1/match", files={"file": ("q.jpg", small, "image/jpeg")}).json()
+        assert [x["entry"] for x in multi["matches"]] == ["photo-0"]
+        batch = c.post("/v1/match/batch", json={"items": [
+            {"id": "a", "signals": [{"type": "pdq", "value": pdq}]},
+            {"id": "b", "signals": [{"type": "md5", "value": "0" * 32}]}]}).json()  # fmt: skip
+        assert [(r["id"], len(r["matches"])) for r in batch["results"]] == [("a", 1), ("b", 0)]
+        hashed = c.post("/v1/hash", content=photo.read_bytes()).json()
+        assert hashed["signals"]["pdq"]["value"] == pdq
+
+
+def test_a_list_change_is_matchable_when_its_request_returns(server: Server) -> None:
+    photo = sorted((PHOTOS / "unrelated").glob("*.jpg"))[0]
+    res = hash_file(photo)
+    with server.client() as c:
+        body = {"signals": [{"type": "md5", "value": res.signals["md5"].value}]}
+        assert c.post("/v1/match/signals", json=body).json()["matches"] == []
+        server.store.apply("known", [Entry("new", [(s.type, s.value) for s in
+                                                   res.signals.values()])])  # fmt: skip
+        assert [m["entry"] for m in c.post("/v1/match/signals", json=body).json()["matches"]] == [
+            "new"
+        ]
+
+
+def test_malformed_oversized_and_unsupported_requests(server: Server) -> None:
+    with server.client() as c:
+        assert c.post("/v1/match/signals", content=b"{not json",
+                      headers={"Content-Type": "application/json"}).status_code == 422  # fmt: skip
+        bad = c.post("/v1/match/signals", json={"signals": [{"type": "pdq", "value": "zz"}]})
+        assert bad.status_code == 422
+        assert "pdq" in bad.json()["error"]["message"]
+        unknown = c.post("/v1/match/signals", json={"signals": [{"type": "nope", "value": "1"}]})
+        assert unknown.status_code == 422
+        assert "nope" in unknown.json()["error"]["message"]
+        big = c.post("/v1/match", content=b"\xff\xd8\xff" + b"\0" * (33 * 2**20))
+        assert big.status_code == 413
+        text = c.post("/v1/match", content=b"just some text, not an image").json()
+        assert text["matches"] == []  # still looked up by its file digests
+        assert "no known media type" in text["error"]
+    with server.client("admin") as c:
+        made = c.post("/v1/keys", json={"name": "extra", "role": "match"})
+        assert made.status_code == 201
+        assert made.json()["key"].startswith("vgl_")
+        assert c.post("/v1/keys", json={"name": "extra", "role": "match"}).status_code == 409
+        assert c.delete("/v1/keys/extra").status_code == 200
+        actions = [e["action"] for e in c.get("/v1/audit").json()["entries"]]
+        assert actions[:2] == ["key.revoke", "key.create"]
