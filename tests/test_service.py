@@ -138,3 +138,46 @@ def test_malformed_oversized_and_unsupported_requests(server: Server) -> None:
         assert c.delete("/v1/keys/extra").status_code == 200
         actions = [e["action"] for e in c.get("/v1/audit").json()["entries"]]
         assert actions[:2] == ["key.revoke", "key.create"]
+
+
+def test_curators_manage_lists_and_every_action_is_audited(server: Server) -> None:
+    photo = sorted((PHOTOS / "unrelated").glob("*.jpg"))[1]
+    res = hash_file(photo)
+    md5 = res.signals["md5"].value
+    with server.client("match") as c:
+        assert c.get("/v1/lists").status_code == 403
+    with server.client("curator") as c:
+        assert c.post("/v1/lists", json={"name": "reports", "pdq_threshold": 20}).status_code == 201
+        assert c.post("/v1/lists", json={"name": "reports"}).status_code == 409
+        added = c.post("/v1/lists/reports/entries", json={"entries": [
+            {"key": "r1", "signals": [{"type": "md5", "value": md5}], "category": 2,
+             "tags": ["hotline"]}]}).json()  # fmt: skip
+        assert added["added"] == 1
+        exported = c.get("/v1/lists/reports/export", params={"format": "te-lines"})
+        assert exported.status_code == 200
+        lines = b"0a1b2c3d4e5f\n" + b"not a hash\n"
+        imported = c.post("/v1/lists/reports/import", content=lines,
+                          params={"format": "te-lines", "signal_type": "autov3"}).json()  # fmt: skip
+        assert (imported["added"], len(imported["problems"])) == (1, 1)
+        assert c.post("/v1/lists/nope/import", content=lines).status_code == 404
+        assert {x["name"] for x in c.get("/v1/lists").json()["lists"]} == {"known", "reports"}
+    with server.client("match") as c:
+        body = {"signals": [{"type": "md5", "value": md5}], "lists": ["reports"]}
+        (m,) = c.post("/v1/match/signals", json=body).json()["matches"]
+        assert (m["list"], m["entry"], m["category"], m["tags"]) == (
+            "reports",
+            "r1",
+            2,
+            ["hotline"],
+        )
+    with server.client("curator") as c:
+        assert c.delete("/v1/lists/reports/entries/r1").json() == {"removed": 1}
+    with server.client("match") as c:
+        assert c.post("/v1/match/signals", json=body).json()["matches"] == []
+    with server.client("curator") as c:
+        assert c.delete("/v1/lists/reports").status_code == 200
+        assert c.delete("/v1/lists/reports").status_code == 404
+    with server.client("admin") as c:
+        actions = [e["action"] for e in c.get("/v1/audit").json()["entries"]]
+    assert actions[:6] == ["list.delete", "entries.remove", "list.import", "list.export",
+                           "entries.add", "list.create"]  # fmt: skip

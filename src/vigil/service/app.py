@@ -23,6 +23,7 @@ from vigil.match import Matcher
 from vigil.media import Limits
 from vigil.service.errors import status_for
 from vigil.service.keys import ApiKey, KeyStore
+from vigil.service.lists_routes import list_routes
 from vigil.store import Store
 
 __all__ = ["ServiceConfig", "create_app"]
@@ -215,6 +216,8 @@ def create_app(store: Store, config: ServiceConfig | None = None) -> FastAPI:
             matcher = svc.matcher(body.lists)
             return {"results": [{"id": it.id, "matches": _by_values(svc, matcher, it.signals)}
                                 for it in body.items]}  # fmt: skip
+
+    app.include_router(list_routes(svc, role))
 
     @app.get("/v1/keys")
     def keys(key: Annotated[ApiKey, Depends(role("admin"))]) -> dict[str, Any]:

@@ -1,0 +1,143 @@
+"""List management over HTTP (role ``curator``): create, list, delete, add and remove entries,
+import (the body is streamed to a private temporary file, read by the format's reader, then
+deleted) and export. Every call is written to the audit log."""
+
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import FileResponse
+from pydantic import BaseModel, Field
+from starlette.background import BackgroundTask
+from starlette.concurrency import run_in_threadpool
+
+from vigil.errors import MediaTooLarge, UnknownFormat, UsageError
+from vigil.lists import Entry, Removal, detect, formats
+from vigil.service.keys import ApiKey
+
+__all__ = ["list_routes"]
+
+MAX_IMPORT = 4 * 2**30  # bytes of one imported list file
+
+
+class SignalIn(BaseModel):
+    type: str = Field(max_length=40)
+    value: str = Field(max_length=2_000_000)
+
+
+class EntryIn(BaseModel):
+    key: str = Field(min_length=1, max_length=300)
+    signals: list[SignalIn] = Field(max_length=64)
+    category: int | None = None
+    series: str | None = None
+    victim_identified: bool | None = None
+    source: str | None = None
+    tags: list[str] = Field(default_factory=list, max_length=100)
+    comments: str | None = None
+
+
+class EntriesIn(BaseModel):
+    entries: list[EntryIn] = Field(max_length=10_000)
+
+
+class ListIn(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    description: str = ""
+    pdq_threshold: int | None = None
+    category_labels: dict[str, str] | None = None
+
+
+def list_routes(svc: Any, role: Callable[[str], Callable[..., ApiKey]]) -> APIRouter:
+    router = APIRouter(prefix="/v1/lists")
+    curator = Annotated[ApiKey, Depends(role("curator"))]
+    store = svc.store
+
+    @router.get("")
+    def all_lists(key: curator) -> dict[str, Any]:
+        return {"lists": [info.as_dict() for info in store.all_lists()]}
+
+    @router.post("", status_code=201)
+    def create(body: ListIn, key: curator) -> dict[str, Any]:
+        info = store.create_list(body.name, body.description, body.pdq_threshold,
+                                 body.category_labels)  # fmt: skip
+        svc.keys.audit(key.name, "list.create", body.name, body.model_dump())
+        result: dict[str, Any] = info.as_dict()
+        return result
+
+    @router.delete("/{name}")
+    def delete(name: str, key: curator) -> dict[str, Any]:
+        removed = store.delete_list(name)
+        svc.keys.audit(key.name, "list.delete", name, {"entries": removed})
+        return {"deleted": name, "entries": removed}
+
+    @router.post("/{name}/entries")
+    def add(name: str, body: EntriesIn, key: curator) -> dict[str, Any]:
+        records = [Entry(e.key, [(s.type, s.value) for s in e.signals], e.category, e.series,
+                         e.victim_identified, e.source, e.tags, e.comments)
+                   for e in body.entries]  # fmt: skip
+        report = store.apply(name, records, source=f"HTTP by {key.name}")
+        svc.keys.audit(key.name, "entries.add", name, {"entries": len(records)})
+        result: dict[str, Any] = report.as_dict()
+        return result
+
+    @router.delete("/{name}/entries/{entry}")
+    def remove(name: str, entry: str, key: curator) -> dict[str, Any]:
+        report = store.apply(name, [Removal(entry, f"removed by {key.name}")])
+        svc.keys.audit(key.name, "entries.remove", name, {"key": entry})
+        return {"removed": report.removed}
+
+    @router.post("/{name}/import")
+    async def import_file(name: str, request: Request, key: curator, format: str | None = None,
+                          signal_type: str | None = None) -> dict[str, Any]:  # fmt: skip
+        store.get_list(name)  # NotFound before reading the body
+        folder = tempfile.mkdtemp(prefix="vigil-import-")  # private: mode 0700
+        path = Path(folder) / "upload"
+        try:
+            await _save(request, path)
+            fmt = format or detect(path.open("rb").read(4096))
+            if fmt is None:
+                raise UnknownFormat("cannot tell the list's format: give ?format=")
+            reader = formats.get(fmt)
+            options = {"signal_type": signal_type} if signal_type else {}
+
+            def run() -> dict[str, Any]:
+                with path.open("rb") as fh:
+                    report = store.apply(name, reader.read(fh, "upload", **options),
+                                         source=f"HTTP import by {key.name}")  # fmt: skip
+                out: dict[str, Any] = report.as_dict()
+                return out
+
+            result = await run_in_threadpool(run)
+        finally:
+            path.unlink(missing_ok=True)
+            os.rmdir(folder)
+        svc.keys.audit(key.name, "list.import", name, {"format": fmt, "rows": result["rows"]})
+        return result
+
+    @router.get("/{name}/export")
+    def export(name: str, key: curator, format: str = "vics") -> FileResponse:
+        writer = formats.get(format)
+        if not writer.can_write:
+            raise UsageError(f"{format} is an import-only format")
+        store.get_list(name)
+        fd, tmp = tempfile.mkstemp(prefix="vigil-export-")
+        with os.fdopen(fd, "wb") as fh:
+            result = writer.write(store.iter_entries(name), fh)
+        svc.keys.audit(key.name, "list.export", name, {"format": format, "entries": result.written})
+        return FileResponse(tmp, filename=f"{name}.{format}",
+                            background=BackgroundTask(os.unlink, tmp))  # fmt: skip
+
+    return router
+
+
+async def _save(request: Request, path: Path) -> None:
+    size = 0
+    with path.open("wb") as fh:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > MAX_IMPORT:
+                raise MediaTooLarge("import", f"over the limit of {MAX_IMPORT:,} bytes")
+            fh.write(chunk)
