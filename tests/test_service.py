@@ -156,8 +156,8 @@ def test_curators_manage_lists_and_every_action_is_audited(server: Server) -> No
         exported = c.get("/v1/lists/reports/export", params={"format": "te-lines"})
         assert exported.status_code == 200
         lines = b"0a1b2c3d4e5f\n" + b"not a hash\n"
-        imported = c.post("/v1/lists/reports/import", content=lines,
-                          params={"format": "te-lines", "signal_type": "autov3"}).json()  # fmt: skip
+        params = {"format": "te-lines", "signal_type": "autov3"}
+        imported = c.post("/v1/lists/reports/import", content=lines, params=params).json()
         assert (imported["added"], len(imported["problems"])) == (1, 1)
         assert c.post("/v1/lists/nope/import", content=lines).status_code == 404
         assert {x["name"] for x in c.get("/v1/lists").json()["lists"]} == {"known", "reports"}
