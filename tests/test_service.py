@@ -105,14 +105,14 @@ def test_match_by_hash_upload_and_batch(server: Server) -> None:
 def test_a_list_change_is_matchable_when_its_request_returns(server: Server) -> None:
     photo = sorted((PHOTOS / "unrelated").glob("*.jpg"))[0]
     res = hash_file(photo)
-    with server.client() as c:
-        body = {"signals": [{"type": "md5", "value": res.signals["md5"].value}]}
-        assert c.post("/v1/match/signals", json=body).json()["matches"] == []
-        server.store.apply("known", [Entry("new", [(s.type, s.value) for s in
-                                                   res.signals.values()])])  # fmt: skip
-        assert [m["entry"] for m in c.post("/v1/match/signals", json=body).json()["matches"]] == [
-            "new"
-        ]
+    body = {"signals": [{"type": "pdq", "value": res.signals["pdq"].value}]}
+    with server.client() as matcher, server.client("curator") as curator:
+        assert matcher.post("/v1/match/signals", json=body).json()["matches"] == []
+        entry = {"key": "new", "signals": [{"type": s.type, "value": s.value}
+                                            for s in res.signals.values()]}  # fmt: skip
+        assert curator.post("/v1/lists/known/entries", json={"entries": [entry]}).status_code == 200
+        found = matcher.post("/v1/match/signals", json=body).json()["matches"]
+        assert [m["entry"] for m in found] == ["new"]
 
 
 def test_malformed_oversized_and_unsupported_requests(server: Server) -> None:

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
+import orjson
 from fastapi import Depends, FastAPI, Header, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -21,6 +22,7 @@ from vigil.errors import MediaTooLarge, UsageError, VigilError
 from vigil.hashing import hash_bytes
 from vigil.match import Matcher
 from vigil.media import Limits
+from vigil.service.cache import CachedStore
 from vigil.service.errors import status_for
 from vigil.service.keys import ApiKey, KeyStore
 from vigil.service.lists_routes import list_routes
@@ -79,12 +81,13 @@ class Service:
 
     def __init__(self, store: Store, config: ServiceConfig) -> None:
         self.store, self.config = store, config
+        self.cached = CachedStore(store)
         self.keys = KeyStore(store)
         self.metrics = Metrics()
         self.lock = threading.Lock()
 
     def matcher(self, lists: list[str] | None) -> Matcher:
-        return Matcher(self.store, lists)
+        return Matcher(self.cached, lists)
 
     def matches(self, found: list[Any], matcher: Matcher) -> list[dict[str, Any]]:
         out = []
@@ -148,15 +151,7 @@ def create_app(store: Store, config: ServiceConfig | None = None) -> FastAPI:
         kind = "Unauthorized" if exc.status == 401 else "Forbidden"
         return JSONResponse({"error": {"type": kind, "message": exc.message}}, exc.status)
 
-    @app.middleware("http")
-    async def _measure(request: Request, call_next: Callable[..., Any]) -> Response:
-        t0 = time.perf_counter()
-        response: Response = await call_next(request)
-        route = request.scope.get("route")
-        name = getattr(route, "path", "unmatched")
-        svc.metrics.requests.labels(name, str(response.status_code)).inc()
-        svc.metrics.latency.labels(name).observe(time.perf_counter() - t0)
-        return response
+    app.add_middleware(_Measure, metrics=svc.metrics)
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:
@@ -201,11 +196,14 @@ def create_app(store: Store, config: ServiceConfig | None = None) -> FastAPI:
         return await run_in_threadpool(match)
 
     @app.post("/v1/match/signals")
-    def match_signals(body: MatchSignals, key: Annotated[ApiKey, Depends(role("match"))]
-                      ) -> dict[str, Any]:  # fmt: skip
+    async def match_signals(body: MatchSignals, key: Annotated[ApiKey, Depends(role("match"))]
+                            ) -> Response:  # fmt: skip
+        # runs on the event loop: a lookup costs well under a millisecond, less than a thread
+        # hand-off would
         with svc.lock:
             matcher = svc.matcher(body.lists)
-            return {"matches": _by_values(svc, matcher, body.signals)}
+            found = _by_values(svc, matcher, body.signals)
+        return _json({"matches": found})
 
     @app.post("/v1/match/batch")
     def match_batch(body: MatchBatch, key: Annotated[ApiKey, Depends(role("match"))]
@@ -252,3 +250,33 @@ def _by_values(svc: Service, matcher: Matcher, signals: list[SignalIn]) -> list[
 class _HttpError(Exception):
     def __init__(self, status: int, message: str) -> None:
         self.status, self.message = status, message
+
+
+class _Measure:
+    """Counts and times requests per route and status (plain ASGI: no per-request task)."""
+
+    def __init__(self, app: Any, metrics: Metrics) -> None:
+        self.app, self.metrics = app, metrics
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        t0 = time.perf_counter()
+        status = [500]
+
+        async def sending(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        finally:
+            route = getattr(scope.get("route"), "path", "unmatched")
+            self.metrics.requests.labels(route, str(status[0])).inc()
+            self.metrics.latency.labels(route).observe(time.perf_counter() - t0)
+
+
+def _json(body: Any) -> Response:
+    return Response(orjson.dumps(body, default=str), media_type="application/json")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -39,8 +40,10 @@ def _digest(secret: str) -> str:
 class KeyStore:
     """Keys and audit entries in the store's database (SQLite or PostgreSQL)."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, ttl: float = 1.0) -> None:
         self.engine = store.engine
+        self.ttl = ttl  # how long an answer is reused: a revoked key stops within this
+        self._seen: dict[str, tuple[float, ApiKey | None]] = {}
 
     def create(self, name: str, role: str) -> str:
         """A new key's secret (shown once). Conflict if the name is taken."""
@@ -58,10 +61,22 @@ class KeyStore:
     def authenticate(self, secret: str) -> ApiKey | None:
         if not secret.startswith(PREFIX):
             return None
+        digest = _digest(secret)
+        now = time.monotonic()
+        hit = self._seen.get(digest)
+        if hit is not None and now - hit[0] < self.ttl:
+            return hit[1]
+        if len(self._seen) > 10_000:  # bounded: unknown keys cannot fill memory
+            self._seen.clear()
+        key = self._lookup(digest)
+        self._seen[digest] = (now, key)
+        return key
+
+    def _lookup(self, digest: str) -> ApiKey | None:
         with self.engine.connect() as conn:
             row = conn.execute(
                 select(api_keys.c.name, api_keys.c.role).where(
-                    api_keys.c.key_hash == _digest(secret), api_keys.c.revoked_at.is_(None)
+                    api_keys.c.key_hash == digest, api_keys.c.revoked_at.is_(None)
                 )
             ).first()
         return ApiKey(row.name, row.role) if row else None
@@ -75,6 +90,7 @@ class KeyStore:
             ).rowcount
         if not done:
             raise NotFound(f"no active key named {name!r}")
+        self._seen.clear()
 
     def all(self) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:

@@ -63,6 +63,7 @@ def list_routes(svc: Any, role: Callable[[str], Callable[..., ApiKey]]) -> APIRo
     def create(body: ListIn, key: curator) -> dict[str, Any]:
         info = store.create_list(body.name, body.description, body.pdq_threshold,
                                  body.category_labels)  # fmt: skip
+        svc.cached.invalidate()
         svc.keys.audit(key.name, "list.create", body.name, body.model_dump())
         result: dict[str, Any] = info.as_dict()
         return result
@@ -70,6 +71,7 @@ def list_routes(svc: Any, role: Callable[[str], Callable[..., ApiKey]]) -> APIRo
     @router.delete("/{name}")
     def delete(name: str, key: curator) -> dict[str, Any]:
         removed = store.delete_list(name)
+        svc.cached.invalidate()
         svc.keys.audit(key.name, "list.delete", name, {"entries": removed})
         return {"deleted": name, "entries": removed}
 
@@ -79,6 +81,7 @@ def list_routes(svc: Any, role: Callable[[str], Callable[..., ApiKey]]) -> APIRo
                          e.victim_identified, e.source, e.tags, e.comments)
                    for e in body.entries]  # fmt: skip
         report = store.apply(name, records, source=f"HTTP by {key.name}")
+        svc.cached.invalidate()
         svc.keys.audit(key.name, "entries.add", name, {"entries": len(records)})
         result: dict[str, Any] = report.as_dict()
         return result
@@ -86,6 +89,7 @@ def list_routes(svc: Any, role: Callable[[str], Callable[..., ApiKey]]) -> APIRo
     @router.delete("/{name}/entries/{entry}")
     def remove(name: str, entry: str, key: curator) -> dict[str, Any]:
         report = store.apply(name, [Removal(entry, f"removed by {key.name}")])
+        svc.cached.invalidate()
         svc.keys.audit(key.name, "entries.remove", name, {"key": entry})
         return {"removed": report.removed}
 
@@ -111,6 +115,7 @@ def list_routes(svc: Any, role: Callable[[str], Callable[..., ApiKey]]) -> APIRo
                 return out
 
             result = await run_in_threadpool(run)
+            svc.cached.invalidate()
         finally:
             path.unlink(missing_ok=True)
             os.rmdir(folder)
