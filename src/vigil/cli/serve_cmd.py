@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import socket
 from typing import Annotated
 
@@ -34,6 +35,7 @@ def serve_command(
 
     from vigil.service import ServiceConfig, create_app
 
+    _few_malloc_arenas()
     state: State = ctx.obj
     app = create_app(state.store(), ServiceConfig(max_upload=max_upload_mb * 2**20))
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False)
@@ -42,6 +44,16 @@ def serve_command(
         server.run(sockets=[socket.socket(fileno=fd)])
     else:
         server.run()
+
+
+def _few_malloc_arenas() -> None:
+    """glibc gives each thread that allocates its own arena and keeps freed memory there, so a
+    server whose worker threads decode uploads grows without bound; two arenas keep it flat."""
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(-8, 2)  # M_ARENA_MAX
+    except (OSError, AttributeError):
+        pass  # not glibc: nothing to do
 
 
 @keys_app.command("create")

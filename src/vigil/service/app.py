@@ -7,10 +7,12 @@ as its request returns, with no rebuild."""
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Annotated, Any
 
+import anyio.to_thread
 import orjson
 from fastapi import Depends, FastAPI, Header, Request
 from fastapi.responses import JSONResponse, Response
@@ -35,6 +37,7 @@ __all__ = ["ServiceConfig", "create_app"]
 class ServiceConfig:
     max_upload: int = 32 * 2**20  # bytes of one uploaded file
     max_batch: int = 1000  # items in one batch match
+    threads: int = 4  # worker threads hashing uploads
 
 
 class SignalIn(BaseModel):
@@ -126,7 +129,15 @@ async def _upload(request: Request, limit: int) -> tuple[bytes, str]:
 
 def create_app(store: Store, config: ServiceConfig | None = None) -> FastAPI:
     svc = Service(store, config or ServiceConfig())
-    app = FastAPI(title="Vigil", version="1", description=__doc__)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        # uploads are hashed in worker threads; a few are enough for CPU-bound work, and each
+        # thread keeps its own decoder and OpenCV buffers
+        anyio.to_thread.current_default_thread_limiter().total_tokens = svc.config.threads
+        yield
+
+    app = FastAPI(title="Vigil", version="1", description=__doc__, lifespan=lifespan)
 
     def role(needed: str) -> Callable[..., ApiKey]:
         def check(authorization: Annotated[str | None, Header()] = None,
