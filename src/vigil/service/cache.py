@@ -13,6 +13,9 @@ from vigil.store.store import AnyIndex
 __all__ = ["SYNC_SECONDS", "CachedStore"]
 
 SYNC_SECONDS = 0.25
+# Descriptions are keyed by signal id, and a changed entry gets new signal ids, so a cached
+# description never goes stale; the cache is only bounded.
+MAX_DESCRIBED = 200_000
 
 
 class CachedStore(Store):
@@ -35,8 +38,7 @@ class CachedStore(Store):
         if now - self._synced.get(signal_type, -1e9) >= self.interval:
             self.sync_index(signal_type)
             self._synced[signal_type] = now
-            self._lists = None  # metadata may have changed with the entries
-            self._described.clear()
+            self._lists = None  # a list's metadata may have changed: read it again
         return self._indexes[signal_type]
 
     def all_lists(self) -> list[ListInfo]:
@@ -50,6 +52,8 @@ class CachedStore(Store):
 
     def describe_signals(self, signal_ids: list[int]) -> dict[int, tuple[ListInfo, Entry]]:
         missing = [i for i in signal_ids if i not in self._described]
+        if len(self._described) > MAX_DESCRIBED:
+            self._described.clear()
         if missing:
             self._described.update(super().describe_signals(missing))
         return {i: self._described[i] for i in signal_ids if i in self._described}
