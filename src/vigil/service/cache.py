@@ -2,12 +2,16 @@
 request. Indexes are brought up to date at most every :data:`SYNC_SECONDS` (and at once after a
 change made through this service); list metadata and entry descriptions are cached between
 syncs. So a change made elsewhere (the CLI, another instance on the same PostgreSQL) is
-matchable within that interval, and one made through this service immediately."""
+matchable within that interval, and one made through this service immediately. (Entry counts
+in list metadata are as of the last time a list was created or deleted.)"""
 
 import time
 
+from sqlalchemy import func, select
+
 from vigil.lists import Entry
 from vigil.store import ListInfo, Store
+from vigil.store.schema import lists
 from vigil.store.store import AnyIndex
 
 __all__ = ["SYNC_SECONDS", "CachedStore"]
@@ -25,6 +29,7 @@ class CachedStore(Store):
         self.interval = interval
         self._synced: dict[str, float] = {}
         self._lists: dict[str, ListInfo] | None = None
+        self._version = (-1, -1)
         self._described: dict[int, tuple[ListInfo, Entry]] = {}
 
     def invalidate(self) -> None:
@@ -38,8 +43,16 @@ class CachedStore(Store):
         if now - self._synced.get(signal_type, -1e9) >= self.interval:
             self.sync_index(signal_type)
             self._synced[signal_type] = now
-            self._lists = None  # a list's metadata may have changed: read it again
+            seen = self._lists_version()
+            if seen != self._version:  # a list was created or deleted: read them again
+                self._version, self._lists = seen, None
         return self._indexes[signal_type]
+
+    def _lists_version(self) -> tuple[int, int]:
+        """Cheap to read, unlike :meth:`all_lists` (which counts every list's entries)."""
+        with self.engine.connect() as conn:
+            count, top = conn.execute(select(func.count(), func.max(lists.c.id))).one()
+        return int(count), int(top or 0)
 
     def all_lists(self) -> list[ListInfo]:
         if self._lists is None:
