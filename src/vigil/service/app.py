@@ -27,7 +27,7 @@ from vigil.media import Limits
 from vigil.service.cache import CachedStore
 from vigil.service.errors import status_for
 from vigil.service.keys import ApiKey, KeyStore
-from vigil.service.lists_routes import list_routes
+from vigil.service.lists_routes import SignalIn, list_routes
 from vigil.store import Store
 
 __all__ = ["ServiceConfig", "create_app"]
@@ -38,11 +38,6 @@ class ServiceConfig:
     max_upload: int = 32 * 2**20  # bytes of one uploaded file
     max_batch: int = 1000  # items in one batch match
     threads: int = 4  # worker threads hashing uploads
-
-
-class SignalIn(BaseModel):
-    type: str = Field(max_length=40)
-    value: str = Field(max_length=2_000_000)
 
 
 class MatchSignals(BaseModel):

@@ -18,12 +18,14 @@ from vigil.errors import MediaTooLarge, UnknownFormat, UsageError
 from vigil.lists import Entry, Removal, detect, formats
 from vigil.service.keys import ApiKey
 
-__all__ = ["list_routes"]
+__all__ = ["SignalIn", "list_routes"]
 
 MAX_IMPORT = 4 * 2**30  # bytes of one imported list file
 
 
 class SignalIn(BaseModel):
+    """One signal value, as a client sends it (matching, or a list entry)."""
+
     type: str = Field(max_length=40)
     value: str = Field(max_length=2_000_000)
 
