@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,15 +45,23 @@ def server(store: Store) -> Iterator[Server]:
                                 category=1, tags=["sample"])])  # fmt: skip
     keys = KeyStore(store)
     secrets = {role: keys.create(f"{role}-key", role) for role in ("match", "curator", "admin")}
+    with serving(store) as url:
+        yield Server(url, secrets, store)
+
+
+@contextmanager
+def serving(store: Store, *options: str) -> Iterator[str]:
+    """`vigil serve` on a socket that is listening before it starts (early requests wait in
+    the backlog: nothing polls), stopped afterwards."""
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
-    sock.listen(64)  # listening before the server starts: early requests wait, nothing polls
-    args = [VIGIL, "--home", str(store.home), "serve", "--fd", str(sock.fileno())]
+    sock.listen(64)
+    args = [VIGIL, "--home", str(store.home), "serve", "--fd", str(sock.fileno()), *options]
     if store.engine.dialect.name != "sqlite":
         args[1:1] = ["--db-url", store.engine.url.render_as_string(hide_password=False)]
     proc = subprocess.Popen(args, pass_fds=(sock.fileno(),))
     try:
-        yield Server(f"http://127.0.0.1:{sock.getsockname()[1]}", secrets, store)
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
     finally:
         proc.terminate()
         proc.wait(timeout=30)
@@ -181,3 +190,19 @@ def test_curators_manage_lists_and_every_action_is_audited(server: Server) -> No
         actions = [e["action"] for e in c.get("/v1/audit").json()["entries"]]
     assert actions[:6] == ["list.delete", "entries.remove", "list.import", "list.export",
                            "entries.add", "list.create"]  # fmt: skip
+
+
+def test_rate_limit_per_key(server: Server) -> None:
+    body = {"signals": [{"type": "md5", "value": "0" * 32}]}
+    with serving(server.store, "--rate-limit", "1") as url:
+        fast = httpx.Client(base_url=url, headers={"X-API-Key": server.keys["match"]}, timeout=60)
+        codes = [fast.post("/v1/match/signals", json=body).status_code for _ in range(30)]
+        assert codes[:2] == [200, 200]  # a burst of two seconds' worth
+        assert codes.count(429) >= 25
+        limited = fast.post("/v1/match/signals", json=body)
+        assert limited.status_code == 429
+        assert limited.headers["Retry-After"] == "1"
+        other = httpx.Client(base_url=url, headers={"X-API-Key": server.keys["curator"]})
+        assert other.post("/v1/match/signals", json=body).status_code == 200  # its own bucket
+        fast.close()
+        other.close()

@@ -23,6 +23,9 @@ def serve_command(
         int | None, typer.Option(help="Serve on this already-listening socket instead.")
     ] = None,
     max_upload_mb: Annotated[int, typer.Option(help="Largest upload accepted, in MiB.")] = 32,
+    rate_limit: Annotated[
+        float, typer.Option(help="Requests per second per API key (0: no limit).")
+    ] = 0.0,
 ) -> None:
     """Serve the matching API over HTTP (OpenAPI at /openapi.json, interactive docs at /docs).
 
@@ -37,7 +40,8 @@ def serve_command(
 
     _few_malloc_arenas()
     state: State = ctx.obj
-    app = create_app(state.store(), ServiceConfig(max_upload=max_upload_mb * 2**20))
+    config_ = ServiceConfig(max_upload=max_upload_mb * 2**20, rate_limit=rate_limit)
+    app = create_app(state.store(), config_)
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False)
     server = uvicorn.Server(config)
     if fd is not None:  # a socket handed over already listening (systemd, tests)

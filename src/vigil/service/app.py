@@ -38,6 +38,7 @@ class ServiceConfig:
     max_upload: int = 32 * 2**20  # bytes of one uploaded file
     max_batch: int = 1000  # items in one batch match
     threads: int = 4  # worker threads hashing uploads
+    rate_limit: float = 0.0  # requests per second per key (0: none); bursts of 2 s allowed
 
 
 class MatchSignals(BaseModel):
@@ -81,6 +82,7 @@ class Service:
         self.store, self.config = store, config
         self.cached = CachedStore(store)
         self.keys = KeyStore(store)
+        self.limiter = RateLimiter(config.rate_limit)
         self.metrics = Metrics()
         self.lock = threading.Lock()
 
@@ -143,6 +145,8 @@ def create_app(store: Store, config: ServiceConfig | None = None) -> FastAPI:
                 raise _HttpError(401, "a valid API key is needed")
             if not key.allows(needed):
                 raise _HttpError(403, f"this key's role ({key.role}) cannot do this")
+            if not svc.limiter.allow(key.name):
+                raise _HttpError(429, f"over {svc.config.rate_limit:g} requests/s for this key")
             return key
 
         return check
@@ -154,8 +158,10 @@ def create_app(store: Store, config: ServiceConfig | None = None) -> FastAPI:
 
     @app.exception_handler(_HttpError)
     async def _http(_: Request, exc: _HttpError) -> JSONResponse:
-        kind = "Unauthorized" if exc.status == 401 else "Forbidden"
-        return JSONResponse({"error": {"type": kind, "message": exc.message}}, exc.status)
+        kind = {401: "Unauthorized", 403: "Forbidden", 429: "TooManyRequests"}[exc.status]
+        headers = {"Retry-After": "1"} if exc.status == 429 else None
+        return JSONResponse({"error": {"type": kind, "message": exc.message}}, exc.status,
+                            headers=headers)  # fmt: skip
 
     app.add_middleware(_Measure, metrics=svc.metrics)
 
@@ -251,6 +257,28 @@ def _by_values(svc: Service, matcher: Matcher, signals: list[SignalIn]) -> list[
     for s in signals:
         found.extend(matcher.match_value(s.type, s.value))
     return svc.matches(found, matcher)
+
+
+class RateLimiter:
+    """A token bucket per key: ``rate`` requests a second, bursts of two seconds' worth."""
+
+    def __init__(self, rate: float) -> None:
+        self.rate = rate
+        self.buckets: dict[str, tuple[float, float]] = {}  # key -> (tokens, last refill)
+        self.lock = threading.Lock()
+
+    def allow(self, key: str) -> bool:
+        if self.rate <= 0:
+            return True
+        now = time.monotonic()
+        with self.lock:
+            tokens, last = self.buckets.get(key, (2 * self.rate, now))
+            tokens = min(2 * self.rate, tokens + (now - last) * self.rate)
+            if tokens < 1:
+                self.buckets[key] = (tokens, now)
+                return False
+            self.buckets[key] = (tokens - 1, now)
+            return True
 
 
 class _HttpError(Exception):
