@@ -206,3 +206,90 @@ def test_rate_limit_per_key(server: Server) -> None:
         assert other.post("/v1/match/signals", json=body).status_code == 200  # its own bucket
         fast.close()
         other.close()
+
+
+class _Receiver:
+    """A webhook receiver on 127.0.0.1 that fails its first ``failures`` posts with 500."""
+
+    def __init__(self, failures: int) -> None:
+        import http.server
+        import threading
+
+        self.failures, self.bodies, self.got = failures, [], threading.Event()
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                if outer.failures > 0:
+                    outer.failures -= 1
+                    self.send_response(500)
+                    self.end_headers()
+                    return
+                outer.bodies.append((body, self.headers["X-Vigil-Signature"]))
+                self.send_response(204)
+                self.end_headers()
+                outer.got.set()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+def test_list_actions_and_signed_webhooks_with_retries(server: Server) -> None:
+    import hashlib
+    import hmac
+    import json as jsonlib
+
+    receiver = _Receiver(failures=2)
+    photo = sorted((PHOTOS / "known").glob("*.jpg"))[0]
+    body = {"signals": [{"type": "pdq", "value": hash_file(photo).signals["pdq"].value}]}
+    with serving(server.store, "--webhook-backoff", "0.05") as url:
+        curator = httpx.Client(base_url=url, headers={"X-API-Key": server.keys["curator"]})
+        action = {"outcome": "block", "webhook_url": receiver.url, "webhook_secret": "s3cret"}
+        set_ = curator.put("/v1/lists/known/action", json=action).json()
+        assert set_ == {"outcome": "block", "webhook_url": receiver.url}  # the secret stays
+        matcher = httpx.Client(base_url=url, headers={"X-API-Key": server.keys["match"]})
+        answer = matcher.post("/v1/match/signals", json=body).json()
+        assert answer["outcome"] == "block"
+        assert [m["action"] for m in answer["matches"]] == ["block"]
+        assert receiver.got.wait(30)  # posted after two failures, with backoff
+        raw, signature = receiver.bodies[0]
+        expected = hmac.new(b"s3cret", raw, hashlib.sha256).hexdigest()
+        assert signature == f"sha256={expected}"
+        assert jsonlib.loads(raw)["matches"][0]["entry"] == "photo-0"
+        (delivery,) = curator.get("/v1/deliveries").json()["deliveries"]
+        assert (delivery["status"], delivery["attempts"]) == ("delivered", 3)
+        assert curator.put("/v1/lists/known/action", json={"outcome": "nuke"}).status_code == 400
+        receiver.server.shutdown()
+        receiver.server.server_close()
+        curator.close()
+        matcher.close()
+
+
+def test_a_receiver_that_stays_down_leaves_a_dead_letter(server: Server) -> None:
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))  # bound, never listening: connections are refused
+    down = f"http://127.0.0.1:{closed.getsockname()[1]}/hook"
+    md5 = hash_file(sorted((PHOTOS / "known").glob("*.jpg"))[0]).signals["md5"].value
+    options = ("--webhook-backoff", "0.01", "--webhook-attempts", "3")
+    with serving(server.store, *options) as url:
+        curator = httpx.Client(base_url=url, headers={"X-API-Key": server.keys["curator"]})
+        curator.put("/v1/lists/known/action", json={"outcome": "report", "webhook_url": down})
+        matcher = httpx.Client(base_url=url, headers={"X-API-Key": server.keys["match"]})
+        body = {"signals": [{"type": "md5", "value": md5}]}
+        assert matcher.post("/v1/match/signals", json=body).json()["outcome"] == "report"
+        dead: list[dict[str, object]] = []
+        for _ in range(10_000):  # three quick attempts; each check is one request
+            dead = curator.get("/v1/deliveries", params={"status": "dead"}).json()["deliveries"]
+            if dead:
+                break
+        assert len(dead) == 1
+        assert dead[0]["attempts"] == 3
+        assert "refused" in str(dead[0]["last_error"]).lower()
+        curator.close()
+        matcher.close()
+    closed.close()

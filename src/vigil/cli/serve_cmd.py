@@ -26,6 +26,12 @@ def serve_command(
     rate_limit: Annotated[
         float, typer.Option(help="Requests per second per API key (0: no limit).")
     ] = 0.0,
+    webhook_backoff: Annotated[
+        float, typer.Option(help="Seconds before a failed webhook is retried (doubling).")
+    ] = 1.0,
+    webhook_attempts: Annotated[
+        int, typer.Option(help="Webhook attempts before a delivery becomes a dead letter.")
+    ] = 8,
 ) -> None:
     """Serve the matching API over HTTP (OpenAPI at /openapi.json, interactive docs at /docs).
 
@@ -40,7 +46,12 @@ def serve_command(
 
     _few_malloc_arenas()
     state: State = ctx.obj
-    config_ = ServiceConfig(max_upload=max_upload_mb * 2**20, rate_limit=rate_limit)
+    config_ = ServiceConfig(
+        max_upload=max_upload_mb * 2**20,
+        rate_limit=rate_limit,
+        webhook_backoff=webhook_backoff,
+        webhook_attempts=webhook_attempts,
+    )
     app = create_app(state.store(), config_)
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False)
     server = uvicorn.Server(config)

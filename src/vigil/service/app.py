@@ -24,6 +24,7 @@ from vigil.errors import MediaTooLarge, UsageError, VigilError
 from vigil.hashing import hash_bytes
 from vigil.match import Matcher
 from vigil.media import Limits
+from vigil.service.actions import Actions
 from vigil.service.cache import CachedStore
 from vigil.service.errors import status_for
 from vigil.service.keys import ApiKey, KeyStore
@@ -39,6 +40,8 @@ class ServiceConfig:
     max_batch: int = 1000  # items in one batch match
     threads: int = 4  # worker threads hashing uploads
     rate_limit: float = 0.0  # requests per second per key (0: none); bursts of 2 s allowed
+    webhook_backoff: float = 1.0  # seconds before the first retry; doubled each time
+    webhook_attempts: int = 8  # then the delivery stays as a dead letter
 
 
 class MatchSignals(BaseModel):
@@ -83,6 +86,7 @@ class Service:
         self.cached = CachedStore(store)
         self.keys = KeyStore(store)
         self.limiter = RateLimiter(config.rate_limit)
+        self.actions = Actions(store, config.webhook_backoff, config.webhook_attempts)
         self.metrics = Metrics()
         self.lock = threading.Lock()
 
@@ -132,7 +136,9 @@ def create_app(store: Store, config: ServiceConfig | None = None) -> FastAPI:
         # uploads are hashed in worker threads; a few are enough for CPU-bound work, and each
         # thread keeps its own decoder and OpenCV buffers
         anyio.to_thread.current_default_thread_limiter().total_tokens = svc.config.threads
+        svc.actions.start()
         yield
+        svc.actions.stop()
 
     app = FastAPI(title="Vigil", version="1", description=__doc__, lifespan=lifespan)
 
@@ -203,7 +209,9 @@ def create_app(store: Store, config: ServiceConfig | None = None) -> FastAPI:
             with svc.lock:
                 matcher = svc.matcher(lists.split(",") if lists else None)
                 found = svc.matches(matcher.match_result(result), matcher)
-            return {"kind": result.kind, "error": result.error, "matches": found}
+            outcome = svc.actions.apply(found)
+            return {"kind": result.kind, "error": result.error, "outcome": outcome,
+                    "matches": found}  # fmt: skip
 
         return await run_in_threadpool(match)
 
@@ -215,17 +223,21 @@ def create_app(store: Store, config: ServiceConfig | None = None) -> FastAPI:
         with svc.lock:
             matcher = svc.matcher(body.lists)
             found = _by_values(svc, matcher, body.signals)
-        return _json({"matches": found})
+        return _json({"outcome": svc.actions.apply(found), "matches": found})
 
     @app.post("/v1/match/batch")
     def match_batch(body: MatchBatch, key: Annotated[ApiKey, Depends(role("match"))]
                     ) -> dict[str, Any]:  # fmt: skip
         if len(body.items) > svc.config.max_batch:
             raise UsageError(f"at most {svc.config.max_batch} items in a batch")
+        results = []
         with svc.lock:
             matcher = svc.matcher(body.lists)
-            return {"results": [{"id": it.id, "matches": _by_values(svc, matcher, it.signals)}
-                                for it in body.items]}  # fmt: skip
+            for it in body.items:
+                found = _by_values(svc, matcher, it.signals)
+                outcome = svc.actions.apply(found)
+                results.append({"id": it.id, "outcome": outcome, "matches": found})
+        return {"results": results}
 
     app.include_router(list_routes(svc, role))
 
@@ -244,6 +256,11 @@ def create_app(store: Store, config: ServiceConfig | None = None) -> FastAPI:
         svc.keys.revoke(name)
         svc.keys.audit(key.name, "key.revoke", name, {})
         return {"revoked": name}
+
+    @app.get("/v1/deliveries")
+    def list_deliveries(key: Annotated[ApiKey, Depends(role("curator"))],
+                        status: str | None = None, limit: int = 100) -> dict[str, Any]:  # fmt: skip
+        return {"deliveries": svc.actions.list_deliveries(status, min(limit, 1000))}
 
     @app.get("/v1/audit")
     def audit(key: Annotated[ApiKey, Depends(role("admin"))], limit: int = 100) -> dict[str, Any]:

@@ -45,6 +45,12 @@ class EntriesIn(BaseModel):
     entries: list[EntryIn] = Field(max_length=10_000)
 
 
+class ActionIn(BaseModel):
+    outcome: str = Field(max_length=20)
+    webhook_url: str | None = Field(default=None, max_length=2000)
+    webhook_secret: str | None = Field(default=None, max_length=500)
+
+
 class ListIn(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     description: str = ""
@@ -123,6 +129,14 @@ def list_routes(svc: Any, role: Callable[[str], Callable[..., ApiKey]]) -> APIRo
             os.rmdir(folder)
         svc.keys.audit(key.name, "list.import", name, {"format": fmt, "rows": result["rows"]})
         return result
+
+    @router.put("/{name}/action")
+    def set_action(name: str, body: ActionIn, key: curator) -> dict[str, Any]:
+        store.get_list(name)
+        svc.actions.set(name, body.outcome, body.webhook_url, body.webhook_secret)
+        shown = {"outcome": body.outcome, "webhook_url": body.webhook_url}
+        svc.keys.audit(key.name, "list.action", name, shown)
+        return shown
 
     @router.get("/{name}/export")
     def export(name: str, key: curator, format: str = "vics") -> FileResponse:

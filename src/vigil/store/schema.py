@@ -22,8 +22,10 @@ __all__ = [
     "api_keys",
     "audit_log",
     "changes",
+    "deliveries",
     "entries",
     "frame_sets",
+    "list_actions",
     "lists",
     "metadata",
     "signals",
@@ -115,4 +117,29 @@ audit_log = Table(
     Column("action", String(100), nullable=False),
     Column("target", Text, nullable=False),
     Column("detail", Text, nullable=False),
+)
+
+# What a match on a list means (block, review, report, allow) and where to post it.
+list_actions = Table(
+    "list_actions",
+    metadata,
+    Column("list_name", String(200), primary_key=True),
+    Column("outcome", String(20), nullable=False),
+    Column("webhook_url", Text, nullable=True),
+    Column("webhook_secret", Text, nullable=True),
+)
+
+# Webhook posts, kept until delivered; those that keep failing stay as dead letters.
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", _ID, primary_key=True, autoincrement=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("list_name", String(200), nullable=False),
+    Column("url", Text, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("last_error", Text, nullable=True),
+    Index("ix_deliveries_status", "status"),
 )
