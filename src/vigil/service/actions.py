@@ -34,6 +34,7 @@ class Actions:
         self.engine = store.engine
         self.backoff, self.attempts = backoff, attempts
         self._rules: dict[str, dict[str, Any]] | None = None
+        self._read_at = 0.0
         self._due: dict[int, float] = {}  # delivery id -> when to try next
         self._wake = threading.Event()
         self._stop = False
@@ -53,10 +54,12 @@ class Actions:
         self._rules = None
 
     def rules(self) -> dict[str, dict[str, Any]]:
-        if self._rules is None:
+        """The rules, read again every second (another instance may have changed them)."""
+        now = time.monotonic()
+        if self._rules is None or now - self._read_at >= 1.0:
             with self.engine.connect() as conn:
                 rows = conn.execute(select(list_actions)).all()
-            self._rules = {r.list_name: r._asdict() for r in rows}
+            self._rules, self._read_at = {r.list_name: r._asdict() for r in rows}, now
         return self._rules
 
     def apply(self, matches: list[dict[str, Any]]) -> str | None:
