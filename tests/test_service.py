@@ -37,7 +37,8 @@ class Server:
 
 
 @pytest.fixture
-def server(store: Store) -> Iterator[Server]:
+def prepared(store: Store) -> Server:
+    """A store with a list and a key of each role, and no server yet (``url`` is empty)."""
     known = sorted((PHOTOS / "known").glob("*.jpg"))
     store.create_list("known", category_labels={"1": "known sample"})
     res = hash_file(known[0])
@@ -45,8 +46,30 @@ def server(store: Store) -> Iterator[Server]:
                                 category=1, tags=["sample"])])  # fmt: skip
     keys = KeyStore(store)
     secrets = {role: keys.create(f"{role}-key", role) for role in ("match", "curator", "admin")}
-    with serving(store) as url:
-        yield Server(url, secrets, store)
+    return Server("", secrets, store)
+
+
+@pytest.fixture
+def server(prepared: Server) -> Iterator[Server]:
+    with serving(prepared.store) as url:
+        yield Server(url, prepared.keys, prepared.store)
+
+
+_OPEN: list[httpx.Client] = []
+
+
+@pytest.fixture(autouse=True)
+def _close_clients() -> Iterator[None]:
+    """Clients made by :func:`client` are closed even when a test fails."""
+    yield
+    while _OPEN:
+        _OPEN.pop().close()
+
+
+def client(url: str, key: str) -> httpx.Client:
+    made = httpx.Client(base_url=url, headers={"X-API-Key": key}, timeout=60)
+    _OPEN.append(made)
+    return made
 
 
 @contextmanager
@@ -192,20 +215,19 @@ def test_curators_manage_lists_and_every_action_is_audited(server: Server) -> No
                            "entries.add", "list.create"]  # fmt: skip
 
 
-def test_rate_limit_per_key(server: Server) -> None:
+def test_rate_limit_per_key(prepared: Server) -> None:
+    server = prepared
     body = {"signals": [{"type": "md5", "value": "0" * 32}]}
     with serving(server.store, "--rate-limit", "1") as url:
-        fast = httpx.Client(base_url=url, headers={"X-API-Key": server.keys["match"]}, timeout=60)
+        fast = client(url, server.keys["match"])
         codes = [fast.post("/v1/match/signals", json=body).status_code for _ in range(30)]
         assert codes[:2] == [200, 200]  # a burst of two seconds' worth
         assert codes.count(429) >= 25
         limited = fast.post("/v1/match/signals", json=body)
         assert limited.status_code == 429
         assert limited.headers["Retry-After"] == "1"
-        other = httpx.Client(base_url=url, headers={"X-API-Key": server.keys["curator"]})
+        other = client(url, server.keys["curator"])
         assert other.post("/v1/match/signals", json=body).status_code == 200  # its own bucket
-        fast.close()
-        other.close()
 
 
 class _Receiver:
@@ -235,24 +257,29 @@ class _Receiver:
                 pass
 
         self.server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+        self.close = lambda: (self.server.shutdown(), self.server.server_close())
         self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
 
-def test_list_actions_and_signed_webhooks_with_retries(server: Server) -> None:
+def test_list_actions_and_signed_webhooks_with_retries(
+    prepared: Server, request: pytest.FixtureRequest
+) -> None:
+    server = prepared
     import hashlib
     import hmac
     import json as jsonlib
 
     receiver = _Receiver(failures=2)
+    request.addfinalizer(receiver.close)
     photo = sorted((PHOTOS / "known").glob("*.jpg"))[0]
     body = {"signals": [{"type": "pdq", "value": hash_file(photo).signals["pdq"].value}]}
     with serving(server.store, "--webhook-backoff", "0.05") as url:
-        curator = httpx.Client(base_url=url, headers={"X-API-Key": server.keys["curator"]})
+        curator = client(url, server.keys["curator"])
         action = {"outcome": "block", "webhook_url": receiver.url, "webhook_secret": "s3cret"}
         set_ = curator.put("/v1/lists/known/action", json=action).json()
         assert set_ == {"outcome": "block", "webhook_url": receiver.url}  # the secret stays
-        matcher = httpx.Client(base_url=url, headers={"X-API-Key": server.keys["match"]})
+        matcher = client(url, server.keys["match"])
         answer = matcher.post("/v1/match/signals", json=body).json()
         assert answer["outcome"] == "block"
         assert [m["action"] for m in answer["matches"]] == ["block"]
@@ -261,25 +288,31 @@ def test_list_actions_and_signed_webhooks_with_retries(server: Server) -> None:
         expected = hmac.new(b"s3cret", raw, hashlib.sha256).hexdigest()
         assert signature == f"sha256={expected}"
         assert jsonlib.loads(raw)["matches"][0]["entry"] == "photo-0"
-        (delivery,) = curator.get("/v1/deliveries").json()["deliveries"]
-        assert (delivery["status"], delivery["attempts"]) == ("delivered", 3)
+        delivered: list[dict[str, object]] = []
+        for _ in range(10_000):  # the status is written just after the receiver answers
+            delivered = curator.get("/v1/deliveries", params={"status": "delivered"}).json()[
+                "deliveries"
+            ]
+            if delivered:
+                break
+        assert [(d["status"], d["attempts"]) for d in delivered] == [("delivered", 3)]
         assert curator.put("/v1/lists/known/action", json={"outcome": "nuke"}).status_code == 400
-        receiver.server.shutdown()
-        receiver.server.server_close()
-        curator.close()
-        matcher.close()
 
 
-def test_a_receiver_that_stays_down_leaves_a_dead_letter(server: Server) -> None:
+def test_a_receiver_that_stays_down_leaves_a_dead_letter(
+    prepared: Server, request: pytest.FixtureRequest
+) -> None:
+    server = prepared
     closed = socket.socket()
+    request.addfinalizer(closed.close)
     closed.bind(("127.0.0.1", 0))  # bound, never listening: connections are refused
     down = f"http://127.0.0.1:{closed.getsockname()[1]}/hook"
     md5 = hash_file(sorted((PHOTOS / "known").glob("*.jpg"))[0]).signals["md5"].value
     options = ("--webhook-backoff", "0.01", "--webhook-attempts", "3")
     with serving(server.store, *options) as url:
-        curator = httpx.Client(base_url=url, headers={"X-API-Key": server.keys["curator"]})
+        curator = client(url, server.keys["curator"])
         curator.put("/v1/lists/known/action", json={"outcome": "report", "webhook_url": down})
-        matcher = httpx.Client(base_url=url, headers={"X-API-Key": server.keys["match"]})
+        matcher = client(url, server.keys["match"])
         body = {"signals": [{"type": "md5", "value": md5}]}
         assert matcher.post("/v1/match/signals", json=body).json()["outcome"] == "report"
         dead: list[dict[str, object]] = []
@@ -290,9 +323,6 @@ def test_a_receiver_that_stays_down_leaves_a_dead_letter(server: Server) -> None
         assert len(dead) == 1
         assert dead[0]["attempts"] == 3
         assert "refused" in str(dead[0]["last_error"]).lower()
-        curator.close()
-        matcher.close()
-    closed.close()
 
 
 def test_a_second_instance_sees_changes_made_through_the_first(server: Server) -> None:
@@ -306,7 +336,7 @@ def test_a_second_instance_sees_changes_made_through_the_first(server: Server) -
     entry = {"key": "late", "signals": [{"type": s.type, "value": s.value}
                                          for s in res.signals.values()]}  # fmt: skip
     with serving(server.store) as other:
-        b = httpx.Client(base_url=other, headers={"X-API-Key": server.keys["match"]}, timeout=60)
+        b = client(other, server.keys["match"])
         assert b.post("/v1/match/signals", json=body).json()["matches"] == []
         with server.client("curator") as a:
             assert a.post("/v1/lists/known/entries", json={"entries": [entry]}).status_code == 200
@@ -315,4 +345,3 @@ def test_a_second_instance_sees_changes_made_through_the_first(server: Server) -
         while not found and time.monotonic() - changed < 5:  # each check is one request
             found = b.post("/v1/match/signals", json=body).json()["matches"]
         assert [m["entry"] for m in found] == ["late"]  # within 0.25 s by design; not timed here
-        b.close()

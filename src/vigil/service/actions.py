@@ -116,8 +116,8 @@ class Actions:
             row = conn.execute(select(deliveries, list_actions.c.webhook_secret).join(
                 list_actions, list_actions.c.list_name == deliveries.c.list_name, isouter=True
             ).where(deliveries.c.id == delivery)).first()  # fmt: skip
-        if row is None or row.status != "pending":
-            self._due.pop(delivery, None)
+        if row is None or row.status != "pending" or not self._claim(delivery, row.attempts):
+            self._due.pop(delivery, None)  # done, or another instance is sending it
             return
         body = row.body.encode()
         signature = hmac.new((row.webhook_secret or "").encode(), body, hashlib.sha256)
@@ -134,11 +134,20 @@ class Actions:
         status = "delivered" if ok else ("dead" if attempts >= self.attempts else "pending")
         with self.engine.begin() as conn:
             conn.execute(update(deliveries).where(deliveries.c.id == delivery).values(
-                status=status, attempts=attempts, last_error=error))  # fmt: skip
+                status=status, last_error=error))  # fmt: skip
         if status == "pending":
             self._due[delivery] = time.monotonic() + self.backoff * 2 ** (attempts - 1)
         else:
             self._due.pop(delivery, None)
+
+    def _claim(self, delivery: int, seen: int) -> bool:
+        """Count this attempt, unless another instance counted one since ``seen`` (several
+        instances on one database each send a delivery only when their claim wins)."""
+        with self.engine.begin() as conn:
+            won = conn.execute(update(deliveries).where(
+                deliveries.c.id == delivery, deliveries.c.attempts == seen,
+                deliveries.c.status == "pending").values(attempts=seen + 1)).rowcount  # fmt: skip
+        return bool(won)
 
     def list_deliveries(self, status: str | None, limit: int) -> list[dict[str, Any]]:
         query = select(deliveries).order_by(deliveries.c.id.desc()).limit(limit)
