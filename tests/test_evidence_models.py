@@ -97,7 +97,10 @@ def test_inspect_cli_json_and_match(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert [m["signal_type"] for m in rows[0]["matches"]] == ["autov3"]
     code, out = cli("inspect", str(image))
     assert "ai_generated (moderate)" in out
-    assert "Lora hashes" not in out or "listed" not in out  # table view: no --match, no lists
+    assert "model_reference" in out
+    assert "listed:" not in out  # without --match the lists are not consulted
+    _, out = cli("inspect", str(image), "--match")
+    assert "listed:" in out
 
 
 def test_scan_rows_carry_evidence_and_flag_listed_models(

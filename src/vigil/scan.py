@@ -15,9 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from vigil.errors import MediaError
 from vigil.evidence import EvidenceConfig, Report, inspect_file
-from vigil.hashing import HashResult, hash_file
+from vigil.hashing import HashResult, hash_bytes
 from vigil.match import Matcher
+from vigil.media.decode import Limits, read_media
 
 __all__ = ["ScanSummary", "iter_files", "scan"]
 
@@ -85,8 +87,15 @@ SCAN_EVIDENCE = EvidenceConfig(options={"thumbnail_max_pixels": 4_000_000})
 
 
 def _hash_one(job: tuple[str, bool]) -> tuple[HashResult, Report | None]:
+    """A file's signals and evidence, from one read of it."""
     path, evidence = job
-    return hash_file(path, variants=True), inspect_file(path, SCAN_EVIDENCE) if evidence else None
+    try:
+        data = read_media(path, Limits())
+    except MediaError as exc:
+        failed = HashResult(path, error=exc.reason, error_type=type(exc).__name__)
+        return failed, inspect_file(path, SCAN_EVIDENCE) if evidence else None
+    result = hash_bytes(data, path, None, Limits(), True)
+    return result, inspect_file(path, SCAN_EVIDENCE, data=data) if evidence else None
 
 
 def scan(

@@ -119,11 +119,8 @@ class FileView:
     @cached_property
     def bgr(self) -> npt.NDArray[np.uint8] | None:
         """The pixels as stored (no orientation applied), 8-bit BGR: for pixel-level marks."""
-        try:
-            with Image.open(io.BytesIO(self.data)) as probe:
-                if probe.width * probe.height > self.limits.max_pixels:
-                    return None
-        except (OSError, ValueError, Image.DecompressionBombError):
+        size = self.size
+        if size is None or size[0] * size[1] > self.limits.max_pixels:
             return None
         flags = cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION
         arr = cv2.imdecode(np.frombuffer(self.data, np.uint8), flags)

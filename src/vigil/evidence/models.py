@@ -55,12 +55,6 @@ def is_model(path: Path, head: bytes) -> bool:
     return len(head) >= 9 and head[8:9] == b"{" and struct.unpack_from("<Q", head)[0] < 2**40
 
 
-def _header_length(path: Path) -> int | None:
-    with path.open("rb") as fh:
-        head = fh.read(8)
-    return struct.unpack("<Q", head)[0] if len(head) == 8 else None
-
-
 def model_hashes(path: Path, header_end: int | None) -> dict[str, Any]:
     """SHA-256, AutoV1 (8 hex of SHA-256 of 64 KiB at 1 MiB), AutoV2 (10 hex of SHA-256),
     AutoV3 / LoRA "addnet" (12 hex of SHA-256 of the bytes after a safetensors header), BLAKE3
@@ -85,18 +79,16 @@ def model_hashes(path: Path, header_end: int | None) -> dict[str, Any]:
     return out
 
 
-def model_evidence(path: Path) -> list[Evidence]:
-    """Every evidence item of a model file; bad headers are error items, never exceptions."""
-    size = path.stat().st_size
-    with path.open("rb") as fh:
-        head = fh.read(16)
-    if path.suffix.lower() == ".safetensors" or (head[8:9] == b"{" and len(head) >= 9):
-        return _safetensors(path, size)
+def model_evidence(path: Path, head: bytes) -> list[Evidence]:
+    """Every evidence item of a model file (``head``: its first 16 bytes); bad headers are
+    error items, never exceptions."""
+    if path.suffix.lower() == ".safetensors" or head[8:9] == b"{":
+        return _safetensors(path, path.stat().st_size, head)
     return _pickled(path)
 
 
-def _safetensors(path: Path, size: int) -> list[Evidence]:
-    n = _header_length(path)
+def _safetensors(path: Path, size: int, head: bytes) -> list[Evidence]:
+    n = struct.unpack_from("<Q", head)[0] if len(head) >= 8 else None
     items: list[Evidence] = []
     if n is None or n > MAX_HEADER or n + 8 > size:
         claimed = "no" if n is None else f"{n:,}"

@@ -77,19 +77,27 @@ def inspect_bytes(
 
 
 def inspect_file(
-    path: str | os.PathLike[str], config: EvidenceConfig | None = None, limits: Limits | None = None
+    path: str | os.PathLike[str],
+    config: EvidenceConfig | None = None,
+    limits: Limits | None = None,
+    data: bytes | None = None,
 ) -> Report:
-    """The evidence in a file: an image (or other media), or a model file (hashes, header)."""
+    """The evidence in a file: an image (or other media), or a model file (hashes, header).
+    ``data``: the file's bytes when the caller has read them already (not read again)."""
     p = Path(path)
-    with p.open("rb") as fh:
-        head = fh.read(16)
+    if data is None:
+        with p.open("rb") as fh:
+            head = fh.read(16)
+    else:
+        head = data[:16]
     if is_model(p, head):
         t0 = time.perf_counter()
-        items = model_evidence(p)
+        items = model_evidence(p, head)
         return Report(str(p), "model", items, summarise(items), {"model": time.perf_counter() - t0})
-    try:
-        data = read_media(p, limits or Limits())
-    except MediaError as exc:
-        item = Evidence("container", "error", exc.reason, str(p), "none")
-        return Report(str(p), None, [item], summarise([item]))
+    if data is None:
+        try:
+            data = read_media(p, limits or Limits())
+        except MediaError as exc:
+            item = Evidence("container", "error", exc.reason, str(p), "none")
+            return Report(str(p), None, [item], summarise([item]))
     return inspect_bytes(data, str(p), config, limits)

@@ -61,11 +61,15 @@ def _blocks(bgr: npt.NDArray[np.uint8]) -> npt.NDArray[np.float64]:
     return np.asarray(blocks.transpose(0, 2, 1, 3).reshape(-1, BLOCK * BLOCK))
 
 
+def _largest(bgr: npt.NDArray[np.uint8]) -> npt.NDArray[np.float64]:
+    """Each block's largest coefficient after the first: the one the encoder moved."""
+    flat = _blocks(bgr)
+    return np.asarray(flat[np.arange(len(flat)), np.argmax(flat[:, 1:], axis=1) + 1])
+
+
 def block_bits(bgr: npt.NDArray[np.uint8]) -> npt.NDArray[np.bool_]:
     """The reference's hard bit of each block (for comparison with ``imwatermark``)."""
-    flat = _blocks(bgr)
-    val = flat[np.arange(len(flat)), np.argmax(flat[:, 1:], axis=1) + 1]
-    return np.asarray((val % SCALE) > 0.5 * SCALE)
+    return np.asarray((_largest(bgr) % SCALE) > 0.5 * SCALE)
 
 
 def decode_bits(blocks: npt.NDArray[np.bool_], length: int) -> npt.NDArray[np.uint8]:
@@ -92,9 +96,7 @@ def coherence(phases: npt.NDArray[np.complex128], payload: npt.NDArray[np.uint8]
 
 def block_phases(bgr: npt.NDArray[np.uint8]) -> npt.NDArray[np.complex128]:
     """Each 4x4 block's largest coefficient modulo 36, as a unit complex number."""
-    flat = _blocks(bgr)
-    val = flat[np.arange(len(flat)), np.argmax(flat[:, 1:], axis=1) + 1]
-    return np.asarray(np.exp(2j * np.pi * (val % SCALE) / SCALE))
+    return np.asarray(np.exp(2j * np.pi * (_largest(bgr) % SCALE) / SCALE))
 
 
 @registry.register

@@ -104,6 +104,7 @@ class Service:
 async def _upload(request: Request, limit: int) -> tuple[bytes, str]:
     """The uploaded file: a multipart field ``file`` or the raw body, at most ``limit`` bytes."""
     kind = request.headers.get("content-type", "")
+    size = 0
     declared = int(request.headers.get("content-length") or 0)
     if declared > limit + 64 * 1024:
         raise MediaTooLarge("upload", f"{declared:,} bytes is over the limit of {limit:,}")
@@ -115,15 +116,14 @@ async def _upload(request: Request, limit: int) -> tuple[bytes, str]:
         data = await item.read(limit + 1)
         name = item.filename or "upload"
     else:
-        chunks, size = [], 0
+        chunks, name = [], "upload"
         async for chunk in request.stream():
             size += len(chunk)
             if size > limit:
                 break
             chunks.append(chunk)
-        data, name = b"".join(chunks), "upload"
-        data = data if size <= limit else data + b"\0" * (limit + 1 - len(data))
-    if len(data) > limit:
+        data = b"".join(chunks)
+    if len(data) > limit or size > limit:
         raise MediaTooLarge(name, f"over the upload limit of {limit:,} bytes")
     return data, name
 
@@ -178,11 +178,9 @@ def create_app(store: Store, config: ServiceConfig | None = None) -> FastAPI:
     @app.get("/readyz")
     def readyz() -> JSONResponse:
         with svc.lock:
-            sizes = {}
-            for name in ("pdq",):
-                sizes[name] = len(svc.store.index(name))
-                svc.metrics.index_size.labels(name).set(sizes[name])
-        return JSONResponse({"ready": True, "indexes": sizes})
+            pdq = len(svc.cached.index("pdq"))
+        svc.metrics.index_size.labels("pdq").set(pdq)
+        return JSONResponse({"ready": True, "indexes": {"pdq": pdq}})
 
     @app.get("/metrics")
     def metrics() -> Response:

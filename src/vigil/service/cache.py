@@ -60,8 +60,9 @@ class CachedStore(Store):
         return list(self._lists.values())
 
     def get_list(self, name: str) -> ListInfo:
-        known = {info.name: info for info in self.all_lists()}
-        return known[name] if name in known else super().get_list(name)
+        self.all_lists()
+        assert self._lists is not None
+        return self._lists[name] if name in self._lists else super().get_list(name)
 
     def describe_signals(self, signal_ids: list[int]) -> dict[int, tuple[ListInfo, Entry]]:
         missing = [i for i in signal_ids if i not in self._described]

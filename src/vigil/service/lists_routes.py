@@ -109,7 +109,8 @@ def list_routes(svc: Any, role: Callable[[str], Callable[..., ApiKey]]) -> APIRo
         path = Path(folder) / "upload"
         try:
             await _save(request, path)
-            fmt = format or detect(path.open("rb").read(4096))
+            with path.open("rb") as fh:
+                fmt = format or detect(fh.read(4096))
             if fmt is None:
                 raise UnknownFormat("cannot tell the list's format: give ?format=")
             reader = formats.get(fmt)

@@ -18,12 +18,12 @@ from vigil.media.video import VIDEO_KINDS, iter_frames
 from vigil.signals.base import Content, SignalExample, SignalType, SignalValue, hamming, registry
 from vigil.signals.pdq_algo import hash_luma
 
-__all__ = ["VPDQ", "VideoMD5", "example_video", "parse_vpdq"]
+__all__ = ["VPDQ", "VideoMD5", "example_video", "parse_vpdq", "require_video"]
 
 DEFAULT_FPS = 1.0
 
 
-def _require_video(content: Content) -> None:
+def require_video(content: Content) -> None:
     kind = sniff(content.data[:64])
     if kind not in VIDEO_KINDS:
         raise UnsupportedMedia(content.source, f"not a video (content is {kind or 'unknown'})")
@@ -88,7 +88,7 @@ class VideoMD5(SignalType):
 
     @classmethod
     def compute(cls, content: Content) -> SignalValue:
-        _require_video(content)
+        require_video(content)
         return SignalValue(cls.name, hashlib.md5(content.data).hexdigest())
 
     @classmethod
@@ -150,7 +150,7 @@ def _frame_hashes(content: Content) -> dict[tuple[str, int], FrameList]:
     cached = content.cache.get("frame_hashes")
     if isinstance(cached, dict):
         return cached
-    _require_video(content)
+    require_video(content)
     fps = DEFAULT_FPS * (PHASES if content.variants else 1)
     out: dict[tuple[str, int], FrameList] = {}
     for frame in iter_frames(content.data, content.source, fps=fps):

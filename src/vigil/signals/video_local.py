@@ -21,7 +21,7 @@ from vigil.media.video import iter_frames
 from vigil.signals.base import Content, SignalExample, SignalType, SignalValue, registry
 from vigil.signals.local import MIN_FEATURES, LocalQuery, analyse
 from vigil.signals.local_algo import unpack_record
-from vigil.signals.video import _require_video, example_video
+from vigil.signals.video import example_video, require_video
 
 __all__ = ["DENSE_SECONDS", "FPS", "VLocalVideo", "VideoLocalQuery", "parse_local_frames"]
 
@@ -60,7 +60,7 @@ def format_local_frames(frames: list[tuple[float, str]]) -> str:
 
 
 def _frames(content: Content) -> tuple[list[tuple[float, str]], list[tuple[float, LocalQuery]]]:
-    _require_video(content)
+    require_video(content)
     query = content.variants
     records: list[tuple[float, str]] = []
     queries: list[tuple[float, LocalQuery]] = []
