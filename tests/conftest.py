@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 
 from tests.pg import postgres_server
+from tests.service_kit import close_clients, prepared, server  # noqa: F401 (fixtures)
 from vigil.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -18,7 +18,8 @@ VigilError                      exit 1    (anything Vigil knows about)
 │   └── EntryNotFound
 ├── Conflict                    exit 5    e.g. a list that already exists
 └── StoreError                  exit 6    the data directory or database is unusable
-    └── IndexCorrupt                      an index file fails its checks
+    ├── IndexCorrupt                      an index file fails its checks
+    └── NotReady                          the service's indexes are still loading
 ```
 
 The CLI maps a class to its exit code in :mod:`vigil.cli.errors` (one place); later the HTTP
@@ -40,6 +41,7 @@ __all__ = [
     "MediaError",
     "MediaTooLarge",
     "NotFound",
+    "NotReady",
     "StoreError",
     "UnknownFormat",
     "UnknownSignalType",
@@ -127,3 +129,7 @@ class StoreError(VigilError):
 
 class IndexCorrupt(StoreError):
     """An index file fails its checks; rebuild it with ``vigil index rebuild``."""
+
+
+class NotReady(StoreError):
+    """The service is still loading or catching up its indexes; try again shortly."""

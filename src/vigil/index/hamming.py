@@ -68,7 +68,15 @@ class HammingIndex:
         return sum(s.nbytes for s in self.segments) + self.tail_hashes.nbytes + 8 * len(self.dead)
 
     # -- changes -------------------------------------------------------------------------
-    def add(self, ids: Iterable[int], hashes: Iterable[bytes] | npt.NDArray[np.uint8]) -> None:
+    def add(
+        self,
+        ids: Iterable[int],
+        hashes: Iterable[bytes] | npt.NDArray[np.uint8],
+        merge: bool = True,
+    ) -> None:
+        """Add hashes. With ``merge=False`` a full tail becomes a segment but segments are not
+        merged: a caller serving queries meanwhile merges them with :meth:`next_merge`,
+        :meth:`build_merge` and :meth:`swap_merge`, building outside its lock."""
         new_ids = np.fromiter(ids, dtype=np.int64)
         new_hashes = _as_hashes(hashes)
         if len(new_ids) != len(new_hashes):
@@ -76,7 +84,7 @@ class HammingIndex:
         self.tail_ids = np.concatenate([self.tail_ids, new_ids])
         self.tail_hashes = np.concatenate([self.tail_hashes, new_hashes])
         if len(self.tail_ids) >= TAIL_LIMIT:
-            self._flush_tail()
+            self._flush_tail(merge)
 
     def remove(self, ids: Iterable[int]) -> None:
         """Stop matching these ids (or, with ``group_bits``, every id of these groups)."""
@@ -87,7 +95,7 @@ class HammingIndex:
         # a group may also have rows in segments; a plain id lives in one place only
         self.dead |= gone if self.group_bits else gone - in_tail
 
-    def _flush_tail(self) -> None:
+    def _flush_tail(self, merge: bool = True) -> None:
         for start in range(0, len(self.tail_ids), MAX_ROWS):
             stop = start + MAX_ROWS
             self.segments.append(
@@ -95,7 +103,7 @@ class HammingIndex:
             )
         self.tail_ids = np.empty(0, dtype=np.int64)
         self.tail_hashes = np.empty((0, 32), dtype=np.uint8)
-        while self._mergeable(MERGE_RATIO):
+        while merge and self._mergeable(MERGE_RATIO):
             last, before = self.segments.pop(), self.segments.pop()
             self.segments.append(self._merge(before, last))
 
@@ -108,14 +116,38 @@ class HammingIndex:
         return last * ratio >= before and last + before <= MAX_ROWS
 
     def _merge(self, a: Segment, b: Segment) -> Segment:
+        merged, dropped = self.build_merge(a, b)
+        self.dead -= dropped
+        return merged
+
+    def next_merge(self) -> tuple[Segment, Segment] | None:
+        """Two neighbouring segments that the merge policy would merge now, newest first."""
+        for i in range(len(self.segments) - 1, 0, -1):
+            a, b = self.segments[i - 1], self.segments[i]
+            if len(b) * MERGE_RATIO >= len(a) and len(a) + len(b) <= MAX_ROWS:
+                return a, b
+        return None
+
+    def build_merge(self, a: Segment, b: Segment) -> tuple[Segment, set[int]]:
+        """``a`` and ``b`` as one segment without their deleted rows, and the tombstones that
+        this makes unnecessary. Changes nothing: safe beside queries."""
         ids = np.concatenate([a.ids, b.ids])
         hashes = np.concatenate([a.hashes, b.hashes])
+        dropped: set[int] = set()
         if self.dead:
             dead = self._dead_mask(ids)
-            if not self.group_bits:
-                self.dead -= set(ids[dead].tolist())
+            if not self.group_bits:  # a plain id lives in one place only
+                dropped = set(ids[dead].tolist())
             ids, hashes = ids[~dead], hashes[~dead]
-        return Segment.build(ids, hashes)
+        return Segment.build(ids, hashes), dropped
+
+    def swap_merge(self, a: Segment, b: Segment, merged: Segment, dropped: set[int]) -> None:
+        """Put a merge made by :meth:`build_merge` in place of its two segments."""
+        i = next(i for i, s in enumerate(self.segments) if s is a)
+        if self.segments[i + 1] is not b:
+            raise ValueError("the merged segments are no longer neighbours")
+        self.segments[i : i + 2] = [merged]
+        self.dead -= dropped
 
     def compact(self) -> None:
         """Merge segments as far as they fit in one (2**24 - 1 hashes), dropping deletions."""

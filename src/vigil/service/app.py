@@ -27,6 +27,7 @@ from vigil.media import Limits
 from vigil.service.actions import Actions
 from vigil.service.cache import CachedStore
 from vigil.service.errors import status_for
+from vigil.service.follower import Follower
 from vigil.service.keys import ApiKey, KeyStore
 from vigil.service.lists_routes import SignalIn, list_routes
 from vigil.store import Store
@@ -73,25 +74,34 @@ class Metrics:
         self.latency = Histogram("vigil_request_seconds", "Request latency by route", ["route"],
                                  registry=self.registry, buckets=buckets)  # fmt: skip
         self.matches = Counter("vigil_matches", "Matches by list", ["list"], registry=self.registry)
+        self.import_rows = Gauge("vigil_import_rows", "Rows written by imports in progress",
+                                 registry=self.registry)  # fmt: skip
         self.index_size = Gauge("vigil_index_entries", "Entries in each index", ["type"],
                                 registry=self.registry)  # fmt: skip
 
 
 class Service:
-    """What the routes share: the store, one matcher, keys, metrics, and a lock (the store's
-    indexes are brought up to date in place, so lookups are serialised)."""
+    """What the routes share: the store, keys, metrics, the follower that keeps the indexes
+    current, and the lock that serialises lookups against the follower's changes."""
 
     def __init__(self, store: Store, config: ServiceConfig) -> None:
         self.store, self.config = store, config
         self.cached = CachedStore(store)
+        self.lock = threading.Lock()
+        self.follower = Follower(self.cached, self.lock, on_pass=self.cached.refresh)
         self.keys = KeyStore(store)
         self.limiter = RateLimiter(config.rate_limit)
         self.actions = Actions(store, config.webhook_backoff, config.webhook_attempts)
         self.metrics = Metrics()
-        self.lock = threading.Lock()
 
     def matcher(self, lists: list[str] | None) -> Matcher:
+        self.follower.require_ready()
         return Matcher(self.cached, lists)
+
+    def changed(self) -> None:
+        """A list changed through this service: return once the change is matchable."""
+        self.cached.invalidate()
+        self.follower.catch_up()
 
     def matches(self, found: list[Any], matcher: Matcher) -> list[dict[str, Any]]:
         out = []
@@ -137,7 +147,9 @@ def create_app(store: Store, config: ServiceConfig | None = None) -> FastAPI:
         # thread keeps its own decoder and OpenCV buffers
         anyio.to_thread.current_default_thread_limiter().total_tokens = svc.config.threads
         svc.actions.start()
+        svc.follower.start()
         yield
+        svc.follower.stop()
         svc.actions.stop()
 
     app = FastAPI(title="Vigil", version="1", description=__doc__, lifespan=lifespan)
@@ -177,10 +189,15 @@ def create_app(store: Store, config: ServiceConfig | None = None) -> FastAPI:
 
     @app.get("/readyz")
     def readyz() -> JSONResponse:
+        follower = svc.follower
+        if not follower.ready or follower.error is not None:
+            reason = "loading" if not follower.ready else f"cannot follow changes: {follower.error}"
+            return JSONResponse({"ready": False, "reason": reason}, 503)
         with svc.lock:
-            pdq = len(svc.cached.index("pdq"))
-        svc.metrics.index_size.labels("pdq").set(pdq)
-        return JSONResponse({"ready": True, "indexes": {"pdq": pdq}})
+            sizes = {t: len(i) for t, i in svc.cached.loaded_indexes().items()}
+        for t, n in sizes.items():
+            svc.metrics.index_size.labels(t).set(n)
+        return JSONResponse({"ready": True, "change": follower.current, "indexes": sizes})
 
     @app.get("/metrics")
     def metrics() -> Response:
@@ -218,6 +235,8 @@ def create_app(store: Store, config: ServiceConfig | None = None) -> FastAPI:
                             ) -> Response:  # fmt: skip
         # runs on the event loop: a lookup costs well under a millisecond, less than a thread
         # hand-off would
+        if not svc.follower.ready:
+            await run_in_threadpool(svc.follower.require_ready)
         with svc.lock:
             matcher = svc.matcher(body.lists)
             found = _by_values(svc, matcher, body.signals)

@@ -4,18 +4,21 @@ deleted) and export. Every call is written to the audit log."""
 
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse
+from prometheus_client import Gauge
 from pydantic import BaseModel, Field
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
 from vigil.errors import MediaTooLarge, UnknownFormat, UsageError
 from vigil.lists import Entry, Removal, detect, formats
+from vigil.lists.model import ImportReport
 from vigil.service.keys import ApiKey
 
 __all__ = ["SignalIn", "list_routes"]
@@ -71,7 +74,7 @@ def list_routes(svc: Any, role: Callable[[str], Callable[..., ApiKey]]) -> APIRo
     def create(body: ListIn, key: curator) -> dict[str, Any]:
         info = store.create_list(body.name, body.description, body.pdq_threshold,
                                  body.category_labels)  # fmt: skip
-        svc.cached.invalidate()
+        svc.changed()
         svc.keys.audit(key.name, "list.create", body.name, body.model_dump())
         result: dict[str, Any] = info.as_dict()
         return result
@@ -79,7 +82,7 @@ def list_routes(svc: Any, role: Callable[[str], Callable[..., ApiKey]]) -> APIRo
     @router.delete("/{name}")
     def delete(name: str, key: curator) -> dict[str, Any]:
         removed = store.delete_list(name)
-        svc.cached.invalidate()
+        svc.changed()
         svc.keys.audit(key.name, "list.delete", name, {"entries": removed})
         return {"deleted": name, "entries": removed}
 
@@ -89,7 +92,7 @@ def list_routes(svc: Any, role: Callable[[str], Callable[..., ApiKey]]) -> APIRo
                          e.victim_identified, e.source, e.tags, e.comments)
                    for e in body.entries]  # fmt: skip
         report = store.apply(name, records, source=f"HTTP by {key.name}")
-        svc.cached.invalidate()
+        svc.changed()
         svc.keys.audit(key.name, "entries.add", name, {"entries": len(records)})
         result: dict[str, Any] = report.as_dict()
         return result
@@ -97,7 +100,7 @@ def list_routes(svc: Any, role: Callable[[str], Callable[..., ApiKey]]) -> APIRo
     @router.delete("/{name}/entries/{entry}")
     def remove(name: str, entry: str, key: curator) -> dict[str, Any]:
         report = store.apply(name, [Removal(entry, f"removed by {key.name}")])
-        svc.cached.invalidate()
+        svc.changed()
         svc.keys.audit(key.name, "entries.remove", name, {"key": entry})
         return {"removed": report.removed}
 
@@ -117,14 +120,15 @@ def list_routes(svc: Any, role: Callable[[str], Callable[..., ApiKey]]) -> APIRo
             options = {"signal_type": signal_type} if signal_type else {}
 
             def run() -> dict[str, Any]:
-                with path.open("rb") as fh:
-                    report = store.apply(name, reader.read(fh, "upload", **options),
-                                         source=f"HTTP import by {key.name}")  # fmt: skip
+                with path.open("rb") as fh, _progress(svc.metrics.import_rows) as progress:
+                    report = store.apply(name, reader.read(fh, "upload", **options), atomic=True,
+                                         source=f"HTTP import by {key.name}",
+                                         on_batch=progress)  # fmt: skip
                 out: dict[str, Any] = report.as_dict()
                 return out
 
             result = await run_in_threadpool(run)
-            svc.cached.invalidate()
+            await run_in_threadpool(svc.changed)
         finally:
             path.unlink(missing_ok=True)
             os.rmdir(folder)
@@ -153,6 +157,23 @@ def list_routes(svc: Any, role: Callable[[str], Callable[..., ApiKey]]) -> APIRo
                             background=BackgroundTask(os.unlink, tmp))  # fmt: skip
 
     return router
+
+
+@contextmanager
+def _progress(gauge: Gauge) -> Iterator[Callable[[ImportReport], None]]:
+    """A batch callback for :meth:`Store.apply` that counts rows written into ``gauge`` while
+    the import runs."""
+    shown = 0
+
+    def update(report: ImportReport) -> None:
+        nonlocal shown
+        gauge.inc(report.rows - shown)
+        shown = report.rows
+
+    try:
+        yield update
+    finally:
+        gauge.dec(shown)
 
 
 async def _save(request: Request, path: Path) -> None:

@@ -10,13 +10,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, insert, select
+from sqlalchemy import Connection, Engine, delete, func, insert, select
 
 from vigil.errors import Conflict, UsageError
 from vigil.index import HammingIndex, LocalIndex
@@ -31,9 +31,10 @@ from vigil.store.reads import ListInfo, Reads
 from vigil.store.schema import changes, entries, frame_sets, lists, signals
 from vigil.video_match import FRAME_BITS
 
-__all__ = ["Store"]
+__all__ = ["Op", "Store", "apply_ops"]
 
 BATCH = 100_000
+WRITE_LOCK = 0x76696769  # the PostgreSQL advisory lock of transactions that log changes
 COMPACT_AFTER = 50_000  # changes replayed at once after which a local index is compacted
 AnyIndex = HammingIndex | LocalIndex
 
@@ -109,6 +110,10 @@ class Store(Reads):
     def close(self) -> None:
         self.engine.dispose()
 
+    def loaded_indexes(self) -> dict[str, AnyIndex]:
+        """The indexes loaded so far, by signal type."""
+        return dict(self._indexes)
+
     # -- lists -----------------------------------------------------------------------------
     def create_list(
         self,
@@ -138,7 +143,7 @@ class Store(Reads):
     def delete_list(self, name: str) -> int:
         """Delete a list and its entries (removing them from matching); returns entry count."""
         info = self.get_list(name)
-        with self.engine.begin() as conn:
+        with self._writing() as conn:
             ids = [
                 r.id for r in conn.execute(select(entries.c.id).where(entries.c.list_id == info.id))
             ]
@@ -148,22 +153,56 @@ class Store(Reads):
 
     # -- entries ---------------------------------------------------------------------------
     def apply(
-        self, list_name: str, records: Iterable[Record], source: str = "", batch_size: int = BATCH
+        self,
+        list_name: str,
+        records: Iterable[Record],
+        source: str = "",
+        batch_size: int = BATCH,
+        atomic: bool = False,
+        on_batch: Callable[[ImportReport], None] | None = None,
     ) -> ImportReport:
         """Add, update or remove entries. Idempotent: the same records twice change nothing.
-        Each ``batch_size`` records commit together: a crash keeps whole batches only."""
+        Each ``batch_size`` records commit together (a crash keeps whole batches only); with
+        ``atomic`` all of them do (a crash keeps nothing; other writers wait meanwhile).
+        ``on_batch`` is called with the report so far after each full batch is written."""
         info = self.get_list(list_name)
         report = ImportReport(source or list_name)
         batch: list[Record] = []
-        with self._bulk_writes():
+        with self._bulk_writes(), self._transactions(atomic) as begin:
             for rec in records:
                 batch.append(rec)
                 if len(batch) >= batch_size:
-                    self._apply_batch(info.id, batch, report)
+                    with begin() as conn:
+                        self._apply_batch(conn, info.id, batch, report)
                     batch = []
+                    if on_batch:
+                        on_batch(report)
             if batch:
-                self._apply_batch(info.id, batch, report)
+                with begin() as conn:
+                    self._apply_batch(conn, info.id, batch, report)
         return report
+
+    @contextmanager
+    def _transactions(
+        self, atomic: bool
+    ) -> Iterator[Callable[[], AbstractContextManager[Connection]]]:
+        """What each batch runs in: a transaction of its own, or one shared by all."""
+        if not atomic:
+            yield self._writing
+            return
+        with self._writing() as conn:
+            yield lambda: nullcontext(conn)
+
+    @contextmanager
+    def _writing(self) -> Iterator[Connection]:
+        """A transaction that may log changes. On PostgreSQL it first takes a lock that every
+        such transaction takes, so change sequence numbers are handed out in commit order: a
+        follower reading the log past its checkpoint never passes over a change that commits
+        later with a smaller number. (SQLite serialises writers by itself.)"""
+        with self.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({WRITE_LOCK})")
+            yield conn
 
     @contextmanager
     def _bulk_writes(self) -> Iterator[None]:
@@ -182,7 +221,9 @@ class Store(Reads):
                 conn.exec_driver_sql("PRAGMA wal_autocheckpoint=1000")
                 conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
 
-    def _apply_batch(self, list_id: int, batch: list[Record], report: ImportReport) -> None:
+    def _apply_batch(
+        self, conn: Connection, list_id: int, batch: list[Record], report: ImportReport
+    ) -> None:
         latest: dict[str, Entry | Removal] = {}
         for rec in batch:
             if isinstance(rec, RowProblem):
@@ -191,34 +232,31 @@ class Store(Reads):
                 if rec.key in latest:  # a later row for the same key replaces the earlier
                     report.unchanged += 1
                 latest[rec.key] = rec
-        with self.engine.begin() as conn:
-            existing = {
-                key: (eid, dig) for key, eid, dig in rows_by_key(conn, list_id, list(latest))
-            }
-            gone, fresh, changed = [], [], []
-            for key, rec in latest.items():
-                old = existing.get(key)
-                if isinstance(rec, Removal):
-                    if old:
-                        gone.append(old[0])
-                    else:
-                        report.unchanged += 1
-                elif old is None:
-                    fresh.append(rec)
-                elif old[1] != rec.digest():
-                    changed.append((old[0], rec))
+        existing = {key: (eid, dig) for key, eid, dig in rows_by_key(conn, list_id, list(latest))}
+        gone, fresh, changed = [], [], []
+        for key, rec in latest.items():
+            old = existing.get(key)
+            if isinstance(rec, Removal):
+                if old:
+                    gone.append(old[0])
                 else:
                     report.unchanged += 1
-            self._delete_entries(conn, gone + [eid for eid, _ in changed])
-            self._insert_entries(
-                conn,
-                list_id,
-                fresh + [rec for _, rec in changed],
-                {rec.key: eid for eid, rec in changed},
-            )
-            report.removed += len(gone)
-            report.added += len(fresh)
-            report.updated += len(changed)
+            elif old is None:
+                fresh.append(rec)
+            elif old[1] != rec.digest():
+                changed.append((old[0], rec))
+            else:
+                report.unchanged += 1
+        self._delete_entries(conn, gone + [eid for eid, _ in changed])
+        self._insert_entries(
+            conn,
+            list_id,
+            fresh + [rec for _, rec in changed],
+            {rec.key: eid for eid, rec in changed},
+        )
+        report.removed += len(gone)
+        report.added += len(fresh)
+        report.updated += len(changed)
 
     def _insert_entries(
         self, conn: Connection, list_id: int, new: list[Entry], keep_ids: dict[str, int]
@@ -279,8 +317,8 @@ class Store(Reads):
         self.sync_index(signal_type)
         return self._indexes[signal_type]
 
-    def sync_index(self, signal_type: str, save: bool = True) -> int:
-        """Replay changes since the index's checkpoint; returns how many were applied."""
+    def loaded_index(self, signal_type: str) -> AnyIndex:
+        """The index of a signal type as loaded (from its files, once), without catching up."""
         idx = self._indexes.get(signal_type)
         if idx is None:
             path = self.home / "index" / signal_type
@@ -288,24 +326,31 @@ class Store(Reads):
             if kind in ("local", "local_frames"):
                 idx = LocalIndex.load(path, FRAME_BITS if kind == "local_frames" else 0)
             else:
-                grouped = registry.get(signal_type).kind == "frames"
-                idx = HammingIndex.load(path, FRAME_BITS if grouped else 0)
+                idx = HammingIndex.load(path, FRAME_BITS if kind == "frames" else 0)
             self._indexes[signal_type] = idx
+        return idx
+
+    def last_change(self) -> int:
+        """The newest sequence number in the change log (0 if it is empty)."""
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.max(changes.c.seq))).scalar() or 0)
+
+    def changes_after(
+        self, signal_type: str, after: int, upto: int | None = None, limit: int = 100_000
+    ) -> Sequence[Any]:
+        """Logged changes of one signal type with ``after < seq <= upto``, oldest first."""
+        query = select(changes).where(changes.c.seq > after, changes.c.type == signal_type)
+        if upto is not None:
+            query = query.where(changes.c.seq <= upto)
+        with self.engine.connect() as conn:
+            return conn.execute(query.order_by(changes.c.seq).limit(limit)).all()
+
+    def sync_index(self, signal_type: str, save: bool = True) -> int:
+        """Replay changes since the index's checkpoint; returns how many were applied."""
+        idx = self.loaded_index(signal_type)
         applied = 0
-        while True:
-            with self.engine.connect() as conn:
-                rows = conn.execute(
-                    select(changes)
-                    .where(
-                        changes.c.seq > idx.checkpoint,
-                        changes.c.type == signal_type,
-                    )
-                    .order_by(changes.c.seq)
-                    .limit(100_000)
-                ).all()
-            if not rows:
-                break
-            self._replay(idx, rows, signal_type)
+        while rows := self.changes_after(signal_type, idx.checkpoint):
+            apply_ops(idx, self.prepare(rows, signal_type))
             idx.checkpoint = rows[-1].seq
             applied += len(rows)
         if applied >= COMPACT_AFTER and isinstance(idx, LocalIndex):
@@ -314,30 +359,49 @@ class Store(Reads):
             idx.save(self.home / "index" / signal_type)
         return applied
 
-    def _replay(self, idx: AnyIndex, rows: Sequence[Any], signal_type: str) -> None:
-        """Apply logged changes in order. A video signal adds one row per usable frame, with
-        id ``signal id << FRAME_BITS | frame number``; removing it removes the group."""
+    def prepare(self, rows: Sequence[Any], signal_type: str) -> list[Op]:
+        """Logged changes as index operations, in order (reading what they need from the
+        database). A video signal adds one row per usable frame, with id ``signal id <<
+        FRAME_BITS | frame number``; removing it removes the group."""
         cls = registry.get(signal_type)
         stored: dict[int, str] = {}
         if signal_type in stored_apart():
             stored = self.frames_of([r.signal_id for r in rows if r.op == "+"])
-        adds: list[tuple[int, bytes]] = []
+        ops: list[Op] = []
+
+        def push(op: str, items: list[tuple[int, bytes]]) -> None:
+            if ops and ops[-1][0] == op:  # runs of adds, or of removals, go together
+                ops[-1][1].extend(items)
+            elif items:
+                ops.append((op, items))
+
         for r in rows:
-            if r.op == "+" and cls.kind == "frames":
-                adds.extend(frame_rows(r.signal_id, stored.get(r.signal_id, "[]")))
-            elif r.op == "+" and cls.kind == "local":
+            if r.op == "-":
+                push("-", [(r.signal_id, b"")])
+            elif cls.kind == "frames":
+                push("+", frame_rows(r.signal_id, stored.get(r.signal_id, "[]")))
+            elif cls.kind == "local":
                 if r.signal_id in stored:  # else removed since: a later "-" follows
-                    adds.append((r.signal_id, cls.value_bytes(stored[r.signal_id])))
-            elif r.op == "+" and cls.kind == "local_frames" and r.signal_id in stored:
-                frames = parse_local_frames(stored[r.signal_id])[: 1 << FRAME_BITS]
-                adds.extend((r.signal_id << FRAME_BITS | i, bytes.fromhex(rec))
-                            for i, (_, rec) in enumerate(frames))  # fmt: skip
-            elif r.op == "+":
-                adds.append((r.signal_id, cls.value_bytes(r.value)))
+                    push("+", [(r.signal_id, cls.value_bytes(stored[r.signal_id]))])
+            elif cls.kind == "local_frames":
+                frames = parse_local_frames(stored.get(r.signal_id, "[]"))[: 1 << FRAME_BITS]
+                push("+", [(r.signal_id << FRAME_BITS | i, bytes.fromhex(rec))
+                           for i, (_, rec) in enumerate(frames)])  # fmt: skip
             else:
-                if adds:
-                    idx.add([a for a, _ in adds], [b for _, b in adds])
-                    adds = []
-                idx.remove([r.signal_id])
-        if adds:
-            idx.add([a for a, _ in adds], [b for _, b in adds])
+                push("+", [(r.signal_id, cls.value_bytes(r.value))])
+        return ops
+
+
+Op = tuple[str, list[tuple[int, bytes]]]  # "+" with (id, value) pairs, or "-" with (id, _)
+
+
+def apply_ops(idx: AnyIndex, ops: list[Op], merge: bool = True) -> None:
+    """Apply :meth:`Store.prepare`'s operations to an index (see HammingIndex.add for
+    ``merge``)."""
+    for op, items in ops:
+        if op == "-":
+            idx.remove([i for i, _ in items])
+        elif isinstance(idx, HammingIndex):
+            idx.add([i for i, _ in items], [v for _, v in items], merge)
+        else:
+            idx.add([i for i, _ in items], [v for _, v in items])
