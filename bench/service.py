@@ -29,10 +29,13 @@ VIGIL = str(Path(sys.executable).with_name("vigil"))
 
 
 def rss_of(pid: int) -> float:
+    """Resident MiB of a process and its children (the workers)."""
+    own = 0.0
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+            own = int(line.split()[1]) / 1024
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return own + sum(rss_of(int(c)) for c in children)
 
 
 def lua_hashes(path: Path, key: str, hashes: list[str], field: str) -> None:
@@ -101,6 +104,7 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=1_000_000)
     ap.add_argument("--seconds", type=int, default=10)
     ap.add_argument("--connections", default="4,16")
+    ap.add_argument("--workers", type=int, default=2, help="vigil serve --workers")
     ap.add_argument("--no-peer", action="store_true")
     ap.add_argument("--no-record", action="store_true")
     args = ap.parse_args()
@@ -126,7 +130,8 @@ def main() -> None:
         lua_hashes(script, key, queries, "signals")
         upload = Path(home) / "upload.lua"
         lua_upload(upload, key, photos)
-        proc, url, sock = serve([VIGIL, "--home", home, "serve", "--fd"])
+        proc, url, sock = serve([VIGIL, "--home", home, "serve", "--workers",
+                                 str(args.workers), "--fd"])  # fmt: skip
         try:
             wrk(url + "/v1/match/signals", script, 4, 2)  # warm up: the index loads
             wrk(url + "/v1/match", upload, 4, 2)  # and the image signals' first use

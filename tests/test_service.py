@@ -54,6 +54,12 @@ def test_match_by_hash_upload_and_batch(server: Server) -> None:
         assert [x["entry"] for x in up["matches"]] == ["photo-0"]
         multi = c.post("/v1/match", files={"file": ("q.jpg", small, "image/jpeg")}).json()
         assert [x["entry"] for x in multi["matches"]] == ["photo-0"]
+        only_md5 = c.post("/v1/match", content=small, params={"signal_types": "md5"}).json()
+        assert only_md5["matches"] == []  # the resized copy has other bytes
+        exact = c.post("/v1/match", content=photo.read_bytes(), params={"signal_types": "md5"})
+        assert [x["kind"] for x in exact.json()["matches"]] == ["exact"]
+        assert c.post("/v1/match", content=small, params={"signal_types": "nope"}
+                      ).status_code == 400  # fmt: skip
         batch = c.post("/v1/match/batch", json={"items": [
             {"id": "a", "signals": [{"type": "pdq", "value": pdq}]},
             {"id": "b", "signals": [{"type": "md5", "value": "0" * 32}]}]}).json()  # fmt: skip

@@ -5,8 +5,11 @@ PostgreSQL change log."""
 from __future__ import annotations
 
 import contextlib
+import os
+import signal
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import numpy as np
@@ -155,3 +158,31 @@ def test_postgres_writers_commit_changes_in_sequence_order(store: Store) -> None
             "SELECT s.id FROM signals s JOIN lists l ON l.id = s.list_id WHERE l.name = 'a'"
         )).scalars())  # fmt: skip
     assert ["a" if r.signal_id in in_a else "b" for r in rows] == ["a"] * 20 + ["b"]
+
+
+def _children(pid: int) -> set[int]:
+    return {int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()}
+
+
+def test_workers_share_the_socket_and_one_that_dies_is_replaced(prepared: Server) -> None:
+    body = {"signals": [{"type": "pdq", "value": _random_pdqs(1, seed=5)[0]}]}
+    with launched(prepared.store, "--workers", "2") as (proc, url):
+        matcher = client(url, prepared.keys["match"])
+        assert matcher.post("/v1/match/signals", json=body).status_code == 200
+        workers = _children(proc.pid)
+        while (
+            len(workers) < 2 and proc.poll() is None
+        ):  # both are forked before the first answers; read them again
+            workers = _children(proc.pid)
+        assert len(workers) == 2
+        victim = min(workers)
+        os.kill(victim, signal.SIGKILL)
+        replaced = _children(proc.pid)
+        while (victim in replaced or len(replaced) < 2) and proc.poll() is None:
+            replaced = _children(proc.pid)
+        assert victim not in replaced
+        assert all(matcher.post("/v1/match/signals", json=body).status_code == 200
+                   for _ in range(20))  # fmt: skip
+        proc.terminate()
+        assert proc.wait(timeout=30) == 0
+    assert not any(Path(f"/proc/{pid}").exists() for pid in replaced)

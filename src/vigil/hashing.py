@@ -16,7 +16,7 @@ from vigil.media import Limits, read_media, sniff
 from vigil.media.video import VIDEO_KINDS
 from vigil.signals import Content, SignalValue, registry
 
-__all__ = ["HashResult", "hash_bytes", "hash_file"]
+__all__ = ["HashResult", "applicable_types", "hash_bytes", "hash_file"]
 
 
 @dataclass
@@ -57,6 +57,12 @@ class HashResult:
         return out
 
 
+def applicable_types(data: bytes) -> list[str]:
+    """The registered signal types that apply to this content (by its first bytes)."""
+    media = "video" if sniff(data[:64]) in VIDEO_KINDS else "image"
+    return [c.name for c in registry if c.applies_to in ("any", media)]
+
+
 def hash_bytes(
     data: bytes,
     source: str = "<bytes>",
@@ -68,11 +74,7 @@ def hash_bytes(
     its kind of content (images: pdq; videos: video_md5, vpdq; any: the file digests). Content
     of no known kind is tried as an image, so that its row says why it could not be read."""
     kind = sniff(data[:64])
-    if signal_types:
-        classes = [registry.get(n) for n in signal_types]
-    else:
-        media = "video" if kind in VIDEO_KINDS else "image"
-        classes = [c for c in registry if c.applies_to in ("any", media)]
+    classes = [registry.get(n) for n in signal_types or applicable_types(data)]
     result = HashResult(source, len(data), kind)
     content = Content(data, source, limits, variants)
     for cls in classes:

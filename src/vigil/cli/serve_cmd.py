@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from vigil.cli.context import State, emit_json, out_console
+from vigil.cli.workers import supervise
 
 __all__ = ["keys_app", "serve_command"]
 
@@ -32,33 +33,52 @@ def serve_command(
     webhook_attempts: Annotated[
         int, typer.Option(help="Webhook attempts before a delivery becomes a dead letter.")
     ] = 8,
+    workers: Annotated[
+        int, typer.Option(help="Server processes sharing the socket: one per core to use.")
+    ] = 1,
 ) -> None:
     """Serve the matching API over HTTP (OpenAPI at /openapi.json, interactive docs at /docs).
 
     Every /v1 route needs an API key: create the first with `vigil keys create NAME --role
-    admin`. Listens on 127.0.0.1 unless told otherwise.
+    admin`. Listens on 127.0.0.1 unless told otherwise. With --workers N, N processes serve
+    the same socket, each with its own copy of the indexes (the rate limit is shared out
+    between them); a worker that dies is replaced.
 
     Example: vigil serve --host 0.0.0.0 --port 8080
     """
     import uvicorn
+    from threadpoolctl import threadpool_limits
 
     from vigil.service import ServiceConfig, create_app
 
     _few_malloc_arenas()
+    # requests run in parallel threads (and processes): a BLAS that also starts a thread per
+    # core for each small matrix product spins them against each other (4x slower uploads)
+    threadpool_limits(1)
     state: State = ctx.obj
     config_ = ServiceConfig(
         max_upload=max_upload_mb * 2**20,
-        rate_limit=rate_limit,
+        rate_limit=rate_limit / max(workers, 1),
         webhook_backoff=webhook_backoff,
         webhook_attempts=webhook_attempts,
     )
-    app = create_app(state.store(), config_)
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False)
-    server = uvicorn.Server(config)
     if fd is not None:  # a socket handed over already listening (systemd, tests)
-        server.run(sockets=[socket.socket(fileno=fd)])
+        sock = socket.socket(fileno=fd)
     else:
-        server.run()
+        sock = socket.create_server((host, port), backlog=2048)
+    store = state.store()  # opened (and migrated) once, before any worker starts
+
+    def run() -> None:
+        server = uvicorn.Server(
+            uvicorn.Config(create_app(store, config_), log_level="warning", access_log=False)
+        )
+        server.run(sockets=[sock])
+
+    if workers <= 1:
+        run()
+    else:
+        store.engine.dispose()  # each worker opens its own connections
+        supervise(workers, run)
 
 
 def _few_malloc_arenas() -> None:

@@ -7,6 +7,7 @@ at any point leaves the previous manifest and everything it names intact.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
@@ -20,7 +21,15 @@ import numpy.typing as npt
 
 from vigil.errors import IndexCorrupt
 
-__all__ = ["MANIFEST", "read_manifest", "save_arrays", "synced", "write_manifest"]
+__all__ = [
+    "MANIFEST",
+    "SaveLock",
+    "next_name",
+    "read_manifest",
+    "save_arrays",
+    "synced",
+    "write_manifest",
+]
 
 MANIFEST = "manifest.json"
 
@@ -70,3 +79,43 @@ def read_manifest(root: Path, fmt: str, version: int) -> dict[str, Any] | None:
     if manifest.get("format") != fmt or manifest.get("version") != version:
         raise IndexCorrupt(f"{root}: not a version-{version} {fmt}")
     return manifest
+
+
+def next_name(root: Path) -> int:
+    """The number the manifest in ``root`` says new files start from (1 without one)."""
+    try:
+        return int(json.loads((root / MANIFEST).read_text()).get("next", 1))
+    except (OSError, ValueError):
+        return 1
+
+
+class SaveLock:
+    """The right to write a data directory's index files, held by one process at a time (an
+    advisory lock on ``<index folder>/.lock``): several servers, or a server and the CLI, on
+    one data directory would otherwise delete each other's segment files."""
+
+    def __init__(self, root: Path) -> None:
+        self.path = root / ".lock"
+        self._fd: int | None = None
+
+    @property
+    def held(self) -> bool:
+        return self._fd is not None
+
+    def acquire(self) -> bool:
+        """Take the lock if it is free (never waits); whether this process holds it."""
+        if self._fd is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                os.close(fd)
+                return False
+            self._fd = fd
+        return True
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # closing the file releases the lock
+            self._fd = None

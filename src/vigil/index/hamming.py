@@ -21,7 +21,7 @@ import numpy.typing as npt
 
 from vigil.errors import IndexCorrupt
 from vigil.index import kernels
-from vigil.index.files import read_manifest, synced, write_manifest
+from vigil.index.files import next_name, read_manifest, synced, write_manifest
 from vigil.index.segment import MAX_KEY_BITS, MAX_ROWS, TABLES, Segment
 
 __all__ = ["HammingIndex"]
@@ -196,6 +196,13 @@ class HammingIndex:
         return [self.query(v, max_distance) for v in values]
 
     # -- persistence -----------------------------------------------------------------------
+    def forget_saved(self, directory: str | os.PathLike[str]) -> None:
+        """Treat every segment as unsaved, and new names as starting after the newest on disk:
+        another process may have rewritten the folder since this index was loaded."""
+        for seg in self.segments:
+            seg.name = None
+        self._next_name = max(self._next_name, next_name(Path(directory)))
+
     def save(self, directory: str | os.PathLike[str]) -> None:
         root = Path(directory)
         root.mkdir(parents=True, exist_ok=True)

@@ -21,7 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 from vigil.errors import IndexCorrupt
-from vigil.index.files import read_manifest, save_arrays, synced, write_manifest
+from vigil.index.files import next_name, read_manifest, save_arrays, synced, write_manifest
 from vigil.index.local_kernels import build_table, lookup, pairs_of, table_keys, tally
 from vigil.signals.local_algo import KEYS, KNOWN_FEATURES, Features, feature_keys, unpack_record
 
@@ -250,6 +250,13 @@ class LocalIndex:
         return out
 
     # -- persistence -----------------------------------------------------------------------
+    def forget_saved(self, directory: str | os.PathLike[str]) -> None:
+        """Treat every segment as unsaved, and new names as starting after the newest on disk:
+        another process may have rewritten the folder since this index was loaded."""
+        for seg in self.segments:
+            seg.name = None
+        self._next_name = max(self._next_name, next_name(Path(directory)))
+
     def save(self, directory: str | os.PathLike[str]) -> None:
         self._seal()
         root = Path(directory)

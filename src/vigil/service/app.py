@@ -19,9 +19,10 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
 
 from vigil.errors import MediaTooLarge, UsageError, VigilError
-from vigil.hashing import hash_bytes
+from vigil.hashing import HashResult, applicable_types, hash_bytes
 from vigil.match import Matcher
 from vigil.media import Limits
 from vigil.service.actions import Actions
@@ -30,6 +31,7 @@ from vigil.service.errors import status_for
 from vigil.service.follower import Follower
 from vigil.service.keys import ApiKey, KeyStore
 from vigil.service.lists_routes import SignalIn, list_routes
+from vigil.signals import registry
 from vigil.store import Store
 
 __all__ = ["ServiceConfig", "create_app"]
@@ -97,6 +99,17 @@ class Service:
     def matcher(self, lists: list[str] | None) -> Matcher:
         self.follower.require_ready()
         return Matcher(self.cached, lists)
+
+    def upload_types(self, data: bytes, asked: list[str] | None) -> list[str]:
+        """The signal types worth computing to match an upload: those asked for (default: all
+        that apply to it), less the indexed ones whose index is empty, which nothing could
+        match (an index of PDQ hashes alone spares each upload the local-feature signal)."""
+        self.follower.require_ready()
+        for name in asked or []:
+            registry.get(name)  # UnknownSignalType for a name that is not one
+        sizes = self.follower.sizes
+        types = [t for t in applicable_types(data) if asked is None or t in asked]
+        return [t for t in types if sizes.get(t, 1) > 0]
 
     def changed(self) -> None:
         """A list changed through this service: return once the change is matchable."""
@@ -174,6 +187,10 @@ def create_app(store: Store, config: ServiceConfig | None = None) -> FastAPI:
         return JSONResponse({"error": {"type": type(exc).__name__, "message": str(exc)}},
                             status_for(exc))  # fmt: skip
 
+    @app.exception_handler(ClientDisconnect)
+    async def _gone(_: Request, exc: ClientDisconnect) -> Response:
+        return Response(status_code=400)  # nobody is there to read it; nothing to log
+
     @app.exception_handler(_HttpError)
     async def _http(_: Request, exc: _HttpError) -> JSONResponse:
         kind = {401: "Unauthorized", 403: "Forbidden", 429: "TooManyRequests"}[exc.status]
@@ -193,8 +210,7 @@ def create_app(store: Store, config: ServiceConfig | None = None) -> FastAPI:
         if not follower.ready or follower.error is not None:
             reason = "loading" if not follower.ready else f"cannot follow changes: {follower.error}"
             return JSONResponse({"ready": False, "reason": reason}, 503)
-        with svc.lock:
-            sizes = {t: len(i) for t, i in svc.cached.loaded_indexes().items()}
+        sizes = follower.sizes
         for t, n in sizes.items():
             svc.metrics.index_size.labels(t).set(n)
         return JSONResponse({"ready": True, "change": follower.current, "indexes": sizes})
@@ -214,9 +230,15 @@ def create_app(store: Store, config: ServiceConfig | None = None) -> FastAPI:
 
     @app.post("/v1/match")
     async def match_upload(request: Request, key: Annotated[ApiKey, Depends(role("match"))],
-                           lists: str | None = None) -> dict[str, Any]:  # fmt: skip
+                           lists: str | None = None, signal_types: str | None = None
+                           ) -> dict[str, Any]:  # fmt: skip
         data, name = await _upload(request, svc.config.max_upload)
-        result = await run_in_threadpool(hash_bytes, data, name, None, Limits(), True)
+        asked = signal_types.split(",") if signal_types else None
+
+        def hashed() -> HashResult:
+            return hash_bytes(data, name, svc.upload_types(data, asked), Limits(), True)
+
+        result = await run_in_threadpool(hashed)
         if result.error and not result.signals:
             raise UsageError(f"{name}: {result.error}")
 

@@ -42,6 +42,7 @@ class Follower:
     ) -> None:
         self.store, self.lock, self.interval, self.on_pass = store, lock, interval, on_pass
         self.current = -1  # every change up to this sequence number is matchable
+        self.sizes: dict[str, int] = {}  # rows in each index, as of the last pass
         self.error: Exception | None = None
         self._cond = threading.Condition()
         self._wake = threading.Event()
@@ -102,7 +103,8 @@ class Follower:
     def _pass(self) -> None:
         top = self.store.last_change()
         for signal_type in sorted(indexed_types()):
-            self._follow(signal_type, top)
+            if self._follow(signal_type, top) or signal_type not in self.sizes:
+                self.sizes = {**self.sizes, signal_type: len(self.store.loaded_index(signal_type))}
         if self._dirty and time.monotonic() - self._saved >= SAVE_EVERY:
             self._save()
         with self._cond:
@@ -111,18 +113,24 @@ class Follower:
         if self.on_pass is not None:
             self.on_pass()
 
-    def _follow(self, signal_type: str, top: int) -> None:
+    def _follow(self, signal_type: str, top: int) -> bool:
+        """Apply the changes of one type up to ``top``; whether there were any."""
         idx = self.store.loaded_index(signal_type)
+        changed = False
         while not self._stopping.is_set():
             rows = self.store.changes_after(signal_type, idx.checkpoint, top, CHUNK)
             if not rows:
-                return
+                break
+            changed = True
             ops = self.store.prepare(rows, signal_type)
             with self.lock:
                 apply_ops(idx, ops, merge=False)
                 idx.checkpoint = rows[-1].seq
             self._merge(idx)
             self._dirty.add(signal_type)
+        with self.lock:  # none of this type up to top: the next pass reads from there
+            idx.checkpoint = max(idx.checkpoint, top)
+        return changed
 
     def _merge(self, idx: AnyIndex) -> None:
         """Merge segments as the index's policy asks, building each outside the lock (this
@@ -136,12 +144,12 @@ class Follower:
 
     def _save(self) -> None:
         for signal_type in sorted(self._dirty):
-            idx = self.store.loaded_index(signal_type)
-            path = self.store.home / "index" / signal_type
-            if isinstance(idx, HammingIndex):
-                idx.save(path)  # only this thread changes it, and saving only reads it
+            if isinstance(self.store.loaded_index(signal_type), HammingIndex):
+                saved = self.store.save_index(signal_type)  # only this thread changes it
             else:
                 with self.lock:  # a local index seals pending images when queried
-                    idx.save(path)
+                    saved = self.store.save_index(signal_type)
+            if not saved:
+                break  # another process writes this data directory's index files
         self._dirty.clear()
         self._saved = time.monotonic()

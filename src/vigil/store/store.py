@@ -20,6 +20,7 @@ from sqlalchemy import Connection, Engine, delete, func, insert, select
 
 from vigil.errors import Conflict, UsageError
 from vigil.index import HammingIndex, LocalIndex
+from vigil.index.files import SaveLock
 from vigil.lists.model import Entry, ImportReport, Record, Removal, RowProblem
 from vigil.signals import registry
 from vigil.signals.pdq import PDQ, PDQ_MIN_QUALITY
@@ -101,6 +102,7 @@ class Store(Reads):
         self.home = home
         self.engine = engine
         self._indexes: dict[str, AnyIndex] = {}
+        self._saver = SaveLock(home / "index")
 
     @classmethod
     def open(cls, home: str | os.PathLike[str] | None = None, url: str | None = None) -> Store:
@@ -109,6 +111,7 @@ class Store(Reads):
 
     def close(self) -> None:
         self.engine.dispose()
+        self._saver.release()
 
     def loaded_indexes(self) -> dict[str, AnyIndex]:
         """The indexes loaded so far, by signal type."""
@@ -348,16 +351,29 @@ class Store(Reads):
     def sync_index(self, signal_type: str, save: bool = True) -> int:
         """Replay changes since the index's checkpoint; returns how many were applied."""
         idx = self.loaded_index(signal_type)
-        applied = 0
-        while rows := self.changes_after(signal_type, idx.checkpoint):
+        applied, top = 0, self.last_change()
+        while rows := self.changes_after(signal_type, idx.checkpoint, top):
             apply_ops(idx, self.prepare(rows, signal_type))
             idx.checkpoint = rows[-1].seq
             applied += len(rows)
+        idx.checkpoint = max(idx.checkpoint, top)  # so the next read starts there
         if applied >= COMPACT_AFTER and isinstance(idx, LocalIndex):
             idx.compact()  # a bulk import: one segment queries faster than several
         if applied and save:
-            idx.save(self.home / "index" / signal_type)
+            self.save_index(signal_type)
         return applied
+
+    def save_index(self, signal_type: str) -> bool:
+        """Write a loaded index's files, if this process may: one process per data directory
+        writes them (the first to save, until it closes the store); the others keep their
+        indexes in memory and replay the change log when they start. Whether it saved."""
+        if not self._saver.held:
+            if not self._saver.acquire():
+                return False
+            for name, idx in self._indexes.items():  # the folder may have changed since loading
+                idx.forget_saved(self.home / "index" / name)
+        self._indexes[signal_type].save(self.home / "index" / signal_type)
+        return True
 
     def prepare(self, rows: Sequence[Any], signal_type: str) -> list[Op]:
         """Logged changes as index operations, in order (reading what they need from the
