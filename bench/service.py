@@ -1,12 +1,16 @@
-"""The HTTP service under load: `vigil serve` holding 1M PDQ hashes, driven by wrk on the same
-machine, beside python-threatexchange's ``PDQIndex`` behind a minimal server (same stack).
+"""The HTTP service under load: `vigil serve --workers 2` holding 1M PDQ hashes, driven by wrk
+on the same machine, beside python-threatexchange's ``PDQIndex`` behind a minimal server (same
+stack).
 
-    python -m bench.service [--size 1000000] [--seconds 10] [--no-peer] [--no-record]
+    python -m bench.service [--size 1000000] [--seconds 10] [--workers 2] [--no-peer]
+                            [--memory-requests 100000] [--changes 100] [--import-size N]
+                            [--no-record]
 
 The hashes are random 256-bit values (a lookup's cost depends on the index, not on the
 content); half the queried hashes are in the list. Match-by-upload sends shared 400 px JPEGs.
-wrk (Debian package ``wrk``) runs one thread; the server one process. Resident memory of the
-server is read before and after the runs.
+wrk (Debian package ``wrk``) runs one thread. After the throughput runs: resident memory of
+all server processes over ``--memory-requests`` requests with ``--changes`` list changes, then
+match latency in 10-second windows while ``--import-size`` entries are imported over HTTP.
 """
 
 import argparse
@@ -21,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.common import git_rev, machine, need_shared, record
+from bench.service_phases import import_phase, memory_phase
 from vigil.lists import Entry
 from vigil.service import KeyStore
 from vigil.store import Store
@@ -105,6 +110,9 @@ def main() -> None:
     ap.add_argument("--seconds", type=int, default=10)
     ap.add_argument("--connections", default="4,16")
     ap.add_argument("--workers", type=int, default=2, help="vigil serve --workers")
+    ap.add_argument("--memory-requests", type=int, default=100_000)
+    ap.add_argument("--changes", type=int, default=100, help="list changes during those")
+    ap.add_argument("--import-size", type=int, default=None, help="default: --size")
     ap.add_argument("--no-peer", action="store_true")
     ap.add_argument("--no-record", action="store_true")
     args = ap.parse_args()
@@ -117,7 +125,7 @@ def main() -> None:
     absent = [row.tobytes().hex() for row in rng.integers(0, 256, (1000, 32), dtype=np.uint8)]
     queries = [h for pair in zip(hexes, absent, strict=True) for h in pair]
     conns = [int(c) for c in args.connections.split(",")]
-    rows, mem = [], ""
+    rows: list[tuple[str, str, int, dict[str, float]]] = []
     with tempfile.TemporaryDirectory() as home:
         store = Store.open(home)
         store.create_list("known")
@@ -125,6 +133,7 @@ def main() -> None:
                               for i, row in enumerate(data)))  # fmt: skip
         store.index("pdq")  # built and saved: the server loads it
         key = KeyStore(store).create("bench", "match")
+        curator = KeyStore(store).create("bench-curator", "curator")
         store.close()
         script = Path(home) / "hash.lua"
         lua_hashes(script, key, queries, "signals")
@@ -133,19 +142,21 @@ def main() -> None:
         proc, url, sock = serve([VIGIL, "--home", home, "serve", "--workers",
                                  str(args.workers), "--fd"])  # fmt: skip
         try:
-            wrk(url + "/v1/match/signals", script, 4, 2)  # warm up: the index loads
-            wrk(url + "/v1/match", upload, 4, 2)  # and the image signals' first use
-            before = rss_of(proc.pid)
+            for _ in range(2):  # warm up every worker: the index loads, the kernels compile
+                wrk(url + "/v1/match/signals", script, 16, 3)
+                wrk(url + "/v1/match", upload, 16, 3)
             for c in conns:
                 r = wrk(url + "/v1/match/signals", script, c, args.seconds)
                 rows.append(("Vigil", "match by hash", c, r))
             for c in conns:
                 r = wrk(url + "/v1/match", upload, c, args.seconds)
                 rows.append(("Vigil", "match by upload (400 px JPEG)", c, r))
-            after = rss_of(proc.pid)
-            total = sum(r["requests"] for *_, r in rows)
-            mem = (f"server resident memory {before:.0f} MiB after warm-up (both routes), "
-                   f"{after:.0f} MiB after the {total:,.0f} requests above")  # fmt: skip
+            by_hash = max(r["rps"] for who, what, _, r in rows if what == "match by hash")
+            mem = memory_phase(url, lambda c, sec: wrk(url + "/v1/match/signals", script, c, sec),
+                               lambda: rss_of(proc.pid), curator, args.memory_requests,
+                               args.changes, by_hash)  # fmt: skip
+            bulk = import_phase(url, lambda c, sec: wrk(url + "/v1/match/signals", script, c, sec),
+                                curator, args.import_size or args.size, Path(home))  # fmt: skip
         finally:
             proc.terminate()
             proc.wait()
@@ -169,21 +180,34 @@ def main() -> None:
                 sock.close()
     table = [f"| {who} | {what} | {c} | {r['rps']:.0f} | {r['p50']:.1f} | {r['p99']:.1f} | "
              f"{int(r['non2xx'])} |" for who, what, c, r in rows]  # fmt: skip
+    grow = (mem["after"] / mem["before"] - 1) * 100
+    during = bulk["windows"]
     body = "\n".join([
         "## HTTP service under load (issue 4)",
         "",
         f"`python -m bench.service --size {args.size}` (commit {git_rev()}), {machine()}; wrk "
-        "(one thread) and the server (one process) on the same 2 cores.",
+        f"(one thread) and `vigil serve --workers {args.workers}` on the same 2 cores.",
         "",
         f"{args.size:,} random PDQ hashes in one list; queries cycle through 2,000 hashes, half "
-        "of them in the list. Uploads cycle through 50 shared 400 px JPEGs (hashed with every "
-        "image signal, robust one included, then matched).",
+        "of them in the list. Uploads cycle through 50 shared 400 px JPEGs (the index holds "
+        "PDQ only, so uploads compute the file digests and PDQ with its 8 rotations and flips; "
+        "a store holding robust signatures would compute `vlocal` too).",
         "",
         "| server | request | connections | requests/s | p50 ms | p99 ms | non-2xx |",
         "|---|---|---|---|---|---|---|",
         *table,
         "",
-        f"Memory: {mem}.",
+        f"Memory (all processes): {mem['before']:.0f} MiB resident after warm-up and the runs "
+        f"above, {mem['after']:.0f} MiB after {mem['requests']:,.0f} more match-by-hash "
+        f"requests with {mem['changes']} list changes made meanwhile ({grow:+.1f}%).",
+        "",
+        f"A {args.import_size or args.size:,}-entry import over HTTP (one request, one "
+        f"transaction) took {bulk['seconds']:.0f} s (status {bulk['status']}, "
+        f"{bulk['added']:,} added); match-by-hash at 16 connections meanwhile, in "
+        f"{len(during)} consecutive 10-second windows: requests/s "
+        + ", ".join(f"{w['rps']:.0f}" for w in during) + "; p99 ms "
+        + ", ".join(f"{w['p99']:.1f}" for w in during)
+        + f" (worst {max(w['p99'] for w in during):.1f}).",
     ])  # fmt: skip
     print(body)
     if not args.no_record:

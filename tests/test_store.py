@@ -118,3 +118,17 @@ def test_home_from_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     assert s.home == tmp_path / "envhome"
     assert (s.home / "vigil.db").exists()
     s.close()
+
+
+def test_a_deleted_signals_id_is_never_given_to_a_new_one(store: Store) -> None:
+    """The newest entry removed after the index holds it, then another added: the new signal
+    gets a new id, so the index's tombstone for the old one does not hide it."""
+    store.create_list("l")
+    old, new = EXAMPLE_PDQ
+    store.apply("l", [Entry("a", [("pdq", old)])])
+    store.index("pdq").compact()  # the row lives in a segment: its removal is a tombstone
+    store.apply("l", [Removal("a", "gone")])
+    store.index("pdq")
+    store.apply("l", [Entry("b", [("pdq", new)])])
+    assert [m.entry.key for m in Matcher(store).match_value("pdq", new)] == ["b"]
+    assert Matcher(store).match_value("pdq", old) == []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ctypes
 import socket
+import sys
 from typing import Annotated
 
 import typer
@@ -55,6 +56,7 @@ def serve_command(
     # requests run in parallel threads (and processes): a BLAS that also starts a thread per
     # core for each small matrix product spins them against each other (4x slower uploads)
     threadpool_limits(1)
+    sys.setswitchinterval(0.0005)
     state: State = ctx.obj
     config_ = ServiceConfig(
         max_upload=max_upload_mb * 2**20,

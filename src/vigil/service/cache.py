@@ -1,8 +1,8 @@
 """The store as the service's matcher sees it: no database round trip per request. The
 indexes are kept current by the :class:`~vigil.service.follower.Follower` (never synced on a
 request); list metadata and entry descriptions are cached, and list metadata is read again when
-a list is created or deleted, here or elsewhere. (Entry counts in list metadata are as of that
-moment.)"""
+a list is created or deleted, here or elsewhere. Matching never counts entries; the curator's
+list of lists does, afresh each time."""
 
 from sqlalchemy import func, select
 
@@ -27,9 +27,9 @@ class CachedStore(Store):
         self._described: dict[int, tuple[ListInfo, Entry]] = {}
 
     def invalidate(self) -> None:
-        """A change was made through this service: read list metadata afresh."""
+        """A change was made through this service: read list metadata afresh. (Cached entry
+        descriptions stay valid: a changed entry's signals get new ids.)"""
         self._lists = None
-        self._described.clear()
 
     def index(self, signal_type: str) -> AnyIndex:
         return self.loaded_index(signal_type)
@@ -46,9 +46,13 @@ class CachedStore(Store):
             count, top = conn.execute(select(func.count(), func.max(lists.c.id))).one()
         return int(count), int(top or 0)
 
-    def all_lists(self) -> list[ListInfo]:
+    def all_lists(self, counts: bool = False) -> list[ListInfo]:
+        """Lists as matching needs them: without entry counts (which cost a read of every
+        entry) unless asked for."""
+        if counts:
+            return super().all_lists()
         if self._lists is None:
-            self._lists = {info.name: info for info in super().all_lists()}
+            self._lists = {info.name: info for info in super().all_lists(counts=False)}
         return list(self._lists.values())
 
     def get_list(self, name: str) -> ListInfo:

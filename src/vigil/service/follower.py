@@ -27,7 +27,7 @@ __all__ = ["Follower"]
 log = logging.getLogger(__name__)
 
 INTERVAL = 0.25  # seconds between passes when nothing wakes the follower
-CHUNK = 5_000  # changes applied under the lock at once
+CHUNK = 1_000  # changes read, then applied under the lock, at once
 SAVE_EVERY = 60.0  # seconds
 STARTUP_WAIT = 30.0  # seconds a request made while the indexes load waits before a 503
 

@@ -1,10 +1,11 @@
 """List management over HTTP (role ``curator``): create, list, delete, add and remove entries,
-import (the body is streamed to a private temporary file, read by the format's reader, then
-deleted) and export. Every call is written to the audit log."""
+import (the body is streamed to a private temporary file, imported in one transaction by a
+low-priority child process, then deleted) and export. Every call is written to the audit
+log."""
 
 import os
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
@@ -18,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 
 from vigil.errors import MediaTooLarge, UnknownFormat, UsageError
 from vigil.lists import Entry, Removal, detect, formats
-from vigil.lists.model import ImportReport
+from vigil.service.importer import import_in_child
 from vigil.service.keys import ApiKey
 
 __all__ = ["SignalIn", "list_routes"]
@@ -61,7 +62,7 @@ class ListIn(BaseModel):
     category_labels: dict[str, str] | None = None
 
 
-def list_routes(svc: Any, role: Callable[[str], Callable[..., ApiKey]]) -> APIRouter:
+def list_routes(svc: Any, role: Callable[[str], Callable[..., Awaitable[ApiKey]]]) -> APIRouter:
     router = APIRouter(prefix="/v1/lists")
     curator = Annotated[ApiKey, Depends(role("curator"))]
     store = svc.store
@@ -116,16 +117,13 @@ def list_routes(svc: Any, role: Callable[[str], Callable[..., ApiKey]]) -> APIRo
                 fmt = format or detect(fh.read(4096))
             if fmt is None:
                 raise UnknownFormat("cannot tell the list's format: give ?format=")
-            reader = formats.get(fmt)
+            formats.get(fmt)  # UnknownFormat now rather than in the import process
             options = {"signal_type": signal_type} if signal_type else {}
 
             def run() -> dict[str, Any]:
-                with path.open("rb") as fh, _progress(svc.metrics.import_rows) as progress:
-                    report = store.apply(name, reader.read(fh, "upload", **options), atomic=True,
-                                         source=f"HTTP import by {key.name}",
-                                         on_batch=progress)  # fmt: skip
-                out: dict[str, Any] = report.as_dict()
-                return out
+                with _progress(svc.metrics.import_rows) as progress:
+                    return import_in_child(store, name, path, fmt, options,
+                                           f"HTTP import by {key.name}", progress)  # fmt: skip
 
             result = await run_in_threadpool(run)
             await run_in_threadpool(svc.changed)
@@ -160,15 +158,15 @@ def list_routes(svc: Any, role: Callable[[str], Callable[..., ApiKey]]) -> APIRo
 
 
 @contextmanager
-def _progress(gauge: Gauge) -> Iterator[Callable[[ImportReport], None]]:
-    """A batch callback for :meth:`Store.apply` that counts rows written into ``gauge`` while
-    the import runs."""
+def _progress(gauge: Gauge) -> Iterator[Callable[[int], None]]:
+    """A progress callback (rows written so far) that counts them into ``gauge`` while the
+    import runs."""
     shown = 0
 
-    def update(report: ImportReport) -> None:
+    def update(rows: int) -> None:
         nonlocal shown
-        gauge.inc(report.rows - shown)
-        shown = report.rows
+        gauge.inc(rows - shown)
+        shown = rows
 
     try:
         yield update

@@ -80,15 +80,18 @@ class Reads:
             count,
         )
 
-    def all_lists(self) -> list[ListInfo]:
+    def all_lists(self, counts: bool = True) -> list[ListInfo]:
+        """Every list; ``counts=False`` leaves entry counts at 0 (counting reads every entry)."""
         with self.engine.connect() as conn:
-            counts: dict[int, int] = dict(
-                conn.execute(
-                    select(entries.c.list_id, func.count()).group_by(entries.c.list_id)
-                ).all()
-            )
+            by_list: dict[int, int] = {}
+            if counts:
+                by_list = dict(
+                    conn.execute(
+                        select(entries.c.list_id, func.count()).group_by(entries.c.list_id)
+                    ).all()
+                )
             rows = conn.execute(select(lists).order_by(lists.c.name)).all()
-        return [self._info(r, int(counts.get(r.id, 0))) for r in rows]
+        return [self._info(r, int(by_list.get(r.id, 0))) for r in rows]
 
     def iter_entries(self, list_name: str) -> Iterator[Entry]:
         """Every entry of a list with its signals, in key order, streamed in batches."""

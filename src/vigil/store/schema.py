@@ -74,6 +74,7 @@ signals = Table(
     Column("value", String(600), nullable=False),
     Index("ix_signals_type_value", "type", "value"),
     Index("ix_signals_entry", "entry_id"),
+    sqlite_autoincrement=True,  # an id is never reused (migration 0005)
 )
 
 # The frames of a video signal (vPDQ JSON); the signal row holds their SHA-256 as its value.

@@ -1,0 +1,94 @@
+"""The long phases of ``bench.service``: resident memory over many requests and list changes,
+and match latency while a large list is imported."""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+
+
+def churn(url: str, curator: str, changes: int, seconds: float) -> threading.Thread:
+    """A thread making ``changes`` list changes (adds, then removes of the same entries),
+    spread evenly over ``seconds``."""
+    rng = np.random.default_rng(11)
+    values = [row.tobytes().hex() for row in rng.integers(0, 256, (changes, 32), dtype=np.uint8)]
+
+    def run() -> None:
+        with httpx.Client(base_url=url, headers={"X-API-Key": curator}, timeout=120) as c:
+            c.post("/v1/lists", json={"name": "churn"})
+            for i in range(changes):
+                if i % 2 == 0:
+                    entry = {"key": f"c{i}", "signals": [{"type": "pdq", "value": values[i]}]}
+                    c.post("/v1/lists/churn/entries", json={"entries": [entry]}).raise_for_status()
+                else:
+                    c.delete(f"/v1/lists/churn/entries/c{i - 1}").raise_for_status()
+                time.sleep(seconds / changes)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread
+
+
+def memory_phase(
+    url: str,
+    run_wrk: Callable[[int, int], dict[str, float]],
+    rss: Callable[[], float],
+    curator: str,
+    requests: int,
+    changes: int,
+    rps: float,
+) -> dict[str, Any]:
+    """Resident memory before and after ``requests`` match-by-hash requests (a wrk run long
+    enough at the measured rate ``rps``) with ``changes`` list changes made meanwhile."""
+    seconds = max(5, math.ceil(requests / rps * 1.05))
+    before = rss()
+    changer = churn(url, curator, changes, seconds * 0.9)
+    result = run_wrk(16, seconds)
+    changer.join()
+    after = rss()
+    return {"before": before, "after": after, "requests": result["requests"],
+            "changes": changes, "p99": result["p99"]}  # fmt: skip
+
+
+def import_phase(
+    url: str,
+    run_wrk: Callable[[int, int], dict[str, float]],
+    curator: str,
+    size: int,
+    workdir: Path,
+    window: int = 10,
+) -> dict[str, Any]:
+    """Match-by-hash latency in ``window``-second wrk runs, one after another, while ``size``
+    entries are imported into a new list over HTTP (one request, streamed)."""
+    rng = np.random.default_rng(9)
+    lines = workdir / "bulk.txt"
+    with lines.open("w") as fh:
+        for start in range(0, size, 100_000):
+            block = rng.integers(0, 256, (min(100_000, size - start), 32), dtype=np.uint8)
+            fh.write("".join(row.tobytes().hex() + "\n" for row in block))
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        with httpx.Client(base_url=url, headers={"X-API-Key": curator}, timeout=3600) as c:
+            c.post("/v1/lists", json={"name": "bulk"}).raise_for_status()
+            t0 = time.perf_counter()
+            with lines.open("rb") as body:
+                r = c.post("/v1/lists/bulk/import", content=body,
+                           params={"format": "te-lines", "signal_type": "pdq"})  # fmt: skip
+            outcome.update(seconds=time.perf_counter() - t0, status=r.status_code,
+                           added=r.json().get("added"))  # fmt: skip
+
+    importer = threading.Thread(target=run)
+    importer.start()
+    windows = []
+    while importer.is_alive():
+        windows.append(run_wrk(16, window))
+    importer.join()
+    return {**outcome, "windows": windows}
