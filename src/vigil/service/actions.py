@@ -51,20 +51,36 @@ class Actions:
             row = {"list_name": list_name, "outcome": outcome, "webhook_url": url,
                    "webhook_secret": secret}  # fmt: skip
             conn.execute(insert(list_actions).values(**row))
-        self._rules = None
+        self.refresh(0.0)
 
-    def rules(self) -> dict[str, dict[str, Any]]:
-        """The rules, read again every second (another instance may have changed them)."""
+    def refresh(self, every: float = 1.0) -> None:
+        """Read the rules again if the last read is ``every`` seconds old (another instance
+        may have changed them). The service calls it from its follower thread, so requests
+        never wait for the database to learn the rules."""
         now = time.monotonic()
-        if self._rules is None or now - self._read_at >= 1.0:
+        if self._rules is None or now - self._read_at >= every:
             with self.engine.connect() as conn:
                 rows = conn.execute(select(list_actions)).all()
             self._rules, self._read_at = {r.list_name: r._asdict() for r in rows}, now
+
+    def rules(self) -> dict[str, dict[str, Any]]:
+        if self._rules is None:
+            self.refresh()
+        assert self._rules is not None
         return self._rules
 
     def apply(self, matches: list[dict[str, Any]]) -> str | None:
-        """Adds each match's ``action``; queues webhook posts; returns the most severe."""
+        """Adds each match's ``action``; saves webhook posts (a database write); returns the
+        most severe outcome."""
+        outcome, posts = self.plan(matches)
+        self.enqueue(posts)
+        return outcome
+
+    def plan(self, matches: list[dict[str, Any]]) -> tuple[str | None, list[tuple[str, str, str]]]:
+        """Adds each match's ``action``; returns the most severe outcome and the webhook posts
+        to save with :meth:`enqueue` (list, URL, body). No database access."""
         rules = self.rules()
+        posts = []
         per_list: dict[str, list[dict[str, Any]]] = {}
         for m in matches:
             rule = rules.get(m["list"])
@@ -75,19 +91,23 @@ class Actions:
             rule = rules[name]
             body = {"list": name, "outcome": rule["outcome"], "matches": found,
                     "at": datetime.now(UTC).isoformat()}  # fmt: skip
-            self._enqueue(name, rule["webhook_url"], json.dumps(body, default=str))
+            posts.append((name, rule["webhook_url"], json.dumps(body, default=str)))
         actions = [m["action"] for m in matches]
-        return max(actions, key=OUTCOMES.index) if actions else None
+        return (max(actions, key=OUTCOMES.index) if actions else None), posts
 
     # -- deliveries ------------------------------------------------------------------------
-    def _enqueue(self, list_name: str, url: str, body: str) -> None:
-        with self.engine.begin() as conn:
-            key = conn.execute(insert(deliveries).values(
-                created_at=datetime.now(UTC), list_name=list_name, url=url, body=body,
-                status="pending", attempts=0)).inserted_primary_key  # fmt: skip
-        assert key is not None
-        self._due[int(key[0])] = 0.0
-        self._wake.set()
+    def enqueue(self, posts: list[tuple[str, str, str]]) -> None:
+        """Save webhook posts as pending deliveries (before the response that caused them
+        returns) and wake the sender."""
+        for list_name, url, body in posts:
+            with self.engine.begin() as conn:
+                key = conn.execute(insert(deliveries).values(
+                    created_at=datetime.now(UTC), list_name=list_name, url=url, body=body,
+                    status="pending", attempts=0)).inserted_primary_key  # fmt: skip
+            assert key is not None
+            self._due[int(key[0])] = 0.0
+        if posts:
+            self._wake.set()
 
     def start(self) -> None:
         with self.engine.connect() as conn:

@@ -90,7 +90,7 @@ class Service:
         self.store, self.config = store, config
         self.cached = CachedStore(store)
         self.lock = threading.Lock()
-        self.follower = Follower(self.cached, self.lock, on_pass=self.cached.refresh)
+        self.follower = Follower(self.cached, self.lock, on_pass=self._refresh)
         self.keys = KeyStore(store)
         self.limiter = RateLimiter(config.rate_limit)
         self.actions = Actions(store, config.webhook_backoff, config.webhook_attempts)
@@ -99,6 +99,11 @@ class Service:
     def matcher(self, lists: list[str] | None) -> Matcher:
         self.follower.require_ready()
         return Matcher(self.cached, lists)
+
+    def _refresh(self) -> None:
+        """After each follower pass: list metadata and action rules changed elsewhere."""
+        self.cached.refresh()
+        self.actions.refresh()
 
     def upload_types(self, data: bytes, asked: list[str] | None) -> list[str]:
         """The signal types worth computing to match an upload: those asked for (default: all
@@ -169,11 +174,14 @@ def create_app(store: Store, config: ServiceConfig | None = None) -> FastAPI:
 
     def role(needed: str) -> Callable[..., Awaitable[ApiKey]]:
         # async: FastAPI would run a plain function in a worker thread, a hand-off per request
-        # costing more than the check (a cached lookup; the database at most once a second)
+        # costing more than the check; the database (at most once a second per key) is read in
+        # a thread, never on the event loop
         async def check(authorization: Annotated[str | None, Header()] = None,
                         x_api_key: Annotated[str | None, Header()] = None) -> ApiKey:  # fmt: skip
             secret = x_api_key or (authorization or "").removeprefix("Bearer ").strip()
-            key = svc.keys.authenticate(secret) if secret else None
+            known, key = svc.keys.remembered(secret) if secret else (True, None)
+            if not known:
+                key = await run_in_threadpool(svc.keys.authenticate, secret)
             if key is None:
                 raise _HttpError(401, "a valid API key is needed")
             if not key.allows(needed):
@@ -264,7 +272,10 @@ def create_app(store: Store, config: ServiceConfig | None = None) -> FastAPI:
         with svc.lock:
             matcher = svc.matcher(body.lists)
             found = _by_values(svc, matcher, body.signals)
-        return _json({"outcome": svc.actions.apply(found), "matches": found})
+        outcome, posts = svc.actions.plan(found)
+        if posts:  # saved before the response, in a thread: never a write on the event loop
+            await run_in_threadpool(svc.actions.enqueue, posts)
+        return _json({"outcome": outcome, "matches": found})
 
     @app.post("/v1/match/batch")
     def match_batch(body: MatchBatch, key: Annotated[ApiKey, Depends(role("match"))]

@@ -27,9 +27,10 @@ class CachedStore(Store):
         self._described: dict[int, tuple[ListInfo, Entry]] = {}
 
     def invalidate(self) -> None:
-        """A change was made through this service: read list metadata afresh. (Cached entry
-        descriptions stay valid: a changed entry's signals get new ids.)"""
-        self._lists = None
+        """A change was made through this service: read list metadata afresh, here (in the
+        request's thread) rather than on a later request. (Cached entry descriptions stay
+        valid: a changed entry's signals get new ids.)"""
+        self._lists = self._read_lists()
 
     def index(self, signal_type: str) -> AnyIndex:
         return self.loaded_index(signal_type)
@@ -38,7 +39,7 @@ class CachedStore(Store):
         """Forget list metadata if a list was created or deleted (by anyone)."""
         seen = self._lists_version()
         if seen != self._version:
-            self._version, self._lists = seen, None
+            self._version, self._lists = seen, self._read_lists()
 
     def _lists_version(self) -> tuple[int, int]:
         """Cheap to read, unlike :meth:`all_lists` (which counts every list's entries)."""
@@ -52,8 +53,11 @@ class CachedStore(Store):
         if counts:
             return super().all_lists()
         if self._lists is None:
-            self._lists = {info.name: info for info in super().all_lists(counts=False)}
+            self._lists = self._read_lists()
         return list(self._lists.values())
+
+    def _read_lists(self) -> dict[str, ListInfo]:
+        return {info.name: info for info in super().all_lists(counts=False)}
 
     def get_list(self, name: str) -> ListInfo:
         self.all_lists()

@@ -58,14 +58,22 @@ class KeyStore:
                                                  created_at=datetime.now(UTC)))  # fmt: skip
         return secret
 
-    def authenticate(self, secret: str) -> ApiKey | None:
+    def remembered(self, secret: str) -> tuple[bool, ApiKey | None]:
+        """(known, key) from the last second's checks alone, without the database: known is
+        False when :meth:`authenticate` has to look the key up."""
         if not secret.startswith(PREFIX):
-            return None
+            return True, None
+        hit = self._seen.get(_digest(secret))
+        if hit is not None and time.monotonic() - hit[0] < self.ttl:
+            return True, hit[1]
+        return False, None
+
+    def authenticate(self, secret: str) -> ApiKey | None:
+        known, key = self.remembered(secret)
+        if known:
+            return key
         digest = _digest(secret)
         now = time.monotonic()
-        hit = self._seen.get(digest)
-        if hit is not None and now - hit[0] < self.ttl:
-            return hit[1]
         if len(self._seen) > 10_000:  # bounded: unknown keys cannot fill memory
             self._seen.clear()
         key = self._lookup(digest)
