@@ -45,15 +45,29 @@ def memory_phase(
     changes: int,
     rps: float,
 ) -> dict[str, Any]:
-    """Resident memory before and after ``requests`` match-by-hash requests (a wrk run long
-    enough at the measured rate ``rps``) with ``changes`` list changes made meanwhile."""
+    """Resident memory over ``requests`` match-by-hash requests (a wrk run long enough at the
+    measured rate ``rps``) with ``changes`` list changes made meanwhile: after a 5-second run
+    of the same requests (the baseline), every second during, and after."""
+    run_wrk(16, 5)
     seconds = max(5, math.ceil(requests / rps * 1.05))
     before = rss()
+    samples: list[float] = []
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.wait(1.0):
+            samples.append(rss())
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
     changer = churn(url, curator, changes, seconds * 0.9)
     result = run_wrk(16, seconds)
     changer.join()
+    done.set()
+    sampler.join()
     after = rss()
-    return {"before": before, "after": after, "requests": result["requests"],
+    return {"before": before, "after": after, "low": min(samples, default=after),
+            "high": max(samples, default=after), "requests": result["requests"],
             "changes": changes, "p99": result["p99"]}  # fmt: skip
 
 
