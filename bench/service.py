@@ -206,10 +206,10 @@ def main() -> None:
         "its connections at once, so now and then one worker takes most of them and the run "
         "is slower.",
         "",
-        f"Memory (all processes): {mem['before']:.0f} MiB resident after a 5-second run of "
-        f"match-by-hash requests, {mem['after']:.0f} MiB after {mem['requests']:,.0f} more "
-        f"with {mem['changes']} list changes made meanwhile ({grow:+.1f}%; sampled every "
-        f"second: {mem['low']:.0f}-{mem['high']:.0f} MiB).",
+        f"Memory (all processes, sampled every second): {mem['before']:.0f} MiB resident one "
+        f"second into a run of {mem['requests']:,.0f} match-by-hash requests with "
+        f"{mem['changes']} list changes made meanwhile, {mem['after']:.0f} MiB after it "
+        f"({grow:+.1f}%; lowest {mem['low']:.0f}, highest {mem['high']:.0f} MiB).",
         "",
         f"A {args.import_size or args.size:,}-entry import over HTTP (one request, one "
         f"transaction) took {bulk['seconds']:.0f} s (status {bulk['status']}, "

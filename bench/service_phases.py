@@ -46,11 +46,10 @@ def memory_phase(
     rps: float,
 ) -> dict[str, Any]:
     """Resident memory over ``requests`` match-by-hash requests (a wrk run long enough at the
-    measured rate ``rps``) with ``changes`` list changes made meanwhile: after a 5-second run
-    of the same requests (the baseline), every second during, and after."""
+    measured rate ``rps``) with ``changes`` list changes made meanwhile, sampled every second:
+    the first sample is the baseline (memory freed after earlier upload runs is gone by then)."""
     run_wrk(16, 5)
-    seconds = max(5, math.ceil(requests / rps * 1.05))
-    before = rss()
+    seconds = max(5, math.ceil(requests / rps * 1.25))
     samples: list[float] = []
     done = threading.Event()
 
@@ -66,6 +65,7 @@ def memory_phase(
     done.set()
     sampler.join()
     after = rss()
+    before = samples[0] if samples else after
     return {"before": before, "after": after, "low": min(samples, default=after),
             "high": max(samples, default=after), "requests": result["requests"],
             "changes": changes, "p99": result["p99"]}  # fmt: skip
@@ -89,12 +89,14 @@ def import_phase(
             fh.write("".join(row.tobytes().hex() + "\n" for row in block))
     outcome: dict[str, Any] = {}
 
+    name = f"bulk-{time.time_ns()}"
+
     def run() -> None:
         with httpx.Client(base_url=url, headers={"X-API-Key": curator}, timeout=3600) as c:
-            c.post("/v1/lists", json={"name": "bulk"}).raise_for_status()
+            c.post("/v1/lists", json={"name": name}).raise_for_status()
             t0 = time.perf_counter()
             with lines.open("rb") as body:
-                r = c.post("/v1/lists/bulk/import", content=body,
+                r = c.post(f"/v1/lists/{name}/import", content=body,
                            params={"format": "te-lines", "signal_type": "pdq"})  # fmt: skip
             outcome.update(seconds=time.perf_counter() - t0, status=r.status_code,
                            added=r.json().get("added"))  # fmt: skip
