@@ -12,6 +12,9 @@ from PIL import Image
 from tests.conftest import PHOTOS, encode
 from tests.service_kit import Server, client, serving
 from vigil.hashing import hash_file
+from vigil.lists import Entry
+from vigil.service.app import Service, ServiceConfig
+from vigil.store import Store
 
 
 def test_health_ready_metrics_and_openapi(server: Server) -> None:
@@ -279,3 +282,21 @@ def test_a_second_instance_sees_changes_made_through_the_first(server: Server) -
         while not found and time.monotonic() - changed < 5:  # each check is one request
             found = b.post("/v1/match/signals", json=body).json()["matches"]
         assert [m["entry"] for m in found] == ["late"]  # within 0.25 s by design; not timed here
+
+
+def test_uploads_compute_only_the_signal_types_some_list_holds(store: Store) -> None:
+    photo = sorted((PHOTOS / "known").glob("*.jpg"))[0]
+    data = photo.read_bytes()
+    store.create_list("l")
+    store.apply("l", [Entry("p", [("pdq", hash_file(photo).signals["pdq"].value)])])
+    svc = Service(store, ServiceConfig())
+    svc.follower.start()
+    try:
+        assert set(svc.upload_types(data, None)) == {"md5", "sha1", "sha256", "pdq"}
+        assert svc.upload_types(data, ["pdq", "vlocal"]) == ["pdq"]  # vlocal's index is empty
+        full = hash_file(photo)
+        store.apply("l", [Entry("q", [("vlocal", full.signals["vlocal"].value)])])
+        svc.follower.catch_up()
+        assert "vlocal" in svc.upload_types(data, None)
+    finally:
+        svc.follower.stop()

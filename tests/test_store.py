@@ -132,3 +132,21 @@ def test_a_deleted_signals_id_is_never_given_to_a_new_one(store: Store) -> None:
     store.apply("l", [Entry("b", [("pdq", new)])])
     assert [m.entry.key for m in Matcher(store).match_value("pdq", new)] == ["b"]
     assert Matcher(store).match_value("pdq", old) == []
+
+
+def test_one_process_at_a_time_writes_a_data_directorys_index_files(tmp_path: Path) -> None:
+    first, second = Store.open(tmp_path), Store.open(tmp_path)
+    first.create_list("l")
+    first.apply("l", [Entry("a", [("pdq", EXAMPLE_PDQ[0])])])
+    first.sync_index("pdq")  # saves, and keeps the right to
+    second.sync_index("pdq", save=False)
+    assert second.save_index("pdq") is False  # the other holds the lock: nothing written
+    first.close()
+    second.apply("l", [Entry("b", [("pdq", EXAMPLE_PDQ[1])])])
+    second.sync_index("pdq", save=False)
+    assert second.save_index("pdq") is True  # now free: rewrites every segment it has
+    second.close()
+    third = Store.open(tmp_path)
+    assert {m.entry.key for m in Matcher(third).match_value("pdq", EXAMPLE_PDQ[1])} == {"b"}
+    assert third.loaded_index("pdq").checkpoint == third.last_change()
+    third.close()

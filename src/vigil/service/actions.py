@@ -99,15 +99,18 @@ class Actions:
     def enqueue(self, posts: list[tuple[str, str, str]]) -> None:
         """Save webhook posts as pending deliveries (before the response that caused them
         returns) and wake the sender."""
-        for list_name, url, body in posts:
-            with self.engine.begin() as conn:
+        if not posts:
+            return
+        saved = []
+        with self.engine.begin() as conn:  # one transaction for a response's posts
+            for list_name, url, body in posts:
                 key = conn.execute(insert(deliveries).values(
                     created_at=datetime.now(UTC), list_name=list_name, url=url, body=body,
                     status="pending", attempts=0)).inserted_primary_key  # fmt: skip
-            assert key is not None
-            self._due[int(key[0])] = 0.0
-        if posts:
-            self._wake.set()
+                assert key is not None
+                saved.append(int(key[0]))
+        self._due.update(dict.fromkeys(saved, 0.0))
+        self._wake.set()
 
     def start(self) -> None:
         with self.engine.connect() as conn:

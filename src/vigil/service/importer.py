@@ -58,8 +58,10 @@ def import_in_child(
                 return result
             else:
                 name, message = value
-                cls = getattr(errors, name, errors.StoreError)
-                raise cls(message) if isinstance(cls, type) else errors.StoreError(message)
+                cls = getattr(errors, name, None)
+                if not (isinstance(cls, type) and issubclass(cls, errors.VigilError)):
+                    cls = errors.StoreError  # an error class the errors module does not have
+                raise cls(message)
     finally:
         receive.close()
         child.join()

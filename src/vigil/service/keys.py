@@ -63,16 +63,21 @@ class KeyStore:
         False when :meth:`authenticate` has to look the key up."""
         if not secret.startswith(PREFIX):
             return True, None
-        hit = self._seen.get(_digest(secret))
+        return self._cached(_digest(secret))
+
+    def _cached(self, digest: str) -> tuple[bool, ApiKey | None]:
+        hit = self._seen.get(digest)
         if hit is not None and time.monotonic() - hit[0] < self.ttl:
             return True, hit[1]
         return False, None
 
     def authenticate(self, secret: str) -> ApiKey | None:
-        known, key = self.remembered(secret)
+        if not secret.startswith(PREFIX):
+            return None
+        digest = _digest(secret)
+        known, key = self._cached(digest)
         if known:
             return key
-        digest = _digest(secret)
         now = time.monotonic()
         if len(self._seen) > 10_000:  # bounded: unknown keys cannot fill memory
             self._seen.clear()
