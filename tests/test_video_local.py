@@ -123,3 +123,36 @@ def test_a_value_alone_is_refused_with_a_clear_error(videos: Store) -> None:
     value = hash_bytes(_video(0.0, 3), "v").signals["vlocal_video"].value
     with pytest.raises(UsageError, match="match the file itself"):
         Matcher(videos).match_value("vlocal_video", value)
+
+
+def _scribbled(gray: np.ndarray) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+    """``gray`` with a hard-edged drawing (a white box of black strokes) over its middle ninth."""
+    import cv2
+
+    out = gray.copy()
+    h, w = out.shape
+    x0, y0, x1, y1 = w // 3, h // 3, 2 * w // 3, 2 * h // 3
+    out[y0:y1, x0:x1] = 255
+    for x in range(x0, x1, 12):
+        cv2.line(out, (x, y0), (x1 - (x - x0), y1), 0, 3)
+    cv2.circle(out, (w // 2, h // 2), min(w, h) // 8, 0, 4)
+    return out, (x0, y0, x1, y1)
+
+
+def test_a_video_frame_query_spreads_its_keypoints_beyond_a_hard_edged_logo() -> None:
+    from vigil.signals.local import analyse
+
+    photo = sorted((PHOTOS / "known").glob("*.jpg"))[0]
+    gray, (x0, y0, x1, y1) = _scribbled(
+        np.asarray(Image.open(photo).convert("L").resize((600, 800)))
+    )
+
+    def share_on_logo(spread: bool) -> float:
+        _, _, query = analyse(gray, query=True, spread_query=spread)
+        assert query is not None
+        x, y = query.features.points[:, 0], query.features.points[:, 1]
+        return float(((x >= x0) & (x < x1) & (y >= y0) & (y < y1)).mean())
+
+    image_query, frame_query = share_on_logo(False), share_on_logo(True)
+    assert image_query > 0.75  # the drawing takes most of the strongest keypoints ...
+    assert frame_query < image_query - 0.15  # ... but a frame query keeps more of the footage

@@ -19,6 +19,7 @@ from vigil.errors import InvalidSignal
 from vigil.signals.base import Content, SignalExample, SignalType, SignalValue, registry
 from vigil.signals.local_algo import (
     DECODE_MIN_SIDE,
+    QUERY_FEATURES,
     Features,
     dog_samples,
     extract,
@@ -34,6 +35,7 @@ __all__ = ["LocalQuery", "VLocal", "analyse"]
 MIN_FEATURES = 8  # fewer keypoints than this: too little texture to match robustly
 SMALL_QUERY = 600  # a query whose long side is under this (after normalising) ...
 ENLARGE = 1.4  # ... is also searched at this scale: copies are often reduced
+SPREAD_POOL = 2 * QUERY_FEATURES  # keypoints a spread query draws from (ORB costs the same)
 ENLARGED_LEVELS = 7  # fewer (3) cost 6 points of recall on reduced crops for 2 ms
 
 
@@ -45,15 +47,23 @@ class LocalQuery:
     gray: npt.NDArray[np.uint8]  # 8 bits: cheap to send from a scan worker to the matcher
 
 
-def analyse(gray: npt.NDArray[np.uint8], query: bool) -> tuple[str, int, LocalQuery | None]:
+def analyse(
+    gray: npt.NDArray[np.uint8], query: bool, spread_query: bool = False
+) -> tuple[str, int, LocalQuery | None]:
     """One pass over a grey image: the known-side record (and how many keypoints it holds),
-    and with ``query`` what matching reads (more keypoints when the image is small)."""
+    and with ``query`` what matching reads (more keypoints when the image is small).
+
+    With ``spread_query`` (video frames), the query's keypoints are spread over an 8x8 grid,
+    drawn from twice as many: a logo or caption box with hard edges otherwise takes most of
+    the strongest keypoints, leaving few on the footage under it."""
     norm = normalized_gray(gray)
-    feats = extract(norm)
+    feats = extract(norm, SPREAD_POOL if spread_query else QUERY_FEATURES)
     known = spread(feats)
     signs, _ = dog_samples(norm.astype(np.float32), None, known.size)
     found = None
     if query:
+        if spread_query:
+            feats = spread(feats, QUERY_FEATURES, cells=8)
         small = max(norm.shape) < SMALL_QUERY  # maybe a reduced copy: look at it enlarged too
         found = LocalQuery(_with_enlarged(norm, feats) if small else feats, norm)
     return pack_record(known, signs), len(known.points), found

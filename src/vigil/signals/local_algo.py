@@ -116,10 +116,11 @@ def extract(gray: npt.NDArray[np.uint8], n: int = QUERY_FEATURES, levels: int = 
     return Features(points[order], np.ascontiguousarray(desc[order], np.uint8), (w, h))
 
 
-def spread(feats: Features, k: int = KNOWN_FEATURES) -> Features:
-    """``k`` of the keypoints spread over the image: the strongest of each cell in turn."""
+def spread(feats: Features, k: int = KNOWN_FEATURES, cells: int = 4) -> Features:
+    """``k`` of the keypoints spread over a ``cells`` x ``cells`` grid of the image: the
+    strongest of each cell in turn."""
     response = -np.arange(len(feats.points), dtype=np.float32)  # extract() sorted them
-    pick = _spread(feats.points, response, feats.size, k)
+    pick = _spread(feats.points, response, feats.size, k, cells)
     return Features(feats.points[pick], feats.descriptors[pick], feats.size)
 
 

@@ -68,7 +68,7 @@ def _frames(content: Content) -> tuple[list[tuple[float, str]], list[tuple[float
         if not query and frame.timestamp >= DENSE_SECONDS and frame.slot % 2:
             continue
         gray = np.clip(frame.luma, 0, 255).astype(np.uint8)
-        record, n, found = analyse(gray, query=query)
+        record, n, found = analyse(gray, query=query, spread_query=True)
         if n < MIN_FEATURES or len(records) >= MAX_FRAMES:
             continue
         records.append((frame.timestamp, record))
