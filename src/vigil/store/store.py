@@ -23,30 +23,19 @@ from vigil.index import HammingIndex, LocalIndex
 from vigil.index.files import SaveLock
 from vigil.lists.model import Entry, ImportReport, Record, Removal, RowProblem
 from vigil.signals import registry
-from vigil.signals.pdq import PDQ, PDQ_MIN_QUALITY
-from vigil.signals.video import parse_vpdq
-from vigil.signals.video_local import parse_local_frames
+from vigil.signals.pdq import PDQ
 from vigil.store.bulk import bulk_insert, chunks, db_value, rows_by_key, signals_of_entries
 from vigil.store.db import connect, resolve_home
+from vigil.store.ops import AnyIndex, Op, apply_ops, to_ops
 from vigil.store.reads import ListInfo, Reads
 from vigil.store.schema import changes, entries, frame_sets, lists, signals
 from vigil.video_match import FRAME_BITS
 
-__all__ = ["Op", "Store", "apply_ops"]
+__all__ = ["AnyIndex", "Op", "Store", "apply_ops"]
 
 BATCH = 100_000
 WRITE_LOCK = 0x76696769  # the PostgreSQL advisory lock of transactions that log changes
 COMPACT_AFTER = 50_000  # changes replayed at once after which a local index is compacted
-AnyIndex = HammingIndex | LocalIndex
-
-
-def frame_rows(signal_id: int, frames_json: str) -> list[tuple[int, bytes]]:
-    """The frame-index rows of a video signal: its frames of usable quality."""
-    return [
-        (signal_id << FRAME_BITS | i, bytes.fromhex(h))
-        for i, (h, quality, _) in enumerate(parse_vpdq(frames_json))
-        if quality >= PDQ_MIN_QUALITY and i < 1 << FRAME_BITS
-    ]
 
 
 def indexed_types() -> frozenset[str]:
@@ -342,7 +331,10 @@ class Store(Reads):
         self, signal_type: str, after: int, upto: int | None = None, limit: int = 100_000
     ) -> Sequence[Any]:
         """Logged changes of one signal type with ``after < seq <= upto``, oldest first."""
-        query = select(changes).where(changes.c.seq > after, changes.c.type == signal_type)
+        c = changes.c
+        query = select(c.seq, c.signal_id, c.value, c.op).where(
+            c.seq > after, c.type == signal_type
+        )
         if upto is not None:
             query = query.where(changes.c.seq <= upto)
         with self.engine.connect() as conn:
@@ -379,45 +371,4 @@ class Store(Reads):
         """Logged changes as index operations, in order (reading what they need from the
         database). A video signal adds one row per usable frame, with id ``signal id <<
         FRAME_BITS | frame number``; removing it removes the group."""
-        cls = registry.get(signal_type)
-        stored: dict[int, str] = {}
-        if signal_type in stored_apart():
-            stored = self.frames_of([r.signal_id for r in rows if r.op == "+"])
-        ops: list[Op] = []
-
-        def push(op: str, items: list[tuple[int, bytes]]) -> None:
-            if ops and ops[-1][0] == op:  # runs of adds, or of removals, go together
-                ops[-1][1].extend(items)
-            elif items:
-                ops.append((op, items))
-
-        for r in rows:
-            if r.op == "-":
-                push("-", [(r.signal_id, b"")])
-            elif cls.kind == "frames":
-                push("+", frame_rows(r.signal_id, stored.get(r.signal_id, "[]")))
-            elif cls.kind == "local":
-                if r.signal_id in stored:  # else removed since: a later "-" follows
-                    push("+", [(r.signal_id, cls.value_bytes(stored[r.signal_id]))])
-            elif cls.kind == "local_frames":
-                frames = parse_local_frames(stored.get(r.signal_id, "[]"))[: 1 << FRAME_BITS]
-                push("+", [(r.signal_id << FRAME_BITS | i, bytes.fromhex(rec))
-                           for i, (_, rec) in enumerate(frames)])  # fmt: skip
-            else:
-                push("+", [(r.signal_id, cls.value_bytes(r.value))])
-        return ops
-
-
-Op = tuple[str, list[tuple[int, bytes]]]  # "+" with (id, value) pairs, or "-" with (id, _)
-
-
-def apply_ops(idx: AnyIndex, ops: list[Op], merge: bool = True) -> None:
-    """Apply :meth:`Store.prepare`'s operations to an index (see HammingIndex.add for
-    ``merge``)."""
-    for op, items in ops:
-        if op == "-":
-            idx.remove([i for i, _ in items])
-        elif isinstance(idx, HammingIndex):
-            idx.add([i for i, _ in items], [v for _, v in items], merge)
-        else:
-            idx.add([i for i, _ in items], [v for _, v in items])
+        return to_ops(rows, signal_type, self.frames_of)
