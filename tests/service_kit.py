@@ -79,17 +79,27 @@ def serving(store: Store, *options: str) -> Iterator[str]:
 
 
 @contextmanager
-def launched(store: Store, *options: str) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
-    """`vigil serve` (the process, to kill, and its URL), stopped afterwards if still running."""
+def launched(
+    store: Store, *options: str, own_port: bool = False
+) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    """`vigil serve` (the process, to kill, and its URL), stopped afterwards if still running.
+    It serves a listening socket handed over by descriptor, or with ``own_port`` opens a free
+    port itself."""
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
-    sock.listen(64)
-    args = [VIGIL, "--home", str(store.home), "serve", "--fd", str(sock.fileno()), *options]
+    port = sock.getsockname()[1]
+    where = ["--fd", str(sock.fileno())]
+    if own_port:
+        where = ["--port", str(port)]
+        sock.close()  # free again for the server (nothing else on loopback takes it meanwhile)
+    else:
+        sock.listen(64)
+    args = [VIGIL, "--home", str(store.home), "serve", *where, *options]
     if store.engine.dialect.name != "sqlite":
         args[1:1] = ["--db-url", store.engine.url.render_as_string(hide_password=False)]
-    proc = subprocess.Popen(args, pass_fds=(sock.fileno(),))
+    proc = subprocess.Popen(args, pass_fds=() if own_port else (sock.fileno(),))
     try:
-        yield proc, f"http://127.0.0.1:{sock.getsockname()[1]}"
+        yield proc, f"http://127.0.0.1:{port}"
     finally:
         if proc.poll() is None:
             proc.terminate()

@@ -8,6 +8,7 @@ import contextlib
 import os
 import signal
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -186,3 +187,53 @@ def test_workers_share_the_socket_and_one_that_dies_is_replaced(prepared: Server
         proc.terminate()
         assert proc.wait(timeout=30) == 0
     assert not any(Path(f"/proc/{pid}").exists() for pid in replaced)
+
+
+def _sockets(pid: int) -> set[int]:
+    """The socket inodes a process holds."""
+    found = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        with contextlib.suppress(OSError):  # closed meanwhile
+            link = os.readlink(fd)
+            if link.startswith("socket:["):
+                found.add(int(link[8:-1]))
+    return found
+
+
+def _tcp(port: int, state: str) -> set[int]:
+    """Inodes of the IPv4 TCP sockets on local ``port`` in ``state`` (0A listening, 01 open)."""
+    rows = [line.split() for line in Path("/proc/net/tcp").read_text().splitlines()[1:]]
+    return {int(r[9]) for r in rows if int(r[1].split(":")[1], 16) == port and r[3] == state}
+
+
+def test_workers_on_their_own_port_each_listen_and_share_a_burst_of_connections(
+    prepared: Server,
+) -> None:
+    body = {"signals": [{"type": "pdq", "value": _random_pdqs(1, seed=6)[0]}]}
+    with launched(prepared.store, "--workers", "2", own_port=True) as (proc, url):
+        port = int(url.rsplit(":", 1)[1])
+        deadline = time.monotonic() + 60  # both workers listening (or the test fails)
+        while len(_tcp(port, "0A")) < 2 and proc.poll() is None and time.monotonic() < deadline:
+            pass
+        workers = _children(proc.pid)
+        assert len(workers) == 2
+        listening = _tcp(port, "0A")
+        # one listening socket per worker (an SO_REUSEPORT group), none shared
+        assert len(listening) == 2
+        assert [len(_sockets(w) & listening) for w in sorted(workers)] == [1, 1]
+        clients = [client(url, prepared.keys["match"]) for _ in range(16)]
+        barrier = threading.Barrier(16)
+
+        def first_request(c: httpx.Client) -> int:
+            barrier.wait()  # a burst: all 16 connect at once, as a load balancer's pool does
+            return c.post("/v1/match/signals", json=body).status_code
+
+        threads = [threading.Thread(target=first_request, args=(c,)) for c in clients]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        opened = _tcp(port, "01")
+        held = [len(_sockets(w) & opened) for w in sorted(workers)]
+        assert sum(held) == 16
+        assert min(held) >= 2  # all 16 on one worker has odds of 1 in 32,768

@@ -35,15 +35,16 @@ def serve_command(
         int, typer.Option(help="Webhook attempts before a delivery becomes a dead letter.")
     ] = 8,
     workers: Annotated[
-        int, typer.Option(help="Server processes sharing the socket: one per core to use.")
+        int, typer.Option(help="Server processes sharing the port: one per core to use.")
     ] = 1,
 ) -> None:
     """Serve the matching API over HTTP (OpenAPI at /openapi.json, interactive docs at /docs).
 
     Every /v1 route needs an API key: create the first with `vigil keys create NAME --role
     admin`. Listens on 127.0.0.1 unless told otherwise. With --workers N, N processes serve
-    the same socket, each with its own copy of the indexes (the rate limit is shared out
-    between them); a worker that dies is replaced.
+    the port, each with its own listening socket (SO_REUSEPORT: the kernel spreads connections
+    evenly; with --fd they share the one socket) and its own copy of the indexes (the rate
+    limit is shared out between them); a worker that dies is replaced.
 
     Example: vigil serve --host 0.0.0.0 --port 8080
     """
@@ -66,8 +67,12 @@ def serve_command(
         webhook_backoff=webhook_backoff,
         webhook_attempts=webhook_attempts,
     )
+    own_sockets = fd is None and workers > 1 and hasattr(socket, "SO_REUSEPORT")
     if fd is not None:  # a socket handed over already listening (systemd, tests)
         sock = socket.socket(fileno=fd)
+    elif own_sockets:  # the port, held (bound, not listening) for the workers' sockets
+        sock = _reserve(host, port)
+        port = sock.getsockname()[1]
     else:
         sock = socket.create_server((host, port), backlog=2048)
     store = state.store()  # opened (and migrated) once, before any worker starts
@@ -76,13 +81,30 @@ def serve_command(
         server = uvicorn.Server(
             uvicorn.Config(create_app(store, config_), log_level="warning", access_log=False)
         )
-        server.run(sockets=[sock])
+        # each worker listens on its own socket of one SO_REUSEPORT group, and the kernel
+        # spreads connections over them evenly; on one shared socket the worker that wakes
+        # first accepts a whole burst of connections and the other idles
+        if own_sockets:
+            server.run(sockets=[socket.create_server((host, port), backlog=2048, reuse_port=True)])
+        else:
+            server.run(sockets=[sock])
 
     if workers <= 1:
         run()
     else:
         store.engine.dispose()  # each worker opens its own connections
         supervise(workers, run)
+
+
+def _reserve(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host``:``port`` in an SO_REUSEPORT group but not listening, so that
+    it takes no connections: it fixes the port (also when ``port`` is 0) for the workers."""
+    family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind(address)
+    return sock
 
 
 def _few_malloc_arenas() -> None:
