@@ -4,6 +4,7 @@ malformed, oversized and unauthorised requests."""
 
 from __future__ import annotations
 
+import gc
 import socket
 
 import pytest
@@ -300,3 +301,17 @@ def test_uploads_compute_only_the_signal_types_some_list_holds(store: Store) -> 
         assert "vlocal" in svc.upload_types(data, None)
     finally:
         svc.follower.stop()
+
+
+@pytest.mark.parametrize("freeze", [False, True])
+def test_a_server_exempts_what_it_loaded_from_full_collections(store: Store, freeze: bool) -> None:
+    svc = Service(store, ServiceConfig(freeze_gc=freeze))  # `vigil serve` sets freeze_gc
+    gc.unfreeze()
+    svc.follower.start()
+    try:
+        svc.follower.require_ready(timeout=60)
+        frozen = gc.get_freeze_count()
+        assert (frozen > 1000) is freeze  # the loaded service, frozen before the first request
+    finally:
+        svc.follower.stop()
+        gc.unfreeze()

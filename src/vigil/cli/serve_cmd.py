@@ -66,6 +66,7 @@ def serve_command(
         rate_limit=rate_limit / max(workers, 1),
         webhook_backoff=webhook_backoff,
         webhook_attempts=webhook_attempts,
+        freeze_gc=True,
     )
     own_sockets = fd is None and workers > 1 and hasattr(socket, "SO_REUSEPORT")
     if fd is not None:  # a socket handed over already listening (systemd, tests)

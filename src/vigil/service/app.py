@@ -45,6 +45,7 @@ class ServiceConfig:
     rate_limit: float = 0.0  # requests per second per key (0: none); bursts of 2 s allowed
     webhook_backoff: float = 1.0  # seconds before the first retry; doubled each time
     webhook_attempts: int = 8  # then the delivery stays as a dead letter
+    freeze_gc: bool = False  # a server process: exempt what is loaded from full collections
 
 
 class MatchSignals(BaseModel):
@@ -90,7 +91,9 @@ class Service:
         self.store, self.config = store, config
         self.cached = CachedStore(store)
         self.lock = threading.Lock()
-        self.follower = Follower(self.cached, self.lock, on_pass=self._refresh)
+        self.follower = Follower(
+            self.cached, self.lock, on_pass=self._refresh, freeze_gc=config.freeze_gc
+        )
         self.keys = KeyStore(store)
         self.limiter = RateLimiter(config.rate_limit)
         self.actions = Actions(store, config.webhook_backoff, config.webhook_attempts)

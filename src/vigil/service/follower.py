@@ -12,6 +12,7 @@ stop, so a restart replays at most that much of the log.
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 import time
@@ -39,8 +40,10 @@ class Follower:
         lock: threading.Lock,
         interval: float = INTERVAL,
         on_pass: Callable[[], None] | None = None,
+        freeze_gc: bool = False,
     ) -> None:
         self.store, self.lock, self.interval, self.on_pass = store, lock, interval, on_pass
+        self.freeze_gc = freeze_gc
         self.current = -1  # every change up to this sequence number is matchable
         self.sizes: dict[str, int] = {}  # rows in each index, as of the last pass
         self.error: Exception | None = None
@@ -107,6 +110,8 @@ class Follower:
                 self.sizes = {**self.sizes, signal_type: len(self.store.loaded_index(signal_type))}
         if self._dirty and time.monotonic() - self._saved >= SAVE_EVERY:
             self._save()
+        if self.freeze_gc and not self.ready:
+            _freeze_loaded()  # before the first request can come
         with self._cond:
             self.current = max(self.current, top)
             self._cond.notify_all()
@@ -157,3 +162,12 @@ class Follower:
                 break  # another process writes this data directory's index files
         self._dirty.clear()
         self._saved = time.monotonic()
+
+
+def _freeze_loaded() -> None:
+    """Once the indexes are loaded: collect, then move every object alive now out of the
+    collector's reach (``gc.freeze``). A full collection otherwise traverses the whole loaded
+    application each time, about 100 ms on this machine during which no request runs; during a
+    bulk catch-up, whose objects live through the young generations, that came every 15-20 s."""
+    gc.collect()
+    gc.freeze()
