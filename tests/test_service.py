@@ -216,7 +216,11 @@ def test_list_actions_and_signed_webhooks_with_retries(
         curator = client(url, server.keys["curator"])
         action = {"outcome": "block", "webhook_url": receiver.url, "webhook_secret": "s3cret"}
         set_ = curator.put("/v1/lists/known/action", json=action).json()
-        assert set_ == {"outcome": "block", "webhook_url": receiver.url}  # the secret stays
+        assert set_ == {
+            "outcome": "block",
+            "webhook_url": receiver.url,
+            "keep_days": None,
+        }  # the secret stays
         matcher = client(url, server.keys["match"])
         answer = matcher.post("/v1/match/signals", json=body).json()
         assert answer["outcome"] == "block"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ctypes
 import socket
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -37,6 +38,10 @@ def serve_command(
     workers: Annotated[
         int, typer.Option(help="Server processes sharing the port: one per core to use.")
     ] = 1,
+    content_key_file: Annotated[
+        Path | None,
+        typer.Option(help="Key (64 hex digits) sealing content that list rules keep."),
+    ] = None,
 ) -> None:
     """Serve the matching API over HTTP (OpenAPI at /openapi.json, interactive docs at /docs).
 
@@ -44,7 +49,9 @@ def serve_command(
     admin`. Listens on 127.0.0.1 unless told otherwise. With --workers N, N processes serve
     the port, each with its own listening socket (SO_REUSEPORT: the kernel spreads connections
     evenly; with --fd they share the one socket) and its own copy of the indexes (the rate
-    limit is shared out between them); a worker that dies is replaced.
+    limit is shared out between them); a worker that dies is replaced. Content is kept only
+    where a list's action sets keep_days, sealed with the key in --content-key-file (default
+    <home>/content.key, created on first use).
 
     Example: vigil serve --host 0.0.0.0 --port 8080
     """
@@ -67,6 +74,7 @@ def serve_command(
         webhook_backoff=webhook_backoff,
         webhook_attempts=webhook_attempts,
         freeze_gc=True,
+        content_key_file=content_key_file,
     )
     own_sockets = fd is None and workers > 1 and hasattr(socket, "SO_REUSEPORT")
     if fd is not None:  # a socket handed over already listening (systemd, tests)

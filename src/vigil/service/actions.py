@@ -27,6 +27,7 @@ from vigil.store.schema import deliveries, list_actions
 __all__ = ["OUTCOMES", "Actions"]
 
 OUTCOMES = ("allow", "review", "report", "block")  # least to most severe
+MAX_KEEP_DAYS = 366.0  # the longest a list rule may keep matching content
 
 
 class Actions:
@@ -41,15 +42,18 @@ class Actions:
         self._thread: threading.Thread | None = None
 
     # -- rules ---------------------------------------------------------------------------
-    def set(self, list_name: str, outcome: str, url: str | None, secret: str | None) -> None:
+    def set(self, list_name: str, outcome: str, url: str | None, secret: str | None,
+            keep_days: float | None = None) -> None:  # fmt: skip
         if outcome not in OUTCOMES:
             raise UsageError(f"unknown outcome {outcome!r} (outcomes: {', '.join(OUTCOMES)})")
         if url and not url.startswith(("http://", "https://")):
             raise UsageError("a webhook URL must be http:// or https://")
+        if keep_days is not None and not 0 < keep_days <= MAX_KEEP_DAYS:
+            raise UsageError(f"keep_days must be over 0 and at most {MAX_KEEP_DAYS}")
         with self.engine.begin() as conn:
             conn.execute(delete(list_actions).where(list_actions.c.list_name == list_name))
             row = {"list_name": list_name, "outcome": outcome, "webhook_url": url,
-                   "webhook_secret": secret}  # fmt: skip
+                   "webhook_secret": secret, "keep_days": keep_days}  # fmt: skip
             conn.execute(insert(list_actions).values(**row))
         self.refresh(0.0)
 

@@ -1,15 +1,17 @@
 """`vigil serve`: the HTTP matching API (FastAPI on uvicorn). Routes are versioned under /v1;
 /healthz, /readyz and /metrics are not. Every /v1 route needs an API key (``Authorization:
 Bearer vgl_...`` or ``X-API-Key``) whose role allows it; uploads are read into memory up to
-``max_upload`` bytes and never stored. Matching goes through the same :class:`Matcher` as the
-CLI, which brings each index up to date before a lookup, so a list change is matchable as soon
-as its request returns, with no rebuild."""
+``max_upload`` bytes and never stored, unless a matched list's rule keeps them for review
+(sealed, expiring, audited: :mod:`vigil.service.locker`). Matching goes through the same
+:class:`Matcher` as the CLI, which brings each index up to date before a lookup, so a list
+change is matchable as soon as its request returns, with no rebuild."""
 
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated, Any
 
 import anyio.to_thread
@@ -27,10 +29,12 @@ from vigil.match import Matcher
 from vigil.media import Limits
 from vigil.service.actions import Actions
 from vigil.service.cache import CachedStore
+from vigil.service.content_routes import content_routes
 from vigil.service.errors import status_for
 from vigil.service.follower import Follower
 from vigil.service.keys import ApiKey, KeyStore
 from vigil.service.lists_routes import SignalIn, list_routes
+from vigil.service.locker import ContentLocker
 from vigil.signals import registry
 from vigil.store import Store
 
@@ -46,6 +50,7 @@ class ServiceConfig:
     webhook_backoff: float = 1.0  # seconds before the first retry; doubled each time
     webhook_attempts: int = 8  # then the delivery stays as a dead letter
     freeze_gc: bool = False  # a server process: exempt what is loaded from full collections
+    content_key_file: Path | None = None  # seals kept content (default: <home>/content.key)
 
 
 class MatchSignals(BaseModel):
@@ -97,6 +102,7 @@ class Service:
         self.keys = KeyStore(store)
         self.limiter = RateLimiter(config.rate_limit)
         self.actions = Actions(store, config.webhook_backoff, config.webhook_attempts)
+        self.locker = ContentLocker(store, config.content_key_file)
         self.metrics = Metrics()
 
     def matcher(self, lists: list[str] | None) -> Matcher:
@@ -104,9 +110,11 @@ class Service:
         return Matcher(self.cached, lists)
 
     def _refresh(self) -> None:
-        """After each follower pass: list metadata and action rules changed elsewhere."""
+        """After each follower pass: list metadata and action rules changed elsewhere; and
+        expired kept content deleted."""
         self.cached.refresh()
         self.actions.refresh()
+        self.locker.purge_due()
 
     def upload_types(self, data: bytes, asked: list[str] | None) -> list[str]:
         """The signal types worth computing to match an upload: those asked for (default: all
@@ -259,9 +267,10 @@ def create_app(store: Store, config: ServiceConfig | None = None) -> FastAPI:
             with svc.lock:
                 matcher = svc.matcher(lists.split(",") if lists else None)
                 found = svc.matches(matcher.match_result(result), matcher)
-            outcome = svc.actions.apply(found)
+            kept = svc.locker.keep(data, name, found, svc.actions.rules())
+            outcome = svc.actions.apply(found)  # after: a webhook names what was kept
             return {"kind": result.kind, "error": result.error, "outcome": outcome,
-                    "matches": found}  # fmt: skip
+                    "kept": kept, "matches": found}  # fmt: skip
 
         return await run_in_threadpool(match)
 
@@ -295,6 +304,7 @@ def create_app(store: Store, config: ServiceConfig | None = None) -> FastAPI:
         return {"results": results}
 
     app.include_router(list_routes(svc, role))
+    app.include_router(content_routes(svc, role))
 
     @app.get("/v1/keys")
     def keys(key: Annotated[ApiKey, Depends(role("admin"))]) -> dict[str, Any]:

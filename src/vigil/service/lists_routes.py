@@ -53,6 +53,7 @@ class ActionIn(BaseModel):
     outcome: str = Field(max_length=20)
     webhook_url: str | None = Field(default=None, max_length=2000)
     webhook_secret: str | None = Field(default=None, max_length=500)
+    keep_days: float | None = None  # keep matching uploads (encrypted) this long, for review
 
 
 class ListIn(BaseModel):
@@ -136,8 +137,9 @@ def list_routes(svc: Any, role: Callable[[str], Callable[..., Awaitable[ApiKey]]
     @router.put("/{name}/action")
     def set_action(name: str, body: ActionIn, key: curator) -> dict[str, Any]:
         store.get_list(name)
-        svc.actions.set(name, body.outcome, body.webhook_url, body.webhook_secret)
-        shown = {"outcome": body.outcome, "webhook_url": body.webhook_url}
+        svc.actions.set(name, body.outcome, body.webhook_url, body.webhook_secret, body.keep_days)
+        shown = {"outcome": body.outcome, "webhook_url": body.webhook_url,
+                 "keep_days": body.keep_days}  # fmt: skip
         svc.keys.audit(key.name, "list.action", name, shown)
         return shown
 

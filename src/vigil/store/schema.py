@@ -8,9 +8,11 @@ from sqlalchemy import (
     Boolean,
     Column,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -25,6 +27,7 @@ __all__ = [
     "deliveries",
     "entries",
     "frame_sets",
+    "kept_content",
     "list_actions",
     "lists",
     "metadata",
@@ -128,6 +131,7 @@ list_actions = Table(
     Column("outcome", String(20), nullable=False),
     Column("webhook_url", Text, nullable=True),
     Column("webhook_secret", Text, nullable=True),
+    Column("keep_days", Float, nullable=True),  # keep a matching upload (encrypted) this long
 )
 
 # Webhook posts, kept until delivered; those that keep failing stay as dead letters.
@@ -143,4 +147,22 @@ deliveries = Table(
     Column("attempts", Integer, nullable=False),
     Column("last_error", Text, nullable=True),
     Index("ix_deliveries_status", "status"),
+)
+
+# Uploads kept by a list rule for review: sealed with AES-256-GCM, deleted at expires_at.
+kept_content = Table(
+    "kept_content",
+    metadata,
+    Column("id", _ID, primary_key=True, autoincrement=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("name", String(300), nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("lists", Text, nullable=False),
+    Column("matches", Text, nullable=False),
+    Column("key_id", String(16), nullable=False),
+    Column("nonce", LargeBinary, nullable=False),
+    Column("sealed", LargeBinary, nullable=False),
+    Index("ix_kept_content_expires_at", "expires_at"),
 )
