@@ -12,9 +12,10 @@ from PIL import Image
 
 from tests.conftest import PHOTOS, encode
 from tests.service_kit import Server, client, serving
-from vigil.hashing import hash_file
+from vigil.hashing import hash_bytes, hash_file
 from vigil.lists import Entry
 from vigil.service.app import Service, ServiceConfig
+from vigil.signals.video import example_video
 from vigil.store import Store
 
 
@@ -319,3 +320,18 @@ def test_a_server_exempts_what_it_loaded_from_full_collections(store: Store, fre
     finally:
         svc.follower.stop()
         gc.unfreeze()
+
+
+def test_match_by_upload_takes_a_video_and_places_the_excerpt(prepared: Server) -> None:
+    store = prepared.store
+    known = hash_bytes(example_video(seconds=30, fps=2), "long.mp4")
+    store.create_list("videos")
+    store.apply("videos", [Entry("long", [(s.type, s.value) for s in known.signals.values()])])
+    with serving(store) as url:
+        c = client(url, prepared.keys["match"])
+        body = c.post("/v1/match", content=example_video(seconds=8, fps=2, start=12.0)).json()
+    assert body["kind"] == "mp4"
+    (m,) = [m for m in body["matches"] if m["list"] == "videos"]
+    assert (m["entry"], m["signal_type"]) == ("long", "vpdq")
+    assert abs(m["video"]["known_range"][0] - 12) <= 2
+    assert abs(m["video"]["known_range"][1] - 19) <= 2
