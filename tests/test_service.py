@@ -5,7 +5,11 @@ malformed, oversized and unauthorised requests."""
 from __future__ import annotations
 
 import gc
+import os
 import socket
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -15,6 +19,7 @@ from tests.service_kit import Server, client, serving
 from vigil.hashing import hash_bytes, hash_file
 from vigil.lists import Entry
 from vigil.service.app import Service, ServiceConfig
+from vigil.service.importer import sweep_work_folders
 from vigil.signals.video import example_video
 from vigil.store import Store
 
@@ -335,3 +340,16 @@ def test_match_by_upload_takes_a_video_and_places_the_excerpt(prepared: Server) 
     assert (m["entry"], m["signal_type"]) == ("long", "vpdq")
     assert abs(m["video"]["known_range"][0] - 12) <= 2
     assert abs(m["video"]["known_range"][1] - 19) <= 2
+
+
+def test_work_folders_of_live_processes_are_kept(tmp_path: Path) -> None:
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    mine = tmp_path / f"vigil-work-{os.getpid()}-abc"
+    dead = tmp_path / f"vigil-work-{gone.stdout.strip()}-def"
+    other = tmp_path / "vigil-work-notapid-x"
+    for folder in (mine, dead, other):
+        folder.mkdir()
+        (folder / "upload").write_bytes(b"hashes")
+    assert sweep_work_folders(tmp_path) == 1
+    assert (mine.exists(), dead.exists(), other.exists()) == (True, False, True)

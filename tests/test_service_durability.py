@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -63,9 +64,12 @@ def test_an_instance_killed_mid_import_leaves_no_partial_or_duplicate_entries(
         proc.wait()
         sender.join()
     assert [e.key for e in store.iter_entries("known")] == ["photo-0"]  # nothing partial
+    left = list(Path(tempfile.gettempdir()).glob(f"vigil-work-{proc.pid}-*"))
+    assert [p.name for p in left[0].iterdir()] == ["upload"]  # the list file it was importing
     with serving(store) as url:
         curator = client(url, prepared.keys["curator"])
         first = curator.post("/v1/lists/known/import", content=body, params=params).json()
+        assert not any(p.exists() for p in left)  # swept when the next instance started
         again = curator.post("/v1/lists/known/import", content=body, params=params).json()
         assert (first["added"], again["added"], again["unchanged"]) == (ROWS, 0, ROWS)
         matcher = client(url, prepared.keys["match"])

@@ -32,6 +32,7 @@ from vigil.service.cache import CachedStore
 from vigil.service.content_routes import content_routes
 from vigil.service.errors import status_for
 from vigil.service.follower import Follower
+from vigil.service.importer import sweep_work_folders
 from vigil.service.keys import ApiKey, KeyStore
 from vigil.service.lists_routes import SignalIn, list_routes
 from vigil.service.locker import ContentLocker
@@ -175,6 +176,7 @@ def create_app(store: Store, config: ServiceConfig | None = None) -> FastAPI:
         # uploads are hashed in worker threads; a few are enough for CPU-bound work, and each
         # thread keeps its own decoder and OpenCV buffers
         anyio.to_thread.current_default_thread_limiter().total_tokens = svc.config.threads
+        sweep_work_folders()  # left by an instance killed mid-import
         svc.actions.start()
         svc.follower.start()
         yield

@@ -7,9 +7,12 @@ leaves nothing behind; it reports progress (rows written) and then the report, o
 from __future__ import annotations
 
 import ctypes
+import getpass
 import multiprocessing
 import os
+import shutil
 import signal
+import tempfile
 from collections.abc import Callable
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -19,9 +22,39 @@ from vigil import errors
 from vigil.lists import formats
 from vigil.store import Store
 
-__all__ = ["import_in_child"]
+__all__ = ["import_in_child", "sweep_work_folders", "work_folder"]
 
 NICE = 10  # the import yields the CPU to matching
+PREFIX = "vigil-work-"
+
+
+def work_folder() -> Path:
+    """A private (mode 0700) temporary folder for one list file uploaded or exported, named
+    after this process, so that a later instance can tell it was left by one that was killed."""
+    return Path(tempfile.mkdtemp(prefix=f"{PREFIX}{os.getpid()}-"))
+
+
+def sweep_work_folders(root: Path | None = None) -> int:
+    """Delete the work folders (and the list files in them) of processes that are gone: an
+    instance killed mid-import cannot delete its own. Returns how many were deleted."""
+    swept = 0
+    for folder in (root or Path(tempfile.gettempdir())).glob(f"{PREFIX}*-*"):
+        pid = folder.name.removeprefix(PREFIX).split("-", 1)[0]
+        if not pid.isdigit() or folder.owner() != getpass.getuser() or _alive(int(pid)):
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+        swept += 1
+    return swept
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
 
 
 def import_in_child(

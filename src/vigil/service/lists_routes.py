@@ -4,7 +4,7 @@ low-priority child process, then deleted) and export. Every call is written to t
 log."""
 
 import os
-import tempfile
+import shutil
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 
 from vigil.errors import MediaTooLarge, UnknownFormat, UsageError
 from vigil.lists import Entry, Removal, detect, formats
-from vigil.service.importer import import_in_child
+from vigil.service.importer import import_in_child, work_folder
 from vigil.service.keys import ApiKey
 
 __all__ = ["SignalIn", "list_routes"]
@@ -110,8 +110,8 @@ def list_routes(svc: Any, role: Callable[[str], Callable[..., Awaitable[ApiKey]]
     async def import_file(name: str, request: Request, key: curator, format: str | None = None,
                           signal_type: str | None = None) -> dict[str, Any]:  # fmt: skip
         store.get_list(name)  # NotFound before reading the body
-        folder = tempfile.mkdtemp(prefix="vigil-import-")  # private: mode 0700
-        path = Path(folder) / "upload"
+        folder = work_folder()
+        path = folder / "upload"
         try:
             await _save(request, path)
             with path.open("rb") as fh:
@@ -149,12 +149,17 @@ def list_routes(svc: Any, role: Callable[[str], Callable[..., Awaitable[ApiKey]]
         if not writer.can_write:
             raise UsageError(f"{format} is an import-only format")
         store.get_list(name)
-        fd, tmp = tempfile.mkstemp(prefix="vigil-export-")
-        with os.fdopen(fd, "wb") as fh:
-            result = writer.write(store.iter_entries(name), fh)
+        folder = work_folder()
+        tmp = folder / "export"
+        try:
+            with tmp.open("wb") as fh:
+                result = writer.write(store.iter_entries(name), fh)
+        except BaseException:
+            shutil.rmtree(folder)
+            raise
         svc.keys.audit(key.name, "list.export", name, {"format": format, "entries": result.written})
         return FileResponse(tmp, filename=f"{name}.{format}",
-                            background=BackgroundTask(os.unlink, tmp))  # fmt: skip
+                            background=BackgroundTask(shutil.rmtree, folder, True))  # fmt: skip
 
     return router
 
