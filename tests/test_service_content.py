@@ -3,6 +3,7 @@ sealed at rest, shown only to curators, audited on every view, and deleted when 
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 from sqlalchemy import select, update
 
 from tests.service_kit import PHOTOS, Server
+from vigil.cli import main
 from vigil.errors import NotFound, StoreError, UsageError
 from vigil.service.actions import Actions
 from vigil.service.locker import ContentLocker
@@ -36,8 +38,10 @@ def test_a_list_rule_keeps_matching_uploads_sealed_and_audited(server: Server) -
         rule = {"outcome": "review", "keep_days": 7}
         assert cur.put("/v1/lists/known/action", json=rule).status_code == 200
         assert m.post("/v1/match", content=other).json()["kept"] is None  # no match
-        kept = m.post("/v1/match", content=known).json()["kept"]
+        answer = m.post("/v1/match", content=known).json()
+        kept = answer["kept"]
         assert isinstance(kept, int)
+        assert {x["kept"] for x in answer["matches"]} == {kept}  # webhook posts carry it too
         assert m.get(f"/v1/content/{kept}").status_code == 403  # match clients never see it
         [listed] = cur.get("/v1/content").json()["content"]
         assert (listed["id"], listed["lists"], listed["size"]) == (kept, ["known"], len(known))
@@ -106,3 +110,16 @@ def test_bad_key_files_and_terms_are_refused_by_name(store: Store, tmp_path: Pat
     for days in (0.0, -1.0, 1000.0):
         with pytest.raises(UsageError, match="keep_days"):
             Actions(store).set("known", "review", None, None, days)
+
+
+def test_the_cli_purges_expired_content(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    store = Store.open(tmp_path / "home")
+    locker = ContentLocker(store)
+    locker.keep(b"old", "a.jpg", MATCH, {"known": {"keep_days": 1e-12}})
+    locker.keep(b"new", "b.jpg", MATCH, {"known": {"keep_days": 1.0}})
+    with pytest.raises(SystemExit) as done:
+        main(["--home", str(store.home), "content", "purge", "--json"])
+    assert done.value.code in (0, None)
+    assert json.loads(capsys.readouterr().out) == {"deleted": 1}
+    assert [r.name for r in _rows(store)] == ["b.jpg"]  # type: ignore[attr-defined]
+    store.close()

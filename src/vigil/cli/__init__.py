@@ -15,7 +15,7 @@ from vigil.cli.errors import exit_code_for
 from vigil.cli.hash_cmd import hash_command
 from vigil.cli.inspect_cmd import inspect_command
 from vigil.cli.match_cmd import match_command, scan_command
-from vigil.cli.serve_cmd import keys_app, serve_command
+from vigil.cli.serve_cmd import content_app, keys_app, serve_command
 from vigil.errors import VigilError
 
 __all__ = ["app", "main"]
@@ -55,6 +55,7 @@ app.command("inspect")(inspect_command)
 app.add_typer(lists_cmd.app, name="list")
 app.command("serve")(serve_command)
 app.add_typer(keys_app, name="keys")
+app.add_typer(content_app, name="content")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -13,9 +13,10 @@ import typer
 from vigil.cli.context import State, emit_json, out_console
 from vigil.cli.workers import supervise
 
-__all__ = ["keys_app", "serve_command"]
+__all__ = ["content_app", "keys_app", "serve_command"]
 
 keys_app = typer.Typer(help="API keys of the HTTP service (stored hashed; shown once).")
+content_app = typer.Typer(help="Uploads kept by list rules for review (sealed, expiring).")
 
 
 def serve_command(
@@ -189,3 +190,26 @@ def revoke(
         emit_json({"revoked": name})
     else:
         out_console.print(f"revoked {name}")
+
+
+@content_app.command("purge")
+def purge_content(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
+) -> None:
+    """Delete kept uploads whose term has passed. A running service does this every minute;
+    run it from cron where no service runs. Audited as `content.purge`.
+
+    Example: vigil content purge
+    """
+    from vigil.service import KeyStore
+    from vigil.service.locker import ContentLocker
+
+    state: State = ctx.obj
+    store = state.store()
+    deleted = ContentLocker(store).purge()
+    KeyStore(store).audit("cli", "content.purge", "", {"deleted": deleted})
+    if as_json:
+        emit_json({"deleted": deleted})
+    else:
+        out_console.print(f"deleted {deleted} expired upload(s)", highlight=False)

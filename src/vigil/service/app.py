@@ -270,7 +270,10 @@ def create_app(store: Store, config: ServiceConfig | None = None) -> FastAPI:
                 matcher = svc.matcher(lists.split(",") if lists else None)
                 found = svc.matches(matcher.match_result(result), matcher)
             kept = svc.locker.keep(data, name, found, svc.actions.rules())
-            outcome = svc.actions.apply(found)  # after: a webhook names what was kept
+            if kept is not None:  # each match names the kept upload, webhook posts too
+                for m in found:
+                    m["kept"] = kept
+            outcome = svc.actions.apply(found)
             return {"kind": result.kind, "error": result.error, "outcome": outcome,
                     "kept": kept, "matches": found}  # fmt: skip
 
