@@ -21,6 +21,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	scripts/setup-postgres.sh
+	scripts/setup-chromium.sh
 	$(BIN)/ruff check src tests bench examples
 	$(BIN)/ruff format --check src tests bench examples
 	$(BIN)/mypy

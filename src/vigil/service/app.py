@@ -18,6 +18,7 @@ import anyio.to_thread
 import orjson
 from fastapi import Depends, FastAPI, Header, Request
 from fastapi.responses import JSONResponse, Response
+from fastapi_offline import FastAPIOffline
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
@@ -183,7 +184,11 @@ def create_app(store: Store, config: ServiceConfig | None = None) -> FastAPI:
         svc.follower.stop()
         svc.actions.stop()
 
-    app = FastAPI(title="Vigil", version="1", description=__doc__, lifespan=lifespan)
+    # the interactive docs (/docs) load Swagger UI from files served here, not from a CDN:
+    # Vigil runs on closed networks. (No /redoc: ReDoc fetches its logo from its CDN.)
+    app = FastAPIOffline(
+        redoc_url=None, title="Vigil", version="1", description=__doc__, lifespan=lifespan
+    )
 
     def role(needed: str) -> Callable[..., Awaitable[ApiKey]]:
         # async: FastAPI would run a plain function in a worker thread, a hand-off per request
