@@ -20,8 +20,7 @@ demo: $(STAMP)
 	$(BIN)/python examples/demo.py
 
 test: $(STAMP)
-	scripts/setup-postgres.sh
-	scripts/setup-chromium.sh
+	scripts/setup-debian.sh
 	$(BIN)/ruff check src tests bench examples
 	$(BIN)/ruff format --check src tests bench examples
 	$(BIN)/mypy

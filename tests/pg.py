@@ -33,7 +33,7 @@ def postgres_server() -> Iterator[str]:
     """Yields a SQLAlchemy URL of a fresh server; stops and deletes it afterwards."""
     initdb, pg_ctl = _bin("initdb"), _bin("pg_ctl")
     if not initdb or not pg_ctl:
-        raise RuntimeError("PostgreSQL server binaries not found (run scripts/setup-postgres.sh)")
+        raise RuntimeError("PostgreSQL server binaries not found (run scripts/setup-debian.sh)")
     root = tempfile.mkdtemp(prefix="vigil-pg-")
     data = os.path.join(root, "data")
     if os.geteuid() == 0:

@@ -12,7 +12,7 @@ from playwright.sync_api import Browser, Route, sync_playwright
 
 from tests.service_kit import Server
 
-# Debian's chromium (scripts/setup-chromium.sh): Playwright never downloads a browser here
+# Debian's chromium (scripts/setup-debian.sh): Playwright never downloads a browser here
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 QUIET = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-sync",
          "--disable-background-networking", "--disable-component-update"]  # fmt: skip
