@@ -4,6 +4,7 @@ sealed at rest, shown only to curators, audited on every view, and deleted when 
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from tests.service_kit import PHOTOS, Server
 from vigil.cli import main
 from vigil.errors import NotFound, StoreError, UsageError
 from vigil.service.actions import Actions
-from vigil.service.locker import ContentLocker
+from vigil.service.locker import ContentLocker, load_key
 from vigil.store import Store
 from vigil.store.schema import kept_content
 
@@ -123,3 +124,12 @@ def test_the_cli_purges_expired_content(tmp_path: Path, capsys: pytest.CaptureFi
     assert json.loads(capsys.readouterr().out) == {"deleted": 1}
     assert [r.name for r in _rows(store)] == ["b.jpg"]  # type: ignore[attr-defined]
     store.close()
+
+
+def test_workers_creating_the_key_at_once_agree_on_one(tmp_path: Path) -> None:
+    path = tmp_path / "content.key"
+    with ThreadPoolExecutor(8) as pool:
+        keys = set(pool.map(lambda _: load_key(path, create=True), range(16)))
+    assert len(keys) == 1
+    assert path.read_text().strip() == keys.pop().hex()
+    assert [p.name for p in tmp_path.iterdir()] == ["content.key"]  # no temporary files left

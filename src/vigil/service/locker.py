@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -43,13 +44,7 @@ def load_key(path: Path, create: bool) -> bytes:
     """The 256-bit content key in ``path`` (64 hex digits); with ``create``, a new random key
     is written there (mode 0600) if the file does not exist."""
     if create and not path.exists():
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:  # another worker made it first
-            pass
-        else:
-            with os.fdopen(fd, "w") as f:
-                f.write(os.urandom(32).hex() + "\n")
+        _create_key(path)
     try:
         text = path.read_text().strip()
     except OSError as exc:
@@ -61,6 +56,20 @@ def load_key(path: Path, create: bool) -> bytes:
     if len(key) != 32:
         raise UsageError(f"{path}: a content key is 64 hex digits (256 bits)")
     return key
+
+
+def _create_key(path: Path) -> None:
+    """Write a new random key to ``path`` unless another process (a worker) got there first:
+    written whole to a private file, then linked into place, so no reader sees it half done."""
+    fd, tmp = tempfile.mkstemp(prefix=".content-key-", dir=path.parent)  # mode 0600
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(os.urandom(32).hex() + "\n")
+        os.link(tmp, path)
+    except FileExistsError:
+        pass  # the other one's key stands
+    finally:
+        os.unlink(tmp)
 
 
 class ContentLocker:
