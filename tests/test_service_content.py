@@ -133,3 +133,11 @@ def test_workers_creating_the_key_at_once_agree_on_one(tmp_path: Path) -> None:
     assert len(keys) == 1
     assert path.read_text().strip() == keys.pop().hex()
     assert [p.name for p in tmp_path.iterdir()] == ["content.key"]  # no temporary files left
+
+
+def test_a_service_purges_on_a_thread_of_its_own(store: Store) -> None:
+    locker = ContentLocker(store)
+    locker.keep(b"old", "a.jpg", MATCH, {"known": {"keep_days": 1e-12}})
+    locker.start()  # purges at once, then every minute
+    locker.stop()
+    assert _rows(store) == []

@@ -112,11 +112,9 @@ class Service:
         return Matcher(self.cached, lists)
 
     def _refresh(self) -> None:
-        """After each follower pass: list metadata and action rules changed elsewhere; and
-        expired kept content deleted."""
+        """After each follower pass: list metadata and action rules changed elsewhere."""
         self.cached.refresh()
         self.actions.refresh()
-        self.locker.purge_due()
 
     def upload_types(self, data: bytes, asked: list[str] | None) -> list[str]:
         """The signal types worth computing to match an upload: those asked for (default: all
@@ -179,9 +177,11 @@ def create_app(store: Store, config: ServiceConfig | None = None) -> FastAPI:
         anyio.to_thread.current_default_thread_limiter().total_tokens = svc.config.threads
         sweep_work_folders()  # left by an instance killed mid-import
         svc.actions.start()
+        svc.locker.start()
         svc.follower.start()
         yield
         svc.follower.stop()
+        svc.locker.stop()
         svc.actions.stop()
 
     # the interactive docs (/docs) load Swagger UI from files served here, not from a CDN:

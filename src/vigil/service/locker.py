@@ -8,7 +8,8 @@ AES-256-GCM under a content key that never enters the database: a file, by defau
 ``<home>/content.key`` (created with mode 0600 on first use; point ``--content-key-file`` at a
 secrets mount in production, the same file for every instance sharing a database). The
 ciphertext is bound to its SHA-256 and key id, so rows cannot be swapped. Expired content is
-refused at once and deleted by the next purge (each instance purges about once a minute);
+refused at once and deleted by the next purge (each instance purges about once a minute, on
+a thread of its own);
 deleting the key file makes every kept upload unreadable at once.
 
 Reading kept content is the caller's to audit (the HTTP routes write the audit record before
@@ -19,9 +20,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import tempfile
-import time
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -37,6 +39,7 @@ from vigil.store.schema import kept_content
 __all__ = ["ContentLocker", "load_key"]
 
 PURGE_EVERY = 60.0  # seconds between purges of expired content
+log = logging.getLogger(__name__)
 _META = ("id", "created_at", "expires_at", "name", "size", "sha256", "lists", "matches")
 
 
@@ -79,7 +82,8 @@ class ContentLocker:
         self._create = key_file is None
         self._aead: AESGCM | None = None
         self.key_id = ""
-        self._purged = -PURGE_EVERY
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
 
     def _cipher(self) -> AESGCM:
         if self._aead is None:
@@ -156,11 +160,25 @@ class ContentLocker:
                 delete(kept_content).where(kept_content.c.expires_at <= when)
             ).rowcount
 
-    def purge_due(self) -> None:
-        """Purge if the last purge is PURGE_EVERY seconds old (called from a background pass)."""
-        if time.monotonic() - self._purged >= PURGE_EVERY:
-            self.purge()
-            self._purged = time.monotonic()
+    def start(self) -> None:
+        """Purge now and every PURGE_EVERY seconds, on a thread of its own: on SQLite a purge
+        may wait for a long import's write lock, and nothing else should wait with it."""
+        self._thread = threading.Thread(target=self._run, name="vigil-purge", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self._thread is not None:
+            self._thread.join()
+
+    def _run(self) -> None:
+        while True:  # a purge at start, whenever the service stops again
+            try:
+                self.purge()
+            except Exception as exc:  # the database is away or locked: try again next time
+                log.warning("purging expired kept content: %s", exc)
+            if self._stopping.wait(PURGE_EVERY):
+                return
 
 
 def _aware(when: datetime) -> datetime:
