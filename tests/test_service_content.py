@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 
 from tests.service_kit import PHOTOS, Server
 from vigil.cli import main
@@ -141,3 +141,24 @@ def test_a_service_purges_on_a_thread_of_its_own(store: Store) -> None:
     locker.start()  # purges at once, then every minute
     locker.stop()
     assert _rows(store) == []
+
+
+def test_a_database_failure_is_a_503_the_client_can_retry(server: Server) -> None:
+    known = sorted((PHOTOS / "known").glob("*.jpg"))[0].read_bytes()
+    with server.client("curator") as cur:
+        assert (
+            cur.put(
+                "/v1/lists/known/action", json={"outcome": "review", "keep_days": 1}
+            ).status_code
+            == 200
+        )
+    with server.store.engine.begin() as conn:  # the write the upload needs now fails
+        conn.execute(text("ALTER TABLE kept_content RENAME TO kept_content_away"))
+    with server.client("match") as m:
+        failed = m.post("/v1/match", content=known)
+        assert failed.status_code == 503
+        assert failed.json()["error"]["type"] == "StoreError"
+        assert "kept_content" not in failed.text  # no SQL in the answer
+        with server.store.engine.begin() as conn:
+            conn.execute(text("ALTER TABLE kept_content_away RENAME TO kept_content"))
+        assert isinstance(m.post("/v1/match", content=known).json()["kept"], int)  # the retry

@@ -6,6 +6,7 @@ Bearer vgl_...`` or ``X-API-Key``) whose role allows it; uploads are read into m
 :class:`Matcher` as the CLI, which brings each index up to date before a lookup, so a list
 change is matchable as soon as its request returns, with no rebuild."""
 
+import logging
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -21,10 +22,11 @@ from fastapi.responses import JSONResponse, Response
 from fastapi_offline import FastAPIOffline
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
-from vigil.errors import MediaTooLarge, UsageError, VigilError
+from vigil.errors import MediaTooLarge, StoreError, UsageError, VigilError
 from vigil.hashing import HashResult, applicable_types, hash_bytes
 from vigil.match import Matcher
 from vigil.media import Limits
@@ -41,6 +43,8 @@ from vigil.signals import registry
 from vigil.store import Store
 
 __all__ = ["ServiceConfig", "create_app"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -214,6 +218,13 @@ def create_app(store: Store, config: ServiceConfig | None = None) -> FastAPI:
     async def _vigil(_: Request, exc: VigilError) -> JSONResponse:
         return JSONResponse({"error": {"type": type(exc).__name__, "message": str(exc)}},
                             status_for(exc))  # fmt: skip
+
+    @app.exception_handler(SQLAlchemyError)
+    async def _database(request: Request, exc: SQLAlchemyError) -> JSONResponse:
+        # the database is away, or busy past its timeout (SQLite during a long import): a
+        # store error (503), which a client retries; the SQL itself is not shown
+        log.warning("%s %s: database error: %s", request.method, request.url.path, exc)
+        return await _vigil(request, StoreError(f"the database failed ({type(exc).__name__})"))
 
     @app.exception_handler(ClientDisconnect)
     async def _gone(_: Request, exc: ClientDisconnect) -> Response:
