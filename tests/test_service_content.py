@@ -162,3 +162,11 @@ def test_a_database_failure_is_a_503_the_client_can_retry(server: Server) -> Non
         with server.store.engine.begin() as conn:
             conn.execute(text("ALTER TABLE kept_content_away RENAME TO kept_content"))
         assert isinstance(m.post("/v1/match", content=known).json()["kept"], int)  # the retry
+
+
+def test_a_view_with_the_key_gone_never_makes_a_new_key(store: Store) -> None:
+    kept = ContentLocker(store).keep(b"secret", "a.jpg", MATCH, {"known": {"keep_days": 1.0}})
+    (store.home / "content.key").unlink()  # crypto-shredded
+    with pytest.raises(UsageError, match=r"content\.key"):
+        ContentLocker(store).open(kept or 0)
+    assert not (store.home / "content.key").exists()

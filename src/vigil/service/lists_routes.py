@@ -3,7 +3,6 @@ import (the body is streamed to a private temporary file, imported in one transa
 low-priority child process, then deleted) and export. Every call is written to the audit
 log."""
 
-import os
 import shutil
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
@@ -129,8 +128,7 @@ def list_routes(svc: Any, role: Callable[[str], Callable[..., Awaitable[ApiKey]]
             result = await run_in_threadpool(run)
             await run_in_threadpool(svc.changed)
         finally:
-            path.unlink(missing_ok=True)
-            os.rmdir(folder)
+            shutil.rmtree(folder, ignore_errors=True)
         svc.keys.audit(key.name, "list.import", name, {"format": fmt, "rows": result["rows"]})
         return result
 

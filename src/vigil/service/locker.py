@@ -9,8 +9,7 @@ AES-256-GCM under a content key that never enters the database: a file, by defau
 secrets mount in production, the same file for every instance sharing a database). The
 ciphertext is bound to its SHA-256 and key id, so rows cannot be swapped. Expired content is
 refused at once and deleted by the next purge (each instance purges about once a minute, on
-a thread of its own);
-deleting the key file makes every kept upload unreadable at once.
+a thread of its own); deleting the key file makes every kept upload unreadable at once.
 
 Reading kept content is the caller's to audit (the HTTP routes write the audit record before
 they read).
@@ -85,9 +84,11 @@ class ContentLocker:
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def _cipher(self) -> AESGCM:
+    def _cipher(self, sealing: bool) -> AESGCM:
+        """The cipher of the content key; only sealing creates a missing default key (a view
+        with the key gone says so, rather than making a new key that opens nothing)."""
         if self._aead is None:
-            key = load_key(self.key_file, self._create)
+            key = load_key(self.key_file, sealing and self._create)
             self.key_id = hashlib.sha256(key).hexdigest()[:16]
             self._aead = AESGCM(key)
         return self._aead
@@ -107,7 +108,7 @@ class ContentLocker:
         lists, days = self.keeping(matches, rules)
         if not lists:
             return None
-        aead, digest = self._cipher(), hashlib.sha256(data).hexdigest()
+        aead, digest = self._cipher(sealing=True), hashlib.sha256(data).hexdigest()
         nonce, now = os.urandom(12), datetime.now(UTC)
         sealed = aead.encrypt(nonce, data, self._bound(digest))
         row = {"created_at": now, "expires_at": now + timedelta(days=days), "name": name[:300],
@@ -136,7 +137,7 @@ class ContentLocker:
             row = conn.execute(select(kept_content).where(kept_content.c.id == content_id)).first()
         if row is None or _aware(row.expires_at) <= datetime.now(UTC):
             raise NotFound(f"no kept content {content_id} (never kept, expired or deleted)")
-        aead = self._cipher()
+        aead = self._cipher(sealing=False)
         if row.key_id != self.key_id:
             raise StoreError(f"content {content_id} was sealed with key {row.key_id}; this "
                              f"instance has {self.key_id} ({self.key_file})")  # fmt: skip
