@@ -22,7 +22,15 @@ import numpy.typing as npt
 
 from vigil.errors import IndexCorrupt
 from vigil.index.files import next_name, read_manifest, save_arrays, synced, write_manifest
-from vigil.index.local_kernels import build_table, lookup, pairs_of, table_keys, tally
+from vigil.index.local_kernels import (
+    SLOT_SHIFT,
+    bucket_pairs,
+    build_table,
+    lookup,
+    pairs_of,
+    table_keys,
+    tally,
+)
 from vigil.signals.local_algo import KEYS, KNOWN_FEATURES, Features, feature_keys, unpack_record
 
 __all__ = ["Candidate", "LocalIndex"]
@@ -69,8 +77,6 @@ class Segment:
         self.tables = tables
         self.alive = np.ones(len(self.ids), dtype=np.bool_)
         self.name: str | None = None
-        # per-query work space (zeroed between queries): a bit per feature seen, votes per image
-        self.scratch: tuple[npt.NDArray[np.uint8], npt.NDArray[np.uint16]] | None = None
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -78,8 +84,7 @@ class Segment:
     @property
     def nbytes(self) -> int:
         arrays = sum(int(getattr(self, a).nbytes) for a in _ARRAYS)
-        scratch = len(self) * K // 8 + 1 + 2 * len(self)  # allocated by the first query
-        return arrays + scratch + sum(d.nbytes + f.nbytes + p.nbytes for d, f, p in self.tables)
+        return arrays + sum(d.nbytes + f.nbytes + p.nbytes for d, f, p in self.tables)
 
     @classmethod
     def build(
@@ -220,9 +225,11 @@ class LocalIndex:
         while True:
             out_q, out_f = self._buffers
             n = 0
+            some_removed = not seg.alive.all()
             for (dirs, fids, packs), qk in zip(seg.tables, qkeys, strict=True):
                 run = max_run(len(fids))
-                n = lookup(dirs, fids, packs, qk, qc, MAX_CHECK, run, seg.alive, K, out_q, out_f, n)
+                args = (MAX_CHECK, run, seg.alive, some_removed, out_q, out_f, n)
+                n = lookup(dirs, fids, packs, qk, qc, *args)
             if n < len(out_q):
                 return out_q[:n], out_f[:n]
             self._buffers = (np.empty(2 * n, np.int32), np.empty(2 * n, np.uint32))
@@ -231,20 +238,20 @@ class LocalIndex:
     def _group(seg: Segment, q: npt.NDArray[np.int32], f: npt.NDArray[np.uint32],
                min_pairs: int, limit: int) -> list[tuple[int, Candidate]]:  # fmt: skip
         """The ``limit`` images of a segment with the most distinct keypoints paired."""
-        if seg.scratch is None:
-            seg.scratch = (np.zeros(len(seg) * K // 8 + 1, np.uint8), np.zeros(len(seg), np.uint16))
-        slots, counts = tally(f, K, *seg.scratch, min_pairs)
+        packed, starts = bucket_pairs(q, f, len(seg))
+        slots, counts = tally(packed, starts, max(1, min_pairs))
+        if not len(slots):
+            return []
         top = np.argsort(-counts, kind="stable")[:limit]
         slots, counts = slots[top], counts[top]
-        pairs = np.unique(pairs_of(q, f, K, slots, seg.scratch[1]))
-        fid, qi = pairs >> 16, pairs & 0xFFFF
-        of_slot = fid // K
+        pairs = np.unique(pairs_of(packed, starts, slots))
+        of_slot, rank, qi = pairs >> SLOT_SHIFT, (pairs >> 16) & 63, pairs & 0xFFFF
         out = []
         for slot, count in zip(slots.tolist(), counts.tolist(), strict=True):
             lo, hi = np.searchsorted(of_slot, [slot, slot + 1])
             w, h = (int(v) for v in seg.sizes[slot])
             pts = (seg.pos[slot, : seg.counts[slot]] / 65535 * np.array([w, h])).astype(np.float32)
-            known_pairs = np.stack([qi[lo:hi], fid[lo:hi] % K], 1)
+            known_pairs = np.stack([qi[lo:hi], rank[lo:hi]], 1)
             cand = Candidate(int(seg.ids[slot]), pts, (w, h), seg.grid[slot], known_pairs)
             out.append((int(count), cand))
         return out

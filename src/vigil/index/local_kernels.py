@@ -13,11 +13,16 @@ import numba
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["build_table", "lookup", "pairs_of", "table_keys", "tally"]
+from vigil.signals.local_algo import KNOWN_FEATURES
+
+__all__ = ["SLOT_SHIFT", "bucket_pairs", "build_table", "lookup", "pairs_of", "table_keys", "tally"]
 
 U32 = npt.NDArray[np.uint32]
 CHECK_MASK = 0xFFFFFF
 I64 = int | np.int64
+PER_IMAGE = KNOWN_FEATURES  # feature id = image slot * PER_IMAGE + rank (a constant: divisions
+# by it compile to a multiplication, where a runtime divisor costs ~40 cycles a pair)
+assert PER_IMAGE <= 64  # tally keeps an image's keypoints as the bits of one word
 
 
 def directory_bits(postings: int) -> int:
@@ -74,13 +79,14 @@ def lookup(
     max_check: int,
     max_run: int,
     alive: npt.NDArray[np.bool_],
-    per_image: int,
+    check_alive: bool,
     out_q: npt.NDArray[np.int32],
     out_f: npt.NDArray[np.uint32],
     n_out: int,
 ) -> int:  # pragma: no cover - compiled
     """Append (query feature, known feature) pairs whose keys are equal and checks within
-    ``max_check`` bits; returns the new count (stops when the output is full).
+    ``max_check`` bits, of live images (``check_alive``: some are removed); returns the new
+    count (stops when the output is full).
 
     Within a bucket the packed words are sorted (key's low bits, then check), so a key's run
     and an exact (key, check) run are found by binary search. A key held by more than
@@ -112,7 +118,7 @@ def lookup(
             if _popcount32((packs[p] & CHECK_MASK) ^ want) > limit:
                 continue
             fid = fids[p]
-            if not alive[fid // per_image]:
+            if check_alive and not alive[np.uint64(fid) // np.uint64(PER_IMAGE)]:
                 continue
             if n_out >= cap:
                 return n_out
@@ -122,64 +128,98 @@ def lookup(
     return n_out
 
 
+BUCKET_SHIFT = 12  # pairs are grouped by image slot >> this: a group's masks stay in cache
+SLOT_SHIFT = 22  # a packed pair: slot << 22 | rank << 16 | query keypoint
+
+
+@numba.njit(cache=True, nogil=True)
+def bucket_pairs(
+    out_q: npt.NDArray[np.int32], out_f: U32, images: int
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:  # pragma: no cover - compiled
+    """The pairs packed as image slot << 22 | keypoint rank << 16 | query keypoint, grouped by
+    ``slot >> BUCKET_SHIFT`` (a counting sort: two sequential passes), and where each group
+    starts. Tallying a group then touches a few KiB of per-image state, where tallying the
+    pairs in lookup order would touch a random word of megabytes per pair. (Unsigned
+    arithmetic throughout: Numba's signed // and % cost several times more.)"""
+    n = out_f.shape[0]
+    per = np.uint64(PER_IMAGE)
+    groups = (images >> BUCKET_SHIFT) + 1
+    starts = np.zeros(groups + 1, np.int64)
+    slots = np.empty(n, np.uint64)
+    for i in range(n):
+        slot = np.uint64(out_f[i]) // per
+        slots[i] = slot
+        starts[(slot >> np.uint64(BUCKET_SHIFT)) + np.uint64(1)] += 1
+    for g in range(groups):
+        starts[g + 1] += starts[g]
+    fill = starts[:-1].copy()
+    packed = np.empty(n, np.int64)
+    for i in range(n):
+        slot = slots[i]
+        rank = np.uint64(out_f[i]) - slot * per
+        g = slot >> np.uint64(BUCKET_SHIFT)
+        word = slot << np.uint64(SLOT_SHIFT) | rank << np.uint64(16) | np.uint64(out_q[i])
+        packed[fill[g]] = np.int64(word)
+        fill[g] += 1
+    return packed, starts
+
+
+@numba.njit(cache=True, nogil=True)
+def _popcount64(x: np.uint64) -> int:  # pragma: no cover - compiled
+    low: int = np.int64(x & np.uint64(0xFFFFFFFF))  # type: ignore[assignment]
+    high: int = np.int64(x >> np.uint64(32))  # type: ignore[assignment]
+    return _popcount32(low) + _popcount32(high)
+
+
 @numba.njit(cache=True, nogil=True)
 def tally(
-    out_f: U32,
-    per_image: int,
-    seen: npt.NDArray[np.uint8],
-    votes: npt.NDArray[np.uint16],
-    min_distinct: int,
+    packed: npt.NDArray[np.int64], starts: npt.NDArray[np.int64], min_distinct: int
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:  # pragma: no cover - compiled
-    """Images with at least ``min_distinct`` distinct known keypoints among the pairs, and how
-    many: (slots, counts). ``seen`` (a bit per feature) and ``votes`` (per image) must be zero, and
-    are zero again on return; no sort, so the cost is linear in the pairs."""
-    n = out_f.shape[0]
-    for i in range(n):
-        f = out_f[i]
-        bit = np.uint8(1 << (f & 7))
-        if seen[f >> 3] & bit == 0:
-            seen[f >> 3] |= bit
-            votes[f // per_image] += 1
-    slots = np.empty(n, np.int64)
-    counts = np.empty(n, np.int64)
+    """Images with at least ``min_distinct`` (>= 1) distinct known keypoints among the packed
+    pairs of :func:`bucket_pairs`, and how many: (slots, counts). A group's images keep their
+    keypoints as the bits of a word each, in 32 KiB that stay in the L1 cache: no per-image
+    state of the index is touched, and the cost is linear in the pairs."""
+    masks = np.zeros(1 << BUCKET_SHIFT, np.uint64)
+    low = np.uint64((1 << BUCKET_SHIFT) - 1)
+    out_slots = np.empty(packed.shape[0], np.int64)
+    counts = np.empty(packed.shape[0], np.int64)
     m = 0
-    for i in range(n):
-        slot = out_f[i] // per_image
-        c = votes[slot]
-        if c >= min_distinct:
-            slots[m] = slot
-            counts[m] = c
-            m += 1
-            votes[slot] = 0  # reported once
-    for i in range(n):
-        f = out_f[i]
-        seen[f >> 3] = 0
-        votes[f // per_image] = 0
-    return slots[:m], counts[:m]
+    for g in range(starts.shape[0] - 1):
+        for i in range(starts[g], starts[g + 1]):
+            word = np.uint64(packed[i])
+            rank = (word >> np.uint64(16)) & np.uint64(63)
+            masks[(word >> np.uint64(SLOT_SHIFT)) & low] |= np.uint64(1) << rank
+        for i in range(starts[g], starts[g + 1]):
+            slot = np.uint64(packed[i]) >> np.uint64(SLOT_SHIFT)
+            bits = masks[slot & low]
+            if bits:  # the image's first pair: count it once, and clear it
+                masks[slot & low] = 0
+                c = _popcount64(bits)
+                if c >= min_distinct:
+                    out_slots[m] = slot
+                    counts[m] = c
+                    m += 1
+    return out_slots[:m], counts[:m]
 
 
 @numba.njit(cache=True, nogil=True)
 def pairs_of(
-    out_q: npt.NDArray[np.int32],
-    out_f: U32,
-    per_image: int,
+    packed: npt.NDArray[np.int64],
+    starts: npt.NDArray[np.int64],
     slots: npt.NDArray[np.int64],
-    votes: npt.NDArray[np.uint16],
 ) -> npt.NDArray[np.int64]:  # pragma: no cover - compiled
-    """The pairs whose known image is one of ``slots``, each packed as feature id << 16 | query
-    keypoint. ``votes`` (per image, zero) marks the chosen images and is zero again on return."""
-    for s in slots:
-        votes[s] = 1
+    """The packed pairs whose known image is one of ``slots``: only their groups are read."""
     n = 0
-    for i in range(out_f.shape[0]):
-        n += votes[out_f[i] // per_image]
+    for s in slots:
+        g = s >> BUCKET_SHIFT
+        for i in range(starts[g], starts[g + 1]):
+            n += packed[i] >> SLOT_SHIFT == s
     out = np.empty(n, np.int64)
     m = 0
-    for i in range(out_f.shape[0]):
-        f = out_f[i]
-        if votes[f // per_image]:
-            out[m] = np.int64(f) << 16 | np.int64(out_q[i])
-            m += 1
     for s in slots:
-        votes[s] = 0
+        g = s >> BUCKET_SHIFT
+        for i in range(starts[g], starts[g + 1]):
+            if packed[i] >> SLOT_SHIFT == s:
+                out[m] = packed[i]
+                m += 1
     return out
