@@ -33,7 +33,7 @@ from vigil.signals.pdq import example_image
 __all__ = ["LocalQuery", "VLocal", "analyse"]
 
 MIN_FEATURES = 8  # fewer keypoints than this: too little texture to match robustly
-SMALL_QUERY = 600  # a query whose long side is under this (after normalising) ...
+SMALL_QUERY = 400  # a query whose short side is under this (as decoded) ...
 ENLARGE = 1.4  # ... is also searched at this scale: copies are often reduced
 SPREAD_POOL = 2 * QUERY_FEATURES  # keypoints a spread query draws from (ORB costs the same)
 ENLARGED_LEVELS = 7  # fewer (3) cost 6 points of recall on reduced crops for 2 ms
@@ -64,7 +64,7 @@ def analyse(
     if query:
         if spread_query:
             feats = spread(feats, QUERY_FEATURES, cells=8)
-        small = max(norm.shape) < SMALL_QUERY  # maybe a reduced copy: look at it enlarged too
+        small = min(gray.shape) < SMALL_QUERY  # maybe a reduced copy: look at it enlarged too
         found = LocalQuery(_with_enlarged(norm, feats) if small else feats, norm)
     return pack_record(known, signs), len(known.points), found
 
