@@ -21,6 +21,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMB
     os.environ.setdefault(_var, "1")
 
 import argparse  # noqa: E402
+import io  # noqa: E402
 import json  # noqa: E402
 import random  # noqa: E402
 import statistics  # noqa: E402
@@ -37,8 +38,13 @@ from bench.robustness import jpeg, load_transforms  # noqa: E402
 from vigil.hashing import hash_bytes  # noqa: E402
 from vigil.index import LocalIndex  # noqa: E402
 from vigil.robust import verify  # noqa: E402
-from vigil.signals.local import SMALL_QUERY  # noqa: E402
-from vigil.signals.local_algo import Features, unpack_record  # noqa: E402
+from vigil.signals.local import SMALL_QUERY, _with_enlarged  # noqa: E402
+from vigil.signals.local_algo import (  # noqa: E402
+    Features,
+    extract,
+    normalized_gray,
+    unpack_record,
+)
 
 CHUNK = 100_000
 
@@ -53,14 +59,15 @@ def real_records(photos: Path, paths: list[str]) -> list[tuple[Features, np.ndar
 
 def descriptor_pool(photos: Path, paths: list[str]) -> np.ndarray:
     """Real ORB descriptors: the query-side keypoints of ``paths`` and of their half-size and
-    rotated copies."""
+    rotated copies, each image searched at its own size and enlarged (whatever size the query
+    side would search it at: the pool does not change with that policy)."""
     pool = []
     for p in paths:
         img = Image.open(photos / p).convert("RGB")
         for variant in (img, img.resize((img.width // 2, img.height // 2)), img.rotate(7)):
-            sv = hash_bytes(jpeg(variant), p, ["vlocal"], variants=True).signals["vlocal"]
-            if sv.payload is not None:
-                pool.append(sv.payload.features.descriptors)  # type: ignore[attr-defined]
+            grey = Image.open(io.BytesIO(jpeg(variant))).convert("L")
+            norm = normalized_gray(np.asarray(grey, dtype=np.uint8))
+            pool.append(_with_enlarged(norm, extract(norm)).descriptors)
     return np.concatenate(pool)
 
 

@@ -15,7 +15,7 @@ from vigil.index import LocalIndex
 from vigil.lists import Entry
 from vigil.match import Match, Matcher
 from vigil.signals.local import LocalQuery, VLocal
-from vigil.signals.local_algo import Features
+from vigil.signals.local_algo import QUERY_FEATURES, Features
 from vigil.store import Store
 
 
@@ -81,6 +81,28 @@ def test_altered_copies_are_found_where_pdq_is_not(
     assert m.region is not None
     assert m.region.score >= 0.75
     assert [x.entry.key for x in matches] == ["k0"]  # nothing else matched
+
+
+def test_a_reduced_copy_is_searched_enlarged_and_found(
+    robust_store: Store, known_photos: list[Path]
+) -> None:
+    original = Image.open(known_photos[0]).convert("RGB")
+    w, h = original.size
+    small = crop(original, 0.1).resize((w * 2 // 3, h * 2 // 3))  # short side under 400 px
+    buf = io.BytesIO()
+    small.save(buf, "JPEG", quality=50)
+    result = hash_bytes(buf.getvalue(), "query", variants=True)
+    query = result.signals["vlocal"].payload
+    assert isinstance(query, LocalQuery)
+    assert len(query.features.points) > QUERY_FEATURES  # its enlarged keypoints too
+    (m,) = [m for m in Matcher(robust_store).match_result(result) if m.entry.key == "k0"]
+    assert m.kind == "altered_copy"
+    assert m.region is not None
+    assert 0.7 < m.region.scale < 0.95  # reduced to 0.74, then brought to 400 px: 0.83
+    # a copy of working size is searched once
+    same = hash_bytes(jpeg(original), "query", variants=True).signals["vlocal"].payload
+    assert isinstance(same, LocalQuery)
+    assert len(same.features.points) <= QUERY_FEATURES
 
 
 def test_the_region_names_what_survived_a_crop(
