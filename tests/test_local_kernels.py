@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from vigil.index.local_kernels import PER_IMAGE, SLOT_SHIFT, bucket_pairs, pairs_of, tally
+from vigil.index.local_kernels import (
+    PER_IMAGE,
+    bucket_pairs,
+    pairs_of,
+    tally,
+    unpack_pairs,
+)
 from vigil.robust import _consensus
 
 
@@ -32,9 +38,10 @@ def test_tally_counts_distinct_keypoints_per_image_like_a_set_would() -> None:
     assert len(expected) >= 20  # the hot images are there
     # the pairs of chosen images come back whole, packed slot | rank | query keypoint
     chosen = slots[:5]
-    got = sorted(pairs_of(packed, starts, chosen).tolist())
+    slot, rank, query = unpack_pairs(pairs_of(packed, starts, chosen))
+    got = sorted(zip(slot.tolist(), rank.tolist(), query.tolist(), strict=True))
     want = sorted(
-        (fid // PER_IMAGE) << SLOT_SHIFT | (fid % PER_IMAGE) << 16 | int(qi)
+        (fid // PER_IMAGE, fid % PER_IMAGE, int(qi))
         for qi, fid in zip(q.tolist(), f.tolist(), strict=True)
         if fid // PER_IMAGE in set(chosen.tolist())
     )
@@ -50,8 +57,9 @@ def test_consensus_counts_keypoints_that_one_similarity_maps() -> None:
     dst[20:] = rng.random((10, 2)).astype(np.float32) * 400  # 10 pairs that are chance
     known = np.arange(30, dtype=np.int64)
     assert 20 <= _consensus(src, dst, known, 12.0) <= 22
-    # the same known keypoint paired many times counts once
-    assert _consensus(src[:1].repeat(8, 0), dst[:8], np.zeros(8, np.int64), 12.0) <= 1
+    # a known keypoint paired with several query keypoints counts once: the 20 consistent
+    # pairs here hold only 3 distinct known keypoints
+    assert _consensus(src, dst, known % 3, 12.0) == 3
     # pairs that are all chance: a similarity through two of them explains few others
     noise = rng.random((30, 2)).astype(np.float32) * 400
     assert _consensus(src, noise, known, 12.0) < 6

@@ -27,6 +27,7 @@ import numpy as np
 import numpy.typing as npt
 
 from vigil.index.local import Candidate
+from vigil.index.local_kernels import popcount64
 from vigil.signals.local_algo import GRID, Features, dog_samples
 
 __all__ = ["FRAME", "IMAGE", "Alignment", "Rules", "verify"]
@@ -120,11 +121,7 @@ def _consensus(
                 ey = b * src[k, 0] + a * src[k, 1] + ty - dst[k, 1]
                 if ex * ex + ey * ey <= tol2:
                     seen |= np.uint64(1) << np.uint64(known[k])
-            count = 0
-            while seen:
-                seen &= seen - np.uint64(1)
-                count += 1
-            best = max(best, count)
+            best = max(best, popcount64(seen))
     return best
 
 
@@ -132,8 +129,8 @@ def _fit(
     cand: Candidate, query: Features, min_inliers: int
 ) -> tuple[npt.NDArray[np.float64], int] | None:
     """The similarity known -> query explaining the most pairs, and how many distinct ones.
-    Candidates with few pairs (most of them: chance) are first screened by :func:`_consensus`:
-    3x faster over a query's candidates than running RANSAC on each."""
+    Candidates with few pairs (most of them: chance) are first screened by :func:`_consensus`,
+    which takes about half the time of running RANSAC on each (split, 1,000 known images)."""
     src = cand.points[cand.pairs[:, 1]]
     dst = query.points[cand.pairs[:, 0]]
     screen = len(src) <= PREFILTER_PAIRS

@@ -23,13 +23,13 @@ import numpy.typing as npt
 from vigil.errors import IndexCorrupt
 from vigil.index.files import next_name, read_manifest, save_arrays, synced, write_manifest
 from vigil.index.local_kernels import (
-    SLOT_SHIFT,
     bucket_pairs,
     build_table,
     lookup,
     pairs_of,
     table_keys,
     tally,
+    unpack_pairs,
 )
 from vigil.signals.local_algo import KEYS, KNOWN_FEATURES, Features, feature_keys, unpack_record
 
@@ -245,7 +245,7 @@ class LocalIndex:
         top = np.argsort(-counts, kind="stable")[:limit]
         slots, counts = slots[top], counts[top]
         pairs = np.unique(pairs_of(packed, starts, slots))
-        of_slot, rank, qi = pairs >> SLOT_SHIFT, (pairs >> 16) & 63, pairs & 0xFFFF
+        of_slot, rank, qi = unpack_pairs(pairs)
         out = []
         for slot, count in zip(slots.tolist(), counts.tolist(), strict=True):
             lo, hi = np.searchsorted(of_slot, [slot, slot + 1])

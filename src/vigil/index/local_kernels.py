@@ -15,7 +15,16 @@ import numpy.typing as npt
 
 from vigil.signals.local_algo import KNOWN_FEATURES
 
-__all__ = ["SLOT_SHIFT", "bucket_pairs", "build_table", "lookup", "pairs_of", "table_keys", "tally"]
+__all__ = [
+    "bucket_pairs",
+    "build_table",
+    "lookup",
+    "pairs_of",
+    "popcount64",
+    "table_keys",
+    "tally",
+    "unpack_pairs",
+]
 
 U32 = npt.NDArray[np.uint32]
 CHECK_MASK = 0xFFFFFF
@@ -165,10 +174,21 @@ def bucket_pairs(
 
 
 @numba.njit(cache=True, nogil=True)
-def _popcount64(x: np.uint64) -> int:  # pragma: no cover - compiled
-    low: int = np.int64(x & np.uint64(0xFFFFFFFF))  # type: ignore[assignment]
-    high: int = np.int64(x >> np.uint64(32))  # type: ignore[assignment]
-    return _popcount32(low) + _popcount32(high)
+def popcount64(x: np.uint64) -> int:  # pragma: no cover - compiled
+    """Set bits of a 64-bit word."""
+    count = 0
+    while x:
+        x &= x - np.uint64(1)
+        count += 1
+    return count
+
+
+def unpack_pairs(
+    packed: npt.NDArray[np.int64],
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """(image slot, known keypoint rank, query keypoint) of pairs packed by
+    :func:`bucket_pairs`."""
+    return packed >> SLOT_SHIFT, (packed >> 16) & 63, packed & 0xFFFF
 
 
 @numba.njit(cache=True, nogil=True)
@@ -194,7 +214,7 @@ def tally(
             bits = masks[slot & low]
             if bits:  # the image's first pair: count it once, and clear it
                 masks[slot & low] = 0
-                c = _popcount64(bits)
+                c = popcount64(bits)
                 if c >= min_distinct:
                     out_slots[m] = slot
                     counts[m] = c
