@@ -60,14 +60,15 @@ def real_records(photos: Path, paths: list[str]) -> list[tuple[Features, np.ndar
 def descriptor_pool(photos: Path, paths: list[str]) -> np.ndarray:
     """Real ORB descriptors: the query-side keypoints of ``paths`` and of their half-size and
     rotated copies, each image searched at its own size and enlarged (whatever size the query
-    side would search it at: the pool does not change with that policy)."""
+    side would search it at, with FAST threshold 8: the pool does not change with the query
+    side's policy, so records stay comparable)."""
     pool = []
     for p in paths:
         img = Image.open(photos / p).convert("RGB")
         for variant in (img, img.resize((img.width // 2, img.height // 2)), img.rotate(7)):
             grey = Image.open(io.BytesIO(jpeg(variant))).convert("L")
             norm = normalized_gray(np.asarray(grey, dtype=np.uint8))
-            pool.append(_with_enlarged(norm, extract(norm)).descriptors)
+            pool.append(_with_enlarged(norm, extract(norm, fast=8)).descriptors)
     return np.concatenate(pool)
 
 

@@ -37,6 +37,8 @@ SMALL_QUERY = 400  # a query whose short side is under this (as decoded) ...
 ENLARGE = 1.4  # ... is also searched at this scale: copies are often reduced
 SPREAD_POOL = 2 * QUERY_FEATURES  # keypoints a spread query draws from (ORB costs the same)
 ENLARGED_LEVELS = 7  # fewer (3) cost 6 points of recall on reduced crops for 2 ms
+LOW_CONTRAST_FAST = 8  # FAST threshold of an enlarged image (1.4x: its corners are softer) and of
+# video frames (compressed, often soft; issue 6's recall was measured at 8)
 
 
 @dataclass(frozen=True)
@@ -57,7 +59,10 @@ def analyse(
     drawn from twice as many: a logo or caption box with hard edges otherwise takes most of
     the strongest keypoints, leaving few on the footage under it."""
     norm = normalized_gray(gray)
-    feats = extract(norm, SPREAD_POOL if spread_query else QUERY_FEATURES)
+    if spread_query:
+        feats = extract(norm, SPREAD_POOL, fast=LOW_CONTRAST_FAST)
+    else:
+        feats = extract(norm, QUERY_FEATURES)
     known = spread(feats)
     signs, _ = dog_samples(norm.astype(np.float32), None, known.size)
     found = None
@@ -73,7 +78,7 @@ def _with_enlarged(norm: npt.NDArray[np.uint8], feats: Features) -> Features:
     """``feats`` plus the keypoints of ``norm`` enlarged by ENLARGE, in ``norm``'s pixels."""
     h, w = norm.shape
     big = cv2.resize(norm, (round(w * ENLARGE), round(h * ENLARGE)), interpolation=cv2.INTER_LINEAR)
-    extra = extract(np.asarray(big, np.uint8), levels=ENLARGED_LEVELS)
+    extra = extract(np.asarray(big, np.uint8), levels=ENLARGED_LEVELS, fast=LOW_CONTRAST_FAST)
     points = np.concatenate([feats.points, extra.points / np.float32(ENLARGE)]).astype(np.float32)
     descriptors = np.concatenate([feats.descriptors, extra.descriptors])
     return Features(points, descriptors, feats.size)

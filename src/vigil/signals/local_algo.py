@@ -38,6 +38,7 @@ GRID = 32  # DoG signs sampled on a GRID x GRID lattice of the known image
 MAX_SIDE = 1024  # larger images are reduced to this before feature extraction
 MIN_SIDE = 400  # smaller ones are enlarged to this (ORB needs some pixels per feature)
 DECODE_MIN_SIDE = 400  # a large JPEG may be decoded at reduced scale down to this short side
+FAST_THRESHOLD = 14  # FAST's corner contrast, both sides: 8 cost 1.3 ms more a query for no recall
 VERSION = 1
 _HEADER = struct.Struct("<BBHH")  # version, feature count, width, height
 
@@ -77,14 +78,14 @@ def normalized_gray(gray: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
     return np.asarray(cv2.resize(gray, size, interpolation=interp), dtype=np.uint8)
 
 
-def _orb(n: int, levels: int) -> cv2.ORB:
+def _orb(n: int, levels: int, fast: int) -> cv2.ORB:
     return cv2.ORB.create(
         nfeatures=n,
         scaleFactor=1.2,
         nlevels=levels,
         edgeThreshold=15,
         patchSize=15,
-        fastThreshold=8,
+        fastThreshold=fast,
     )
 
 
@@ -103,11 +104,13 @@ def _spread(points: npt.NDArray[np.float32], response: npt.NDArray[np.float32],
     return np.asarray(pick, dtype=np.intp)
 
 
-def extract(gray: npt.NDArray[np.uint8], n: int = QUERY_FEATURES, levels: int = 7) -> Features:
+def extract(
+    gray: npt.NDArray[np.uint8], n: int = QUERY_FEATURES, levels: int = 7, fast: int = FAST_THRESHOLD
+) -> Features:
     """The ``n`` strongest ORB keypoints of a normalised grey image, over ``levels`` scales
-    1.2x apart."""
+    1.2x apart, among corners of FAST contrast ``fast`` or more."""
     h, w = gray.shape
-    keypoints, desc = _orb(n, levels).detectAndCompute(gray, None)
+    keypoints, desc = _orb(n, levels, fast).detectAndCompute(gray, None)
     if desc is None or not keypoints:
         return Features(np.zeros((0, 2), np.float32), np.zeros((0, 32), np.uint8), (w, h))
     points = np.array([kp.pt for kp in keypoints], dtype=np.float32)
