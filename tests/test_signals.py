@@ -83,6 +83,18 @@ def test_dihedral_variants_match_the_rotated_images(known_photos: list[Path]) ->
         assert min(hamming(turned.hex, v.hex()) for v in variants.values()) <= 8, name
 
 
+def test_dihedral_variants_from_one_dct_equal_hashing_each_turned_buffer() -> None:
+    from vigil.signals.pdq_algo import pdq_from_buffer
+
+    rng = np.random.default_rng(3)
+    for _ in range(20):
+        b = rng.random((64, 64), dtype=np.float32) * 255
+        views = [b, np.rot90(b, 1), np.rot90(b, 2), np.rot90(b, 3), b[:, ::-1], b[::-1, :]]
+        views += [b.T, np.rot90(b, 2).T]
+        want = [pdq_from_buffer(np.ascontiguousarray(v)).digest for v in views]
+        assert list(pdq_from_buffer(b).dihedral().values()) == want
+
+
 @pytest.mark.shared
 def test_pdq_agrees_with_the_reference_expected_hashes(shared: Path) -> None:
     rows = (shared / "pdq-reference" / "EXPECTED_PDQ_from_pdq_test_py.tsv").read_text()

@@ -105,7 +105,10 @@ def _spread(points: npt.NDArray[np.float32], response: npt.NDArray[np.float32],
 
 
 def extract(
-    gray: npt.NDArray[np.uint8], n: int = QUERY_FEATURES, levels: int = 7, fast: int = FAST_THRESHOLD
+    gray: npt.NDArray[np.uint8],
+    n: int = QUERY_FEATURES,
+    levels: int = 7,
+    fast: int = FAST_THRESHOLD,
 ) -> Features:
     """The ``n`` strongest ORB keypoints of a normalised grey image, over ``levels`` scales
     1.2x apart, among corners of FAST contrast ``fast`` or more."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+import numba
 import numpy as np
 import numpy.typing as npt
 
@@ -22,7 +23,6 @@ __all__ = ["DIHEDRAL", "PdqResult", "hash_luma", "hash_rgb_or_l", "pdq_from_buff
 F32 = npt.NDArray[np.float32]
 F64 = npt.NDArray[np.float64]
 
-_LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 DIHEDRAL = ("original", "rot90", "rot180", "rot270", "flip_h", "flip_v", "transpose", "transverse")
 
 
@@ -34,6 +34,7 @@ def _dct_matrix() -> F64:
 
 
 _DCT = _dct_matrix()
+_ODD = np.where(np.arange(1, 17) % 2 == 1, -1.0, 1.0)  # (-1)^i for DCT frequencies i = 1..16
 
 
 def _window(n: int) -> int:
@@ -90,13 +91,16 @@ class PdqResult:
         return self.digest.hex()
 
     def dihedral(self) -> dict[str, bytes]:
-        """The hashes of the 8 rotations/flips of the image, keyed by :data:`DIHEDRAL` name."""
-        b = self.buffer
-        views = [b, np.rot90(b, 1), np.rot90(b, 2), np.rot90(b, 3), b[:, ::-1], b[::-1, :]]
-        views += [b.T, np.rot90(b, 2).T]
-        return {
-            name: _bits(np.ascontiguousarray(v)) for name, v in zip(DIHEDRAL, views, strict=True)
-        }
+        """The hashes of the 8 rotations/flips of the image, keyed by :data:`DIHEDRAL` name.
+
+        One DCT serves all eight: reversing the buffer's columns negates the odd-frequency
+        columns of the coefficients (cos(pi*i*(127 - 2j)/128) = (-1)^i cos(pi*i*(2j + 1)/128)),
+        reversing its rows the odd rows, and transposing it transposes them."""
+        c = _coefficients(self.buffer)
+        flip_v, flip_h = c * _ODD[:, None], c * _ODD[None, :]
+        both, t = flip_v * _ODD[None, :], c.T
+        views = [c, t * _ODD[:, None], both, t * _ODD[None, :], flip_h, flip_v, t, both.T]
+        return {name: _bits_of(v) for name, v in zip(DIHEDRAL, views, strict=True)}
 
 
 def _quality(buf: F32) -> int:
@@ -106,16 +110,22 @@ def _quality(buf: F32) -> int:
     return min(100, total // 90)
 
 
-def _bits(buf: F32) -> bytes:
-    coeffs = (_DCT @ buf.astype(np.float64) @ _DCT.T).ravel()
-    median = np.partition(coeffs, 127)[127]  # Torben's median: the 128th smallest
-    bits = coeffs > median
+def _coefficients(buf: F32) -> F64:
+    """The 16x16 DCT coefficients of a 64x64 buffer (DC row and column dropped)."""
+    out: F64 = _DCT @ buf.astype(np.float64) @ _DCT.T
+    return out
+
+
+def _bits_of(coeffs: F64) -> bytes:
+    flat = coeffs.ravel()
+    median = np.partition(flat, 127)[127]  # Torben's median: the 128th smallest
+    bits = flat > median
     return np.packbits(bits[::-1]).tobytes()
 
 
 def pdq_from_buffer(buf: F32) -> PdqResult:
     """Hash a 64x64 float luma buffer (already filtered and decimated)."""
-    return PdqResult(_bits(buf), _quality(buf), buf)
+    return PdqResult(_bits_of(_coefficients(buf)), _quality(buf), buf)
 
 
 def _side_operator(n: int, full: int | None, scale: int) -> F32:
@@ -144,4 +154,18 @@ def hash_rgb_or_l(
     """Hash an H x W x 3 RGB or H x W greyscale uint8 array (see :func:`hash_luma`)."""
     if pixels.ndim == 2:
         return hash_luma(pixels.astype(np.float32), full_size, scale)
-    return hash_luma(pixels[:, :, :3].astype(np.float32) @ _LUMA, full_size, scale)
+    return hash_luma(_luma(np.ascontiguousarray(pixels)), full_size, scale)
+
+
+@numba.njit(cache=True, nogil=True)
+def _luma(pixels: npt.NDArray[np.uint8]) -> F32:  # pragma: no cover - compiled
+    """0.299 R + 0.587 G + 0.114 B in float32 (3x faster than NumPy's matmul, same values to
+    an ulp)."""
+    h, w, channels = pixels.shape
+    flat = pixels.reshape(-1)
+    out = np.empty(h * w, np.float32)
+    r, g, b = np.float32(0.299), np.float32(0.587), np.float32(0.114)
+    for i in range(h * w):
+        k = i * channels
+        out[i] = r * np.float32(flat[k]) + g * np.float32(flat[k + 1]) + b * np.float32(flat[k + 2])
+    return out.reshape(h, w)
