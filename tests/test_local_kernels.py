@@ -7,6 +7,8 @@ import numpy as np
 from vigil.index.local_kernels import (
     PER_IMAGE,
     bucket_pairs,
+    build_table,
+    lookup,
     pairs_of,
     tally,
     unpack_pairs,
@@ -22,6 +24,48 @@ def _random_pairs(rng: np.random.Generator, images: int, n: int) -> tuple[np.nda
     fids = (slots * PER_IMAGE + ranks).astype(np.uint32)
     queries = rng.integers(0, 900, len(fids)).astype(np.int32)
     return queries, fids
+
+
+def _reference_lookup(keys, checks, qkeys, qchecks, max_check, max_run):  # type: ignore[no-untyped-def]
+    out = set()
+    for qi, (k, c) in enumerate(zip(qkeys.tolist(), qchecks.tolist(), strict=True)):
+        run = np.flatnonzero(keys == k)
+        limit = max_check
+        if len(run) > max_run:  # a stop word: exact checks only, and none if too many
+            run, limit = run[checks[run] == c], 0
+            if len(run) > max_run:
+                continue
+        out |= {(qi, fid) for fid in run.tolist() if bin(int(checks[fid]) ^ c).count("1") <= limit}
+    return out
+
+
+def test_lookup_reads_keys_and_stop_words_as_a_plain_scan_would() -> None:
+    rng = np.random.default_rng(5)
+    for n, spread in ((3_000, 1 << 24), (200_000, 1 << 24), (5_000, 40)):
+        # a few keys are stop words: hundreds of postings, some sharing one check
+        keys = np.concatenate([rng.integers(0, spread, n), np.repeat([0, 7, (1 << 24) - 1], 300)])
+        checks = rng.integers(0, 1 << 24, len(keys))
+        checks[n : n + 120] = 99  # key 0: 120 postings with check 99
+        checks[n + 300 : n + 310] = 5  # key 7: 10 with check 5
+        keys, checks = keys.astype(np.uint32), checks.astype(np.uint32)
+        fids = np.arange(len(keys), dtype=np.uint32)
+        dirs, f, packs = build_table(keys, checks, fids)
+        picks = rng.integers(0, len(keys), 300)
+        qkeys = np.concatenate([keys[picks], np.array([0, 0, 7, (1 << 24) - 1], np.uint32)])
+        qchecks = checks[picks] ^ (1 << rng.integers(0, 24, 300)).astype(np.uint32)
+        qchecks = np.concatenate([qchecks, np.array([99, 98, 5, 1], np.uint32)])
+        for max_run in (50, 200, 10**6):
+            out_q, out_f = np.empty(10**6, np.int32), np.empty(10**6, np.uint32)
+            alive = np.ones(1, np.bool_)
+            m = lookup(dirs, f, packs, qkeys, qchecks, 3, max_run, alive, False, out_q, out_f, 0)
+            got = set(zip(out_q[:m].tolist(), out_f[:m].tolist(), strict=True))
+            want = _reference_lookup(keys, checks, qkeys, qchecks, 3, max_run)
+            assert got == want, (n, max_run)
+            by_query = np.bincount([q for q, _ in got], minlength=len(qkeys))
+            assert by_query[302] == 10  # key 7 (a stop word below 300): its 10 exact checks
+            assert by_query[300] == (0 if max_run < 120 else 120)  # key 0: 120 exact, or none
+            if max_run > len(keys):  # no stop words: every query finds its posting
+                assert (by_query[:300] >= 1).all()
 
 
 def test_tally_counts_distinct_keypoints_per_image_like_a_set_would() -> None:

@@ -113,13 +113,17 @@ def lookup(
         hi = key >> shift
         base = (key & low_mask) << 24
         first, last = np.int64(dirs[hi]), np.int64(dirs[hi + 1])
-        start = _lower(packs, first, last, base)
-        end = _lower(packs, start, last, base + (1 << 24))
+        # the lowest key of a bucket starts it and the highest ends it: no search needed
+        start = first if base == 0 else _lower(packs, first, last, base)
+        end = last if key & low_mask == low_mask else _lower(packs, start, last, base + (1 << 24))
         want = np.int64(qchecks[qi]) & CHECK_MASK
         limit = max_check
         if end - start > max_run:
             start = _lower(packs, start, end, base | want)
-            end = _lower(packs, start, end, (base | want) + 1)
+            stop = min(end, start + max_run + 1)
+            end = start  # an exact (key, check) run is short unless a stop word: walk it
+            while end < stop and np.int64(packs[end]) == base | want:
+                end += 1
             limit = 0
             if end - start > max_run:
                 continue
