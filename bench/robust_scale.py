@@ -68,7 +68,7 @@ def descriptor_pool(photos: Path, paths: list[str]) -> np.ndarray:
         for variant in (img, img.resize((img.width // 2, img.height // 2)), img.rotate(7)):
             grey = Image.open(io.BytesIO(jpeg(variant))).convert("L")
             norm = normalized_gray(np.asarray(grey, dtype=np.uint8))
-            pool.append(_with_enlarged(norm, extract(norm, fast=8), 8).descriptors)
+            pool.append(_with_enlarged(norm, extract(norm, 500, fast=8), 8).descriptors)
     return np.concatenate(pool)
 
 

@@ -2,9 +2,9 @@
 
 The value of a known image (what lists carry) is a hex record of up to 40 spread keypoints
 and the 32x32 DoG grid; see :mod:`vigil.signals.local_algo`. A query needs more than its value:
-matching reads 500 keypoints and the image itself (to verify candidates densely), so computing
-the signal for a query keeps them in :attr:`SignalValue.payload`. Robust matching therefore
-needs the image (or video frame), not only a hash sent by a client.
+matching reads 300 keypoints (800 for a small image) and the image itself (to verify candidates
+densely), so computing the signal for a query keeps them in :attr:`SignalValue.payload`.
+Robust matching therefore needs the image (or video frame), not only a hash sent by a client.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from vigil.signals.base import Content, SignalExample, SignalType, SignalValue, 
 from vigil.signals.local_algo import (
     DECODE_MIN_SIDE,
     FAST_THRESHOLD,
+    POOL_FEATURES,
     QUERY_FEATURES,
     Features,
     dog_samples,
@@ -36,11 +37,12 @@ __all__ = ["LocalQuery", "VLocal", "analyse"]
 MIN_FEATURES = 8  # fewer keypoints than this: too little texture to match robustly
 SMALL_QUERY = 400  # a query whose short side is under this (as decoded) ...
 ENLARGE = 1.4  # ... is also searched at this scale: copies are often reduced
-SPREAD_POOL = 2 * QUERY_FEATURES  # keypoints a spread query draws from (ORB costs the same)
+ENLARGED_FEATURES = 500  # the enlarged pass's strongest (spreading them cost recall on resize_0.5)
 ENLARGED_LEVELS = 7  # fewer (3) cost 6 points of recall on reduced crops for 2 ms
 ENLARGED_FAST = 11  # FAST threshold in the enlarged image: 14 scaled by the contrast a corner
 # keeps over FAST's circle once enlarged 1.4x (8 costs 0.7 ms more for no recall on the split)
 VIDEO_FAST = 8  # video frames are compressed and often soft; issue 6's recall was measured at 8
+VIDEO_FEATURES, VIDEO_POOL = 500, 1000  # a frame query: 500 spread 8x8 from the strongest 1000
 
 
 @dataclass(frozen=True)
@@ -57,18 +59,24 @@ def analyse(
     """One pass over a grey image: the known-side record (and how many keypoints it holds),
     and with ``query`` what matching reads (more keypoints when the image is small).
 
-    With ``spread_query`` (video frames), the query's keypoints are spread over an 8x8 grid,
-    drawn from twice as many: a logo or caption box with hard edges otherwise takes most of
-    the strongest keypoints, leaving few on the footage under it."""
+    A query's keypoints are spread over a grid like the known side's, so that texture in one
+    part of the image (a screenshot's interface, a caption) cannot take them all. With
+    ``spread_query`` (video frames) the grid is 8x8 and the pool twice the query: a logo or
+    caption box with hard edges otherwise takes most of the strongest keypoints, leaving few
+    on the footage under it."""
     norm = normalized_gray(gray)
-    fast, enlarged_fast = (VIDEO_FAST,) * 2 if spread_query else (FAST_THRESHOLD, ENLARGED_FAST)
-    feats = extract(norm, SPREAD_POOL if spread_query else QUERY_FEATURES, fast=fast)
+    if spread_query:
+        fast, enlarged_fast, pool, n, cells = VIDEO_FAST, VIDEO_FAST, VIDEO_POOL, VIDEO_FEATURES, 8
+    else:
+        fast, enlarged_fast, pool, n, cells = (
+            FAST_THRESHOLD, ENLARGED_FAST, POOL_FEATURES, QUERY_FEATURES, 4
+        )  # fmt: skip
+    feats = extract(norm, pool, fast=fast)
     known = spread(feats)
     signs, _ = dog_samples(norm.astype(np.float32), None, known.size)
     found = None
     if query:
-        if spread_query:
-            feats = spread(feats, QUERY_FEATURES, cells=8)
+        feats = spread(feats, n, cells=cells)
         small = min(gray.shape) < SMALL_QUERY  # maybe a reduced copy: look at it enlarged too
         found = LocalQuery(_with_enlarged(norm, feats, enlarged_fast) if small else feats, norm)
     return pack_record(known, signs), len(known.points), found
@@ -79,7 +87,7 @@ def _with_enlarged(norm: npt.NDArray[np.uint8], feats: Features, fast: int) -> F
     contrast ``fast``), in ``norm``'s pixels."""
     h, w = norm.shape
     big = cv2.resize(norm, (round(w * ENLARGE), round(h * ENLARGE)), interpolation=cv2.INTER_LINEAR)
-    extra = extract(np.asarray(big, np.uint8), levels=ENLARGED_LEVELS, fast=fast)
+    extra = extract(np.asarray(big, np.uint8), ENLARGED_FEATURES, ENLARGED_LEVELS, fast)
     points = np.concatenate([feats.points, extra.points / np.float32(ENLARGE)]).astype(np.float32)
     descriptors = np.concatenate([feats.descriptors, extra.descriptors])
     return Features(points, descriptors, feats.size)
