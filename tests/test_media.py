@@ -6,6 +6,7 @@ import struct
 import zlib
 from pathlib import Path
 
+import numpy as np
 import pillow_avif  # noqa: F401  (lets Pillow write AVIF for the test)
 import pillow_heif
 import pytest
@@ -120,6 +121,17 @@ def test_exif_orientation_is_applied(photo: Image.Image) -> None:
     img = decode_image(data, "rotated.jpg")
     assert img.image.size == (photo.height, photo.width)
     assert (img.width, img.height) == (photo.height, photo.width)
+    assert img.pixels.shape == (photo.width, photo.height, 3)  # the turned pixels
+
+
+def test_pixels_and_gray_are_made_once_for_all_signals(photo: Image.Image) -> None:
+    img = decode_image(encode(photo, "PNG"), "x.png")
+    assert img.pixels is img.pixels
+    assert img.gray is img.gray
+    assert img.pixels.shape == (photo.height, photo.width, 3)
+    assert np.array_equal(img.gray, np.asarray(photo.convert("L")))
+    grey = decode_image(encode(photo.convert("L"), "PNG"), "g.png")
+    assert grey.gray is grey.pixels
 
 
 def test_corrupt_exif_does_not_stop_decoding(photo: Image.Image) -> None:

@@ -11,9 +11,11 @@ import io
 import os
 import warnings
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from vigil.errors import CorruptMedia, EmptyFile, MediaTooLarge, UnsupportedMedia
@@ -58,6 +60,16 @@ class DecodedImage:
     scale: int = 1  # >1 when a JPEG was decoded at reduced DCT scale
     warnings: list[str] = field(default_factory=list)
 
+    @cached_property
+    def pixels(self) -> npt.NDArray[np.uint8]:
+        """The pixels as an array (H x W x 3 for RGB, H x W for L), made once for all signals."""
+        return np.asarray(self.image, dtype=np.uint8)
+
+    @cached_property
+    def gray(self) -> npt.NDArray[np.uint8]:
+        """8-bit luma (Pillow's ``convert("L")``: ITU-R 601, rounded), made once."""
+        return self.pixels if self.image.mode == "L" else np.asarray(self.image.convert("L"))
+
 
 def read_media(path: str | os.PathLike[str], limits: Limits = Limits()) -> bytes:
     """Read a file's bytes, refusing it before reading if it is over ``limits.max_bytes``."""
@@ -97,11 +109,10 @@ def _check_size(im: Image.Image, source: str, limits: Limits) -> None:
 def _orient(im: Image.Image, source: str, notes: list[str]) -> Image.Image:
     """Apply EXIF orientation; a corrupt EXIF block is noted and the pixels used as stored."""
     try:
-        out = ImageOps.exif_transpose(im)
+        ImageOps.exif_transpose(im, in_place=True)  # (not in place, it copies every image)
     except Exception as exc:  # Pillow raises many types on damaged EXIF
         notes.append(f"EXIF orientation ignored: {type(exc).__name__}: {exc}")
-        return im
-    return out if out is not None else im
+    return im
 
 
 def _to_working_mode(im: Image.Image) -> Image.Image:

@@ -118,8 +118,7 @@ class VLocal(SignalType):
     @classmethod
     def compute(cls, content: Content) -> SignalValue:
         img = content.image(DECODE_MIN_SIDE)
-        gray = np.asarray(img.image.convert("L"), dtype=np.uint8)
-        value, n, query = analyse(gray, query=content.variants)
+        value, n, query = analyse(img.gray, query=content.variants)
         usable = n >= MIN_FEATURES
         note = f"{n} keypoints" if usable else f"{n} keypoints < {MIN_FEATURES}: too plain to match"
         payload = query if usable else None

@@ -65,7 +65,7 @@ class PDQ(SignalType):
     @classmethod
     def compute(cls, content: Content) -> SignalValue:
         img = content.image(FAST_DECODE_MIN_SIDE)
-        result = hash_rgb_or_l(np.asarray(img.image), (img.width, img.height), img.scale)
+        result = hash_rgb_or_l(img.pixels, (img.width, img.height), img.scale)
         usable = result.quality >= PDQ_MIN_QUALITY
         note = None if usable else f"quality {result.quality} < {PDQ_MIN_QUALITY}: not matched"
         variants = {}
