@@ -83,6 +83,19 @@ def test_dihedral_variants_match_the_rotated_images(known_photos: list[Path]) ->
         assert min(hamming(turned.hex, v.hex()) for v in variants.values()) <= 8, name
 
 
+def test_banded_filter_equals_the_dense_operator_product() -> None:
+    from vigil.signals.pdq_algo import _band, _filter_decimate, _side_operator
+
+    rng = np.random.default_rng(2)
+    for rows, cols, full, scale in ((533, 400, None, 1), (64, 64, None, 1), (70, 1500, None, 1),
+                                    (500, 375, (3000, 4000), 8)):  # fmt: skip
+        luma = (rng.random((rows, cols)) * 255).astype(np.float32)
+        fw, fh = full if full else (None, None)
+        dense = _side_operator(rows, fh, scale) @ luma @ _side_operator(cols, fw, scale).T
+        banded = _filter_decimate(luma, *_band(rows, fh, scale), *_band(cols, fw, scale))
+        np.testing.assert_allclose(banded, dense, rtol=1e-4, atol=1e-3)
+
+
 def test_dihedral_variants_from_one_dct_equal_hashing_each_turned_buffer() -> None:
     from vigil.signals.pdq_algo import pdq_from_buffer
 
