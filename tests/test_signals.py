@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 from PIL import Image
@@ -84,7 +85,8 @@ def test_dihedral_variants_match_the_rotated_images(known_photos: list[Path]) ->
 
 
 def test_banded_filter_equals_the_dense_operator_product() -> None:
-    from vigil.signals.pdq_algo import _band, _filter_decimate, _side_operator
+    from vigil.signals.band import band_product
+    from vigil.signals.pdq_algo import _band, _side_operator
 
     rng = np.random.default_rng(2)
     for rows, cols, full, scale in ((533, 400, None, 1), (64, 64, None, 1), (70, 1500, None, 1),
@@ -92,8 +94,20 @@ def test_banded_filter_equals_the_dense_operator_product() -> None:
         luma = (rng.random((rows, cols)) * 255).astype(np.float32)
         fw, fh = full if full else (None, None)
         dense = _side_operator(rows, fh, scale) @ luma @ _side_operator(cols, fw, scale).T
-        banded = _filter_decimate(luma, *_band(rows, fh, scale), *_band(cols, fw, scale))
+        banded = band_product(luma, *_band(rows, fh, scale), *_band(cols, fw, scale))
         np.testing.assert_allclose(banded, dense, rtol=1e-4, atol=1e-3)
+
+
+def test_area_band_is_opencvs_inter_area() -> None:
+    from vigil.signals.band import area_band, band_product
+
+    rng = np.random.default_rng(6)
+    for (h, w), (oh, ow) in (((533, 400), (128, 96)), ((480, 360), (120, 90)),
+                             ((200, 100), (100, 50)), ((1024, 768), (245, 184))):  # fmt: skip
+        img = (rng.random((h, w)) * 255).astype(np.float32)
+        want = cv2.resize(img, (ow, oh), interpolation=cv2.INTER_AREA)
+        got = band_product(img, *area_band(h, oh), *area_band(w, ow))
+        np.testing.assert_allclose(got, want, atol=1e-3)
 
 
 def test_dihedral_variants_from_one_dct_equal_hashing_each_turned_buffer() -> None:

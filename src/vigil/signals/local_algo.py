@@ -19,6 +19,8 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from vigil.signals.band import area_band, band_product
+
 __all__ = [
     "GRID",
     "KNOWN_FEATURES",
@@ -161,9 +163,10 @@ def dog_samples(
     cell = scale * max(kw, kh) / GRID  # a grid cell, in pixels of gray
     factor = min(1.0, 4.0 / max(cell, 1e-6))
     small = gray
-    if factor < 1.0:
-        size = (max(1, round(w * factor)), max(1, round(h * factor)))
-        small = np.asarray(cv2.resize(gray, size, interpolation=cv2.INTER_AREA), np.float32)
+    if factor < 1.0:  # OpenCV's INTER_AREA, reading only each output's band (4x faster)
+        sw, sh = max(1, round(w * factor)), max(1, round(h * factor))
+        src = np.ascontiguousarray(gray, dtype=np.float32)
+        small = band_product(src, *area_band(h, sh), *area_band(w, sw))
     sigma = 0.5 * cell * factor
     fine = cv2.GaussianBlur(small, (0, 0), sigma)
     coarse = cv2.GaussianBlur(small, (0, 0), sigma * 2.5)

@@ -8,7 +8,7 @@ integer, most significant nibble first, which is what the reference prints.
 
 The filter-and-decimate is linear and separable: (64 x rows) @ luma @ (cols x 64), with the
 operator matrices built once per size; each output row and column reads only its band of a few
-pixels (:func:`_band`), so it costs a fraction of the dense product.
+pixels (:mod:`vigil.signals.band`), so it costs a fraction of the dense product.
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ from functools import lru_cache
 import numba
 import numpy as np
 import numpy.typing as npt
+
+from vigil.signals.band import Band, band_of, band_product
 
 __all__ = ["DIHEDRAL", "PdqResult", "hash_luma", "hash_rgb_or_l", "pdq_from_buffer"]
 
@@ -146,50 +148,15 @@ def hash_luma(luma: F32, full_size: tuple[int, int] | None = None, scale: int = 
     row_start, row_weights = _band(rows, full_h, scale)
     col_start, col_weights = _band(cols, full_w, scale)
     luma = np.asarray(luma, dtype=np.float32)
-    buf = _filter_decimate(luma, row_start, row_weights, col_start, col_weights)
+    buf = band_product(luma, row_start, row_weights, col_start, col_weights)
     return pdq_from_buffer(buf)
 
 
 @lru_cache(maxsize=64)
-def _band(n: int, full: int | None, scale: int) -> tuple[npt.NDArray[np.int64], F32]:
-    """The operator of a side as a band: each output's first input and its k weights (k: the
-    widest row, a few times n/128). The dense 64 x n product spent 97% of its work on zeros."""
-    op = _side_operator(n, full, scale)
-    nonzero = op != 0
-    lo = nonzero.argmax(axis=1)
-    hi = n - nonzero[:, ::-1].argmax(axis=1)
-    k = int((hi - lo).max())
-    start = np.minimum(lo, n - k).astype(np.int64)
-    weights = np.take_along_axis(op, start[:, None] + np.arange(k), axis=1)
-    return start, np.ascontiguousarray(weights, dtype=np.float32)
-
-
-@numba.njit(cache=True, nogil=True)
-def _filter_decimate(
-    luma: F32,
-    row_start: npt.NDArray[np.int64],
-    row_weights: F32,
-    col_start: npt.NDArray[np.int64],
-    col_weights: F32,
-) -> F32:  # pragma: no cover - compiled
-    """(rows operator) @ luma @ (cols operator).T, reading only each output's band."""
-    width = luma.shape[1]
-    tmp = np.zeros((64, width), np.float32)
-    for r in range(64):
-        for j in range(row_weights.shape[1]):
-            weight = row_weights[r, j]
-            if weight != 0:
-                src = luma[row_start[r] + j]
-                for x in range(width):
-                    tmp[r, x] += weight * src[x]
-    out = np.empty((64, 64), np.float32)
-    for r in range(64):
-        for c in range(64):
-            acc = np.float32(0)
-            for j in range(col_weights.shape[1]):
-                acc += col_weights[c, j] * tmp[r, col_start[c] + j]
-            out[r, c] = acc
-    return out
+def _band(n: int, full: int | None, scale: int) -> Band:
+    """A side's operator in band form: the dense 64 x n product spent 97% of its work on
+    zeros."""
+    return band_of(_side_operator(n, full, scale))
 
 
 def hash_rgb_or_l(
