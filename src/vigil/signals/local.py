@@ -39,11 +39,25 @@ SMALL_QUERY = 400  # a query whose short side is under this (as decoded) ...
 ENLARGE = 1.4  # ... is also searched at this scale: copies are often reduced
 ENLARGED_FEATURES = 500  # the enlarged pass's strongest (spreading them cost recall on resize_0.5)
 ENLARGED_LEVELS = 7  # fewer (3) cost 6 points of recall on reduced crops for 2 ms
-ENLARGED_FAST = 8  # FAST threshold in the enlarged image, whose corners are softer (11, which
-# is 14 scaled by the contrast a 1.4x enlargement keeps, saved 0.7 ms for -0.6 points on reduced
-# crops)
-VIDEO_FAST = 8  # video frames are compressed and often soft; issue 6's recall was measured at 8
-VIDEO_FEATURES, VIDEO_POOL = 500, 1000  # a frame query: 500 spread 8x8 from the strongest 1000
+
+
+@dataclass(frozen=True)
+class _Extraction:
+    """How keypoints are taken from one kind of image."""
+
+    fast: int  # FAST threshold of the image itself
+    enlarged_fast: int  # and of it enlarged (a small query's second pass)
+    pool: int  # the strongest keypoints extracted; the known side spreads its 40 from them
+    query: int  # the query's, spread over a cells x cells grid
+    cells: int
+
+
+# Stills: FAST 14 (8 cost 1.3 ms more a query for no recall); the enlarged image keeps 8, its
+# corners being softer (11 saved 0.7 ms for -0.6 points on reduced crops).
+STILL = _Extraction(FAST_THRESHOLD, 8, POOL_FEATURES, QUERY_FEATURES, 4)
+# Video frames are compressed and often soft (issue 6's recall was measured at FAST 8), and a
+# logo or caption box would take most of the strongest keypoints: 500 spread 8x8 from 1,000.
+VIDEO = _Extraction(8, 8, 1000, 500, 8)
 
 
 @dataclass(frozen=True)
@@ -66,20 +80,15 @@ def analyse(
     caption box with hard edges otherwise takes most of the strongest keypoints, leaving few
     on the footage under it."""
     norm = normalized_gray(gray)
-    if spread_query:
-        fast, enlarged_fast, pool, n, cells = VIDEO_FAST, VIDEO_FAST, VIDEO_POOL, VIDEO_FEATURES, 8
-    else:
-        fast, enlarged_fast, pool, n, cells = (
-            FAST_THRESHOLD, ENLARGED_FAST, POOL_FEATURES, QUERY_FEATURES, 4
-        )  # fmt: skip
-    feats = extract(norm, pool, fast=fast)
+    how = VIDEO if spread_query else STILL
+    feats = extract(norm, how.pool, fast=how.fast)
     known = spread(feats)
     signs, _ = dog_samples(norm.astype(np.float32), None, known.size)
     found = None
     if query:
-        feats = spread(feats, n, cells=cells)
+        feats = spread(feats, how.query, cells=how.cells)
         small = min(gray.shape) < SMALL_QUERY  # maybe a reduced copy: look at it enlarged too
-        found = LocalQuery(_with_enlarged(norm, feats, enlarged_fast) if small else feats, norm)
+        found = LocalQuery(_with_enlarged(norm, feats, how.enlarged_fast) if small else feats, norm)
     return pack_record(known, signs), len(known.points), found
 
 

@@ -53,9 +53,9 @@ def _box_bounds(n: int, window: int) -> tuple[npt.NDArray[np.int64], npt.NDArray
     return lo, hi
 
 
-@lru_cache(maxsize=64)
 def _operator(n: int) -> F32:
-    """The 64 x n matrix of two box passes followed by decimation, for a side of length n."""
+    """The 64 x n matrix of two box passes followed by decimation, for a side of length n
+    (built once per size: :func:`_band` keeps only its band)."""
     if n == 64:
         return np.eye(64, dtype=np.float32)
     lo, hi = _box_bounds(n, _window(n))
@@ -67,7 +67,6 @@ def _operator(n: int) -> F32:
     return op.astype(np.float32)
 
 
-@lru_cache(maxsize=64)
 def _scaled_operator(n_full: int, scale: int) -> F32:
     """The full-size operator summed over blocks of ``scale`` pixels, for a side decoded at
     1/scale (libjpeg's DCT scaling makes each decoded pixel close to the mean of its block)."""
