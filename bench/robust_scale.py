@@ -8,9 +8,13 @@ unrelated shared photos and of their half-size and rotated copies (about 3% of t
 at random positions, with a random DoG grid: the descriptors keep the skew of real ones (which
 is what makes postings lists long) but no synthetic image is a copy of a real one. Negative
 queries are other unrelated photos than those 500.
-Queries are transforms of real known images (recall) and unrelated images
-(false matches), run through hashing, the local index and verification on one core; the store's
-SQL lookups are left out (they are the same as for any signal).
+A PDQ index of the same size stands beside it (the known images' PDQ hashes, the rest derived
+from the same 500 photos'), because a match looks PDQ up first and a small image that PDQ
+already found is not searched enlarged.
+Queries are transforms of real known images (recall) and unrelated images (false matches), each
+run on one core twice: as a match runs it (every image signal hashed, PDQ looked up, the robust
+search) and as the robust query alone (decode, vlocal, search). The store's SQL lookups are left
+out (they are the same as for any signal).
 """
 
 from __future__ import annotations
@@ -36,9 +40,9 @@ from PIL import Image  # noqa: E402
 from bench.common import git_rev, machine, need_shared, record, rss_mib  # noqa: E402
 from bench.robustness import jpeg, load_transforms  # noqa: E402
 from vigil.hashing import hash_bytes  # noqa: E402
-from vigil.index import LocalIndex  # noqa: E402
-from vigil.robust import verify  # noqa: E402
-from vigil.signals.local import SMALL_QUERY, _with_enlarged  # noqa: E402
+from vigil.index import HammingIndex, LocalIndex  # noqa: E402
+from vigil.robust import search  # noqa: E402
+from vigil.signals.local import SMALL_QUERY, LocalQuery, _with_enlarged  # noqa: E402
 from vigil.signals.local_algo import (  # noqa: E402
     Features,
     extract,
@@ -47,6 +51,7 @@ from vigil.signals.local_algo import (  # noqa: E402
 )
 
 CHUNK = 100_000
+PDQ_RADIUS = 31
 
 
 def real_records(photos: Path, paths: list[str]) -> list[tuple[Features, np.ndarray]]:
@@ -104,43 +109,171 @@ def _ms(times: list[float]) -> str:
     return f"mean {1000 * statistics.fmean(times):.1f} ms, p99 {1000 * p99:.1f} ms"
 
 
-def run_queries(index: LocalIndex, jobs: list[tuple[Image.Image, int]]) -> dict[str, Any]:
-    """Each query hashed as a match hashes it (every image signal: file digests, PDQ with its
-    rotations and flips, vlocal) and matched through the local index, on one core."""
-    hit = false = 0
-    times: dict[str, list[float]] = {"all": [], "vlocal": [], "index": [], "small": [], "work": []}
-    for img, truth in jobs:
-        data = jpeg(img)
+def pdq_index(photos: Path, known: list[str], donors: list[str], size: int) -> HammingIndex:
+    """``size`` PDQ hashes: the known images' own, then hashes of ``donors`` and of their 8
+    rotations and flips, each with about 32 bits flipped (clustered like a real list, as
+    ``bench.index``'s derived set; no donor is a query)."""
+
+    def hashes(path: str) -> list[str]:
+        sv = hash_bytes((photos / path).read_bytes(), path, ["pdq"], variants=True).signals["pdq"]
+        return [sv.value, *sv.variants.values()]
+
+    def rows(values: list[str]) -> np.ndarray:
+        return np.frombuffer(bytes.fromhex("".join(values)), np.uint8).reshape(-1, 32)
+
+    real = rows([hashes(p)[0] for p in known])
+    base = rows([h for p in donors for h in hashes(p)])
+    rng = np.random.default_rng(5)
+    n = max(0, size - len(real))
+    noise = [rng.integers(0, 256, (n, 32), dtype=np.uint8) for _ in range(3)]
+    derived = base[rng.integers(len(base), size=n)] ^ (noise[0] & noise[1] & noise[2])
+    index = HammingIndex()
+    index.add(range(size), np.concatenate([real, derived]))
+    index.compact()
+    return index
+
+
+def _full_match(data: bytes, index: LocalIndex, pdq: HammingIndex) -> tuple[set[int], bool, bool]:
+    """What a match does with an image: every image signal hashed (file digests, PDQ with its
+    8 rotations and flips, vlocal), PDQ's 9 values looked up, then the robust search (told
+    whether PDQ matched). Returns the ids found (PDQ or altered_copy), whether PDQ matched and
+    whether the search ran its enlarged pass."""
+    result = hash_bytes(data, "q", variants=True)
+    sv = result.signals["pdq"]
+    ids = set()
+    if sv.usable:
+        for value in [sv.value, *sv.variants.values()]:
+            ids |= {i for i, _ in pdq.query(bytes.fromhex(value), PDQ_RADIUS)}
+    by_pdq = bool(ids)
+    q = result.signals["vlocal"].payload
+    if isinstance(q, LocalQuery):
+        ids |= {a.id for a in search(index, q, by_pdq) if a.kind == "altered_copy"}
+    return ids, by_pdq, isinstance(q, LocalQuery) and "widened" in vars(q)
+
+
+def _robust(data: bytes, index: LocalIndex) -> tuple[set[int], float]:
+    """The robust query alone: decode, vlocal, search; the ids and the search's share of time."""
+    q = hash_bytes(data, "q", ["vlocal"], variants=True).signals["vlocal"].payload
+    t1 = time.perf_counter()
+    found = search(index, q) if isinstance(q, LocalQuery) else []
+    return {a.id for a in found if a.kind == "altered_copy"}, time.perf_counter() - t1
+
+
+def run_queries(index: LocalIndex, pdq: HammingIndex, jobs: list[tuple[bytes, int, bool]]
+                ) -> dict[str, Any]:  # fmt: skip
+    """Each query twice on one core: as a match runs it (:func:`_full_match`), and the robust
+    query alone (:func:`_robust`)."""
+    hits = {"all": 0, "robust": 0}
+    false = {"all": 0, "robust": 0}
+    times: dict[str, list[float]] = {k: [] for k in ("all", "robust", "index", "small", "work")}
+    second = by_pdq = 0
+    for data, truth, small in jobs:
         t0 = time.perf_counter()
-        result = hash_bytes(data, "q", variants=True)
+        ids, pdq_hit, wide = _full_match(data, index, pdq)
         t1 = time.perf_counter()
-        found = []
-        sv = result.signals["vlocal"]
-        if sv.payload is not None:
-            q = sv.payload
-            cands = index.candidates(q.features)  # type: ignore[attr-defined]
-            gray = q.gray.astype(np.float32)  # type: ignore[attr-defined]
-            found = [verify(c, q.features, gray) for c in cands]  # type: ignore[attr-defined]
+        robust_ids, search_s = _robust(data, index)
         t2 = time.perf_counter()
-        hash_bytes(data, "q", ["vlocal"], variants=True)
-        t3 = time.perf_counter()
-        ids = {a.id for a in found if a is not None and a.kind == "altered_copy"}
-        hit += truth >= 0 and truth in ids
-        false += truth < 0 and bool(ids)
-        if truth < 0 and ids and os.environ.get("VIGIL_BENCH_DEBUG"):
-            print("false match", ids, [a for a in found if a is not None and a.id in ids])
-        times["all"].append(t2 - t0)
-        times["vlocal"].append(t3 - t2 + t2 - t1)
-        times["index"].append(t2 - t1)
-        times["small" if min(img.size) < SMALL_QUERY else "work"].append(t2 - t0)
-    pos = sum(t >= 0 for _, t in jobs)
+        for key, found in (("all", ids), ("robust", robust_ids)):
+            hits[key] += truth >= 0 and truth in found
+            false[key] += truth < 0 and bool(found)
+        second += wide
+        by_pdq += small and pdq_hit
+        times["all"].append(t1 - t0)
+        times["robust"].append(t2 - t1)
+        times["index"].append(search_s)
+        times["small" if small else "work"].append(t1 - t0)
+    pos = sum(t >= 0 for _, t, _ in jobs)
     return {
-        "recall": hit / max(pos, 1),
+        "recall": {k: v / max(pos, 1) for k, v in hits.items()},
         "false": false,
         "neg": len(jobs) - pos,
         "n_small": len(times["small"]),
+        "second": second,
+        "small_by_pdq": by_pdq,
         **{k: _ms(v) for k, v in times.items() if v},
     }
+
+
+def query_jobs(photos: Path, split: dict[str, list[str]], count: int
+               ) -> list[tuple[bytes, int, bool]]:  # fmt: skip
+    """``count`` random transforms of known images and ``count`` unrelated photos, as JPEG
+    files: (bytes, the known image's id or -1, whether it is small)."""
+    known = split["known"]
+    transforms = load_transforms()
+    rng = random.Random(3)
+    donors = [Image.open(photos / p).convert("RGB") for p in split["unrelated"][:100]]
+    images = []
+    for _ in range(count):
+        i = rng.randrange(len(known))
+        name, fn = transforms[rng.randrange(len(transforms))]
+        img = Image.open(photos / known[i]).convert("RGB")
+        images.append((fn(img, random.Random(f"{known[i]}/{name}"), donors), i))
+    for p in rng.sample(split["unrelated"][500:], count):
+        images.append((Image.open(photos / p).convert("RGB"), -1))
+    return [(jpeg(img), i, min(img.size) < SMALL_QUERY) for img, i in images]
+
+
+def build_index(photos: Path, split: dict[str, list[str]], size: int) -> dict[str, Any]:
+    """The local index of ``size`` images, built, compacted, saved and loaded back."""
+    rss0 = rss_mib()
+    index = LocalIndex()
+    index.pending.extend(enumerate(real_records(photos, split["known"])))
+    pool = descriptor_pool(photos, split["unrelated"][:500])
+    out: dict[str, Any] = {"build_s": build(index, pool, max(0, size - len(index)), len(index))}
+    index._seal()
+    t0 = time.perf_counter()
+    index.compact()  # as the store does after a bulk import
+    out["compact_s"] = time.perf_counter() - t0
+    out["bytes_per"] = index.nbytes / len(index)
+    out["rss"] = rss_mib() - rss0
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        index.save(tmp)
+        out["save_s"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        out["index"] = LocalIndex.load(tmp)
+        out["load_s"] = time.perf_counter() - t0
+    return out
+
+
+def report(args: argparse.Namespace, built: dict[str, Any], res: dict[str, Any], n_known: int
+           ) -> str:  # fmt: skip
+    bytes_per = built["bytes_per"]
+    recall, false = res["recall"], res["false"]
+    return "\n".join(
+        [
+            "## Robust matching at scale (issue 3)",
+            "",
+            f"`python -m bench.robust_scale --size {args.size} --queries {args.queries}` "
+            f"(commit {git_rev()}), {machine()}.",
+            "",
+            f"- Index: {len(built['index']):,} known images ({n_known} real; the rest synthetic, "
+            "each 40 keypoints drawn from the real descriptors of 500 unrelated photos and their "
+            "resized and rotated copies, 3% of bits flipped, random positions); built in "
+            f"{built['build_s']:.0f} s and compacted into one segment in "
+            f"{built['compact_s']:.0f} s, as the store does after a bulk import.",
+            f"- Index bytes per known image: {bytes_per:.0f} (resident growth "
+            f"{built['rss'] / 1024:.2f} GiB); at 10 million images: "
+            f"{bytes_per * 1e7 / 2**30:.1f} GiB. Saved in {built['save_s']:.1f} s, loaded in "
+            f"{built['load_s']:.1f} s (queries below run on the loaded copy).",
+            f"- PDQ index beside it: {args.size:,} hashes ({n_known} of the known images, the "
+            "rest derived from the PDQ hashes of the same 500 unrelated photos and their 8 "
+            "rotations and flips, about 32 bits flipped).",
+            f"- Queries, one core: {args.queries} random transforms of known images and "
+            f"{res['neg']} unrelated photos, each JPEG-encoded beforehand.",
+            f"- **Robust query** (decode, vlocal, index lookup, verification): {res['robust']}; "
+            f"of which lookup and verification {res['index']}. Recall {recall['robust']:.3f} "
+            f"(altered_copy of the right image), {false['robust']} false matches.",
+            "- **Whole match** (file digests, PDQ of the image's 8 rotations and flips and "
+            f"their 8 lookups at {args.size:,}, vlocal, index lookup, verification): "
+            f"{res['all']}. Of queries of working size (short side {SMALL_QUERY} px or more): "
+            f"{res['work']}; of "
+            f"the {res['n_small']} smaller ones: {res.get('small', '-')} ({res['small_by_pdq']} "
+            f"already matched by PDQ; {res['second']} searched enlarged too). Recall "
+            f"{recall['all']:.3f} (the right image found by PDQ or as an altered_copy), "
+            f"{false['all']} unrelated photos matched.",
+        ]
+    )
 
 
 def main() -> None:
@@ -152,65 +285,10 @@ def main() -> None:
     shared = need_shared()
     split = json.loads((shared / "splits" / "robustness.json").read_text())
     photos = shared / "photos"
-    known = split["known"]
-    rss0 = rss_mib()
-    index = LocalIndex()
-    real = real_records(photos, known)
-    index.pending.extend(enumerate(real))
-    pool = descriptor_pool(photos, split["unrelated"][:500])
-    build_s = build(index, pool, max(0, args.size - len(known)), len(known))
-    index._seal()
-    t0 = time.perf_counter()
-    index.compact()  # as the store does after a bulk import
-    compact_s = time.perf_counter() - t0
-    bytes_per = index.nbytes / len(index)
-    rss = rss_mib() - rss0
-    with tempfile.TemporaryDirectory() as tmp:
-        t0 = time.perf_counter()
-        index.save(tmp)
-        save_s = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        index = LocalIndex.load(tmp)
-        load_s = time.perf_counter() - t0
-    transforms = load_transforms()
-    rng = random.Random(3)
-    pool = [Image.open(photos / p).convert("RGB") for p in split["unrelated"][:100]]
-    jobs = []
-    for _ in range(args.queries):
-        i = rng.randrange(len(known))
-        name, fn = transforms[rng.randrange(len(transforms))]
-        img = Image.open(photos / known[i]).convert("RGB")
-        jobs.append((fn(img, random.Random(f"{known[i]}/{name}"), pool), i))
-    for p in rng.sample(split["unrelated"][500:], args.queries):
-        jobs.append((Image.open(photos / p).convert("RGB"), -1))
-    res = run_queries(index, jobs)
-    body = "\n".join(
-        [
-            "## Robust matching at scale (issue 3)",
-            "",
-            f"`python -m bench.robust_scale --size {args.size} --queries {args.queries}` "
-            f"(commit {git_rev()}), {machine()}.",
-            "",
-            f"- Index: {len(index):,} known images ({len(known)} real; the rest synthetic, each 40 "
-            "keypoints drawn from the real descriptors of 500 unrelated photos and their resized "
-            f"and rotated copies, 3% of bits flipped, random positions); built in {build_s:.0f} s "
-            f"and compacted into one segment in {compact_s:.0f} s, as the store does after a "
-            "bulk import.",
-            f"- Index bytes per known image: {bytes_per:.0f} (resident growth "
-            f"{rss / 1024:.2f} GiB); at 10 million images: {bytes_per * 1e7 / 2**30:.1f} GiB. "
-            f"Saved in {save_s:.1f} s, loaded in {load_s:.1f} s (queries below run on the "
-            "loaded copy).",
-            f"- Queries, one core: {args.queries} random transforms of known images (recall "
-            f"{res['recall']:.3f}, altered_copy only) and {res['neg']} unrelated photos "
-            f"({res['false']} false matches).",
-            f"- Query time, one core, hashing every image signal (file digests, PDQ with its 8 "
-            f"rotations and flips, vlocal) + index + verification: {res['all']}. Of queries of "
-            f"working size (short side {SMALL_QUERY} px or more): {res['work']}; of the "
-            f"{res['n_small']} smaller ones (searched enlarged too): {res.get('small', '-')}.",
-            f"- Of which: decode + vlocal + index + verification {res['vlocal']}; index lookup "
-            f"and verification {res['index']}.",
-        ]
-    )
+    built = build_index(photos, split, args.size)
+    pdq = pdq_index(photos, split["known"], split["unrelated"][:500], args.size)
+    res = run_queries(built["index"], pdq, query_jobs(photos, split, args.queries))
+    body = report(args, built, res, len(split["known"]))
     print(body)
     if not args.no_record:
         record("robust-scale", body)

@@ -14,6 +14,7 @@ from vigil.hashing import HashResult, hash_bytes
 from vigil.index import LocalIndex
 from vigil.lists import Entry
 from vigil.match import Match, Matcher
+from vigil.robust import search
 from vigil.signals.local import LocalQuery, VLocal
 from vigil.signals.local_algo import QUERY_FEATURES, Features
 from vigil.store import Store
@@ -83,26 +84,66 @@ def test_altered_copies_are_found_where_pdq_is_not(
     assert [x.entry.key for x in matches] == ["k0"]  # nothing else matched
 
 
+def reduced(img: Image.Image) -> bytes:
+    """Cropped by 10%, reduced to 2/3 and saved at JPEG quality 50: short side under 400 px."""
+    w, h = img.size
+    buf = io.BytesIO()
+    crop(img, 0.1).resize((w * 2 // 3, h * 2 // 3)).save(buf, "JPEG", quality=50)
+    return buf.getvalue()
+
+
+def local_query(result: HashResult) -> LocalQuery:
+    query = result.signals["vlocal"].payload
+    assert isinstance(query, LocalQuery)
+    return query
+
+
 def test_a_reduced_copy_is_searched_enlarged_and_found(
     robust_store: Store, known_photos: list[Path]
 ) -> None:
     original = Image.open(known_photos[0]).convert("RGB")
-    w, h = original.size
-    small = crop(original, 0.1).resize((w * 2 // 3, h * 2 // 3))  # short side under 400 px
-    buf = io.BytesIO()
-    small.save(buf, "JPEG", quality=50)
-    result = hash_bytes(buf.getvalue(), "query", variants=True)
-    query = result.signals["vlocal"].payload
-    assert isinstance(query, LocalQuery)
-    assert len(query.features.points) > QUERY_FEATURES  # its enlarged keypoints too
+    result = hash_bytes(reduced(original), "query", variants=True)
+    query = local_query(result)
+    assert query.small
+    assert "widened" not in vars(query)  # the enlarged pass runs only when a search needs it
     (m,) = [m for m in Matcher(robust_store).match_result(result) if m.entry.key == "k0"]
     assert m.kind == "altered_copy"
     assert m.region is not None
     assert 0.7 < m.region.scale < 0.95  # reduced to 0.74, then brought to 400 px: 0.83
+    assert len(query.widened.points) > QUERY_FEATURES  # it ran: its keypoints were added
+    first_pass_only = LocalQuery(query.features, query.gray)
+    assert search(robust_store.index("vlocal"), first_pass_only) == []
     # a copy of working size is searched once
-    same = hash_bytes(jpeg(original), "query", variants=True).signals["vlocal"].payload
-    assert isinstance(same, LocalQuery)
-    assert len(same.features.points) <= QUERY_FEATURES
+    same = local_query(hash_bytes(jpeg(original), "query", variants=True))
+    assert not same.small
+    assert same.widened is same.features
+
+
+def test_a_small_query_already_found_whole_is_not_searched_enlarged(
+    robust_store: Store, known_photos: list[Path], unrelated_photos: list[Path]
+) -> None:
+    # a crop: the first pass finds it, covering the whole query
+    cropped = Image.open(known_photos[0]).convert("RGB")
+    result = hash_bytes(jpeg(crop(cropped, 0.25)), "query", variants=True)
+    assert [m.kind for m in Matcher(robust_store).match_result(result)] == ["altered_copy"]
+    assert local_query(result).small
+    assert "widened" not in vars(local_query(result))
+    # a half-size copy: PDQ finds it, the first pass alone would not have
+    original = Image.open(known_photos[1]).convert("RGB")
+    half = original.resize((original.width // 2, original.height // 2))
+    result = hash_bytes(jpeg(half), "query", variants=True)
+    assert [m.kind for m in Matcher(robust_store).match_result(result)] == ["near_duplicate"]
+    query = local_query(result)
+    assert "widened" not in vars(query)
+    search(robust_store.index("vlocal"), query)
+    assert "widened" in vars(query)
+    # an unrelated small photo is searched enlarged too, and matches nothing
+    other = Image.open(unrelated_photos[0]).convert("RGB")
+    result = hash_bytes(
+        jpeg(other.resize((other.width // 2, other.height // 2))), "q", variants=True
+    )
+    assert Matcher(robust_store).match_result(result) == []
+    assert "widened" in vars(local_query(result))
 
 
 def test_the_region_names_what_survived_a_crop(

@@ -22,7 +22,7 @@ from vigil.evidence.base import Evidence
 from vigil.hashing import HashResult
 from vigil.index import HammingIndex, LocalIndex
 from vigil.lists.model import Entry, normalized_signal
-from vigil.robust import FRAME, Alignment, verify
+from vigil.robust import FRAME, Alignment, search, verify
 from vigil.signals import SignalValue, registry
 from vigil.signals.local import LocalQuery
 from vigil.signals.video_local import VideoLocalQuery, parse_local_frames
@@ -127,16 +127,15 @@ class Matcher:
                 )
         return found
 
-    def _match_local(self, sv: SignalValue) -> list[Match]:
-        """Verified robust matches of a query image (its vlocal payload)."""
+    def _match_local(self, sv: SignalValue, matched: bool) -> list[Match]:
+        """Verified robust matches of a query image (its vlocal payload); ``matched``: the
+        image already matched as a whole (see :func:`vigil.robust.search`)."""
         query = sv.payload
         if not isinstance(query, LocalQuery):
             return []
         index = self._index(sv.type)
         assert isinstance(index, LocalIndex)
-        gray = query.gray.astype(np.float32)
-        verified = [verify(c, query.features, gray) for c in index.candidates(query.features)]
-        aligned = {a.id: a for a in verified if a is not None}
+        aligned = {a.id: a for a in search(index, query, matched)}
         described = self.store.describe_signals(list(aligned))
         out = []
         for sid, al in aligned.items():
@@ -159,8 +158,9 @@ class Matcher:
         mask = (1 << FRAME_BITS) - 1
         for t, frame in query.frames:
             gray = frame.gray.astype(np.float32)
-            for cand in index.candidates(frame.features):
-                al = verify(cand, frame.features, gray, FRAME)
+            feats = frame.widened  # frames are searched in one pass, enlarged too when small
+            for cand in index.candidates(feats):
+                al = verify(cand, feats, gray, FRAME)
                 if al is not None and al.kind == "altered_copy":
                     # on vPDQ's 0-31 scale, by how much of the known frame matched: with a
                     # moving camera, neighbouring frames agree where they overlap
@@ -215,20 +215,17 @@ class Matcher:
         hash before a perceptual one, then the smallest distance), with every signal type that
         matched in ``via``. Unusable values (e.g. low-quality PDQ) are skipped."""
         found: dict[tuple[str, str], list[Match]] = {}
+        usable = [sv for sv in signals.values() if sv.usable]
+        # robust signals last: an image that already matched as a whole is searched once
+        usable.sort(key=lambda sv: registry.get(sv.type).kind in ("local", "local_frames"))
         self._synced = {}
         try:
-            for sv in signals.values():
-                if not sv.usable:
-                    continue
-                kind = registry.get(sv.type).kind
-                if kind in ("local", "local_frames"):
-                    local = self._match_local if kind == "local" else self._match_local_video
-                    for m in local(sv):
-                        found.setdefault((m.list, m.entry.key), []).append(m)
-                    continue
-                for variant, value in [("original", sv.value), *sv.variants.items()]:
-                    for m in self.match_value(sv.type, value, variant):
-                        found.setdefault((m.list, m.entry.key), []).append(m)
+            for sv in usable:
+                whole = any(
+                    m.kind in ("exact", "near_duplicate") for ms in found.values() for m in ms
+                )
+                for m in self._match_signal(sv, whole):
+                    found.setdefault((m.list, m.entry.key), []).append(m)
         finally:
             self._synced = None
         best = []
@@ -237,6 +234,15 @@ class Matcher:
             via = tuple(dict.fromkeys(m.signal_type for m in ms))
             best.append(dataclasses.replace(ms[0], via=via))
         return sorted(best, key=lambda m: (KINDS.index(m.kind), m.distance, m.list, m.entry.key))
+
+    def _match_signal(self, sv: SignalValue, matched: bool) -> list[Match]:
+        kind = registry.get(sv.type).kind
+        if kind == "local":
+            return self._match_local(sv, matched)
+        if kind == "local_frames":
+            return self._match_local_video(sv)
+        pairs = [("original", sv.value), *sv.variants.items()]
+        return [m for variant, value in pairs for m in self.match_value(sv.type, value, variant)]
 
     def match_evidence(self, items: Iterable[Evidence]) -> list[Match]:
         """Listed models named in a file's evidence: the hashes its generator metadata gives

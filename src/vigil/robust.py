@@ -26,11 +26,12 @@ import numba
 import numpy as np
 import numpy.typing as npt
 
-from vigil.index.local import Candidate
+from vigil.index.local import Candidate, LocalIndex
 from vigil.index.local_kernels import popcount64
+from vigil.signals.local import LocalQuery
 from vigil.signals.local_algo import GRID, Features, dog_samples
 
-__all__ = ["FRAME", "IMAGE", "Alignment", "Rules", "verify"]
+__all__ = ["FRAME", "IMAGE", "Alignment", "Rules", "search", "verify"]
 
 MIN_INLIERS = 6
 ALTERED_AGREEMENT = 0.75  # share of grid signs in view that agree: altered_copy
@@ -41,6 +42,7 @@ CELL_AGREE = 13  # signs of 16 that must agree for a cell to count as matched
 SHARED_CELLS = (
     0.25  # share of the known image's cells that must match (and 8 inliers): shared_scene
 )
+WHOLE_QUERY = 0.6  # an altered_copy covering this share of the query: the query is that image
 Box = tuple[float, float, float, float]
 
 
@@ -224,3 +226,30 @@ def verify(
     scale = float(np.hypot(m[0, 0], m[1, 0]))
     rotation = float(np.degrees(np.arctan2(m[1, 0], m[0, 0])))
     return Alignment(cand.id, kind, score, inliers, coverage, kbox, qbox, scale, rotation)
+
+
+def _whole(al: Alignment) -> bool:
+    x0, y0, x1, y1 = al.query_region
+    return al.kind == "altered_copy" and (x1 - x0) * (y1 - y0) >= WHOLE_QUERY
+
+
+def _verified(index: LocalIndex, feats: Features, gray: npt.NDArray[np.float32]) -> list[Alignment]:
+    found = (verify(c, feats, gray) for c in index.candidates(feats))
+    return [a for a in found if a is not None]
+
+
+def search(index: LocalIndex, query: LocalQuery, matched: bool = False) -> list[Alignment]:
+    """The verified robust matches of a query image.
+
+    A small image is searched a second time with the keypoints of it enlarged too (a reduced
+    copy shows a known image's finer keypoints only then), unless it already matched as a
+    whole: ``matched`` (an exact or PDQ match found before), or an ``altered_copy`` of the
+    first pass covering most of the query. Then the second pass could only find another
+    known image in what is left of the query, and it costs as much again as the first
+    (an ORB pass on twice the pixels, 500 more lookups)."""
+    gray = query.gray.astype(np.float32)
+    found = _verified(index, query.features, gray)
+    if query.small and not matched and not any(_whole(a) for a in found):
+        wider = _verified(index, query.widened, gray)
+        return list(({a.id: a for a in found} | {a.id: a for a in wider}).values())
+    return found

@@ -2,14 +2,16 @@
 
 The value of a known image (what lists carry) is a hex record of up to 40 spread keypoints
 and the 32x32 DoG grid; see :mod:`vigil.signals.local_algo`. A query needs more than its value:
-matching reads 300 keypoints (800 for a small image) and the image itself (to verify candidates
-densely), so computing the signal for a query keeps them in :attr:`SignalValue.payload`.
+matching reads 300 keypoints (and 500 more of a small image, enlarged) and the image itself (to
+verify candidates densely), so computing the signal for a query keeps them in
+:attr:`SignalValue.payload`.
 Robust matching therefore needs the image (or video frame), not only a hash sent by a client.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import cv2
 import numpy as np
@@ -62,10 +64,25 @@ VIDEO = _Extraction(8, 8, 1000, 500, 8)
 
 @dataclass(frozen=True)
 class LocalQuery:
-    """What robust matching reads from a query image."""
+    """What robust matching reads from a query image: its keypoints and its normalised grey
+    image. A small image (maybe a reduced copy) also has the keypoints of it enlarged, in
+    :attr:`widened`, computed when first read: an image search reads them only when the
+    first pass did not already find the query as a whole (:func:`vigil.robust.search`)."""
 
     features: Features
     gray: npt.NDArray[np.uint8]  # 8 bits: cheap to send from a scan worker to the matcher
+    enlarged_fast: int = 0  # FAST threshold of the enlarged pass; 0: not small, no such pass
+
+    @property
+    def small(self) -> bool:
+        return self.enlarged_fast > 0
+
+    @cached_property
+    def widened(self) -> Features:
+        """:attr:`features` plus, for a small image, the keypoints of it enlarged."""
+        if not self.small:
+            return self.features
+        return _with_enlarged(self.gray, self.features, self.enlarged_fast)
 
 
 def analyse(
@@ -88,7 +105,7 @@ def analyse(
     if query:
         feats = spread(feats, how.query, cells=how.cells)
         small = min(gray.shape) < SMALL_QUERY  # maybe a reduced copy: look at it enlarged too
-        found = LocalQuery(_with_enlarged(norm, feats, how.enlarged_fast) if small else feats, norm)
+        found = LocalQuery(feats, norm, how.enlarged_fast if small else 0)
     return pack_record(known, signs), len(known.points), found
 
 
