@@ -22,11 +22,14 @@ from vigil.signals.base import Content, SignalExample, SignalType, SignalValue, 
 from vigil.signals.local_algo import (
     DECODE_MIN_SIDE,
     FAST_THRESHOLD,
+    KNOWN_CELLS,
+    KNOWN_FEATURES,
     POOL_FEATURES,
     QUERY_FEATURES,
     Features,
     dog_samples,
     extract,
+    head,
     normalized_gray,
     pack_record,
     spread,
@@ -99,13 +102,16 @@ def analyse(
     norm = normalized_gray(gray)
     how = VIDEO if spread_query else STILL
     feats = extract(norm, how.pool, fast=how.fast)
-    known = spread(feats)
+    wide = spread(feats, how.query, cells=how.cells) if query else None
+    if wide is not None and how.cells == KNOWN_CELLS:
+        known = head(wide, KNOWN_FEATURES)  # a spread starts with the spread of fewer
+    else:
+        known = spread(feats)
     signs, _ = dog_samples(norm.astype(np.float32), None, known.size)
     found = None
-    if query:
-        feats = spread(feats, how.query, cells=how.cells)
+    if wide is not None:
         small = min(gray.shape) < SMALL_QUERY  # maybe a reduced copy: look at it enlarged too
-        found = LocalQuery(feats, norm, how.enlarged_fast if small else 0)
+        found = LocalQuery(wide, norm, how.enlarged_fast if small else 0)
     return pack_record(known, signs), len(known.points), found
 
 

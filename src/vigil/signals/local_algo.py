@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
+from functools import lru_cache
 
 import cv2
 import numpy as np
@@ -23,6 +24,7 @@ from vigil.signals.band import area_band, band_product
 
 __all__ = [
     "GRID",
+    "KNOWN_CELLS",
     "KNOWN_FEATURES",
     "POOL_FEATURES",
     "QUERY_FEATURES",
@@ -30,6 +32,7 @@ __all__ = [
     "dog_samples",
     "extract",
     "feature_keys",
+    "head",
     "normalized_gray",
     "pack_record",
     "spread",
@@ -37,6 +40,7 @@ __all__ = [
 ]
 
 KNOWN_FEATURES = 40
+KNOWN_CELLS = 4  # spread over a 4 x 4 grid
 POOL_FEATURES = 500  # the strongest keypoints of an image, that both sides spread theirs from
 # (600 let weaker, less repeatable keypoints into a known image's 40: -1.4 points on reduced crops)
 QUERY_FEATURES = 300  # spread: as many true matches as all 500, with 40% fewer lookups
@@ -95,21 +99,6 @@ def _orb(n: int, levels: int, fast: int) -> cv2.ORB:
     )
 
 
-def _spread(points: npt.NDArray[np.float32], response: npt.NDArray[np.float32],
-            size: tuple[int, int], k: int, cells: int = 4) -> npt.NDArray[np.intp]:  # fmt: skip
-    """The k strongest keypoints taken in turn from each grid cell (round robin by rank)."""
-    w, h = size
-    cx = np.minimum((points[:, 0] * cells / w).astype(np.intp), cells - 1)
-    cy = np.minimum((points[:, 1] * cells / h).astype(np.intp), cells - 1)
-    cell = cy * cells + cx
-    order = np.lexsort((-response, cell))  # by cell, strongest first
-    sorted_cells = cell[order]
-    starts = np.searchsorted(sorted_cells, sorted_cells, side="left")
-    rank = np.arange(len(order)) - starts
-    pick = order[np.lexsort((-response[order], rank))][:k]
-    return np.asarray(pick, dtype=np.intp)
-
-
 def extract(
     gray: npt.NDArray[np.uint8],
     n: int = POOL_FEATURES,
@@ -122,18 +111,32 @@ def extract(
     keypoints, desc = _orb(n, levels, fast).detectAndCompute(gray, None)
     if desc is None or not keypoints:
         return Features(np.zeros((0, 2), np.float32), np.zeros((0, 32), np.uint8), (w, h))
-    points = np.array([kp.pt for kp in keypoints], dtype=np.float32)
+    points = np.asarray(cv2.KeyPoint.convert(keypoints), dtype=np.float32).reshape(-1, 2)
     response = np.array([kp.response for kp in keypoints], dtype=np.float32)
     order = np.argsort(-response, kind="stable")
     return Features(points[order], np.ascontiguousarray(desc[order], np.uint8), (w, h))
 
 
-def spread(feats: Features, k: int = KNOWN_FEATURES, cells: int = 4) -> Features:
-    """``k`` of the keypoints spread over a ``cells`` x ``cells`` grid of the image: the
-    strongest of each cell in turn."""
-    response = -np.arange(len(feats.points), dtype=np.float32)  # extract() sorted them
-    pick = _spread(feats.points, response, feats.size, k, cells)
+def spread(feats: Features, k: int = KNOWN_FEATURES, cells: int = KNOWN_CELLS) -> Features:
+    """``k`` of the keypoints (strongest first, as :func:`extract` orders them) spread over a
+    ``cells`` x ``cells`` grid of the image: the strongest of each cell, then the second
+    strongest of each, and so on, in order of strength within a round. So the first ``j``
+    keypoints of a spread are the spread of ``j`` over the same grid."""
+    n = len(feats.points)
+    w, h = feats.size
+    cx = np.minimum((feats.points[:, 0] * cells / w).astype(np.intp), cells - 1)
+    cy = np.minimum((feats.points[:, 1] * cells / h).astype(np.intp), cells - 1)
+    cell = cy * cells + cx
+    by_cell = np.argsort(cell, kind="stable")  # by cell, strongest first within one
+    in_cell = cell[by_cell]
+    rank = np.arange(n) - np.searchsorted(in_cell, in_cell)
+    pick = by_cell[np.argsort(rank * n + by_cell)][:k]  # by round, then strength
     return Features(feats.points[pick], feats.descriptors[pick], feats.size)
+
+
+def head(feats: Features, k: int) -> Features:
+    """The first ``k`` keypoints."""
+    return Features(feats.points[:k], feats.descriptors[:k], feats.size)
 
 
 def _bits_value(bits: npt.NDArray[np.uint8], which: tuple[int, ...]) -> npt.NDArray[np.uint32]:
@@ -146,6 +149,15 @@ def feature_keys(
     """The 24-bit index keys (one per table) and the 24-bit check of each descriptor."""
     bits = np.unpackbits(desc, axis=1)
     return [_bits_value(bits, k) for k in KEYS], _bits_value(bits, CHECK)
+
+
+@lru_cache(maxsize=256)
+def _grid_points(kw: int, kh: int) -> npt.NDArray[np.float64]:
+    """The GRID x GRID sampling points of a known image of size (kw, kh), row by row."""
+    gx, gy = np.meshgrid((np.arange(GRID) + 0.5) * kw / GRID, (np.arange(GRID) + 0.5) * kh / GRID)
+    pts = np.stack([gx.ravel(), gy.ravel()], 1)
+    pts.flags.writeable = False  # shared by every call
+    return pts
 
 
 def dog_samples(
@@ -170,8 +182,7 @@ def dog_samples(
     sigma = 0.5 * cell * factor
     fine = cv2.GaussianBlur(small, (0, 0), sigma)
     coarse = cv2.GaussianBlur(small, (0, 0), sigma * 2.5)
-    gx, gy = np.meshgrid((np.arange(GRID) + 0.5) * kw / GRID, (np.arange(GRID) + 0.5) * kh / GRID)
-    pts = np.stack([gx.ravel(), gy.ravel()], 1)
+    pts = _grid_points(kw, kh)
     if transform is not None:
         pts = pts @ transform[:, :2].T + transform[:, 2]
     inside = (pts[:, 0] >= 1) & (pts[:, 0] < w - 1) & (pts[:, 1] >= 1) & (pts[:, 1] < h - 1)
