@@ -59,14 +59,6 @@ def table_keys(dirs: U32, packs: U32) -> U32:
 
 
 @numba.njit(cache=True, nogil=True)
-def _popcount32(x: int) -> int:  # pragma: no cover - compiled
-    x = x - ((x >> 1) & 0x55555555)
-    x = (x & 0x33333333) + ((x >> 2) & 0x33333333)
-    x = (x + (x >> 4)) & 0x0F0F0F0F
-    return ((x * 0x01010101) & 0xFFFFFFFF) >> 24
-
-
-@numba.njit(cache=True, nogil=True)
 def _lower(packs: U32, lo: I64, hi: I64, value: I64) -> I64:  # pragma: no cover - compiled
     """First position in packs[lo:hi] (sorted) whose word is >= value."""
     while lo < hi:
@@ -117,18 +109,19 @@ def lookup(
         start = first if base == 0 else _lower(packs, first, last, base)
         end = last if key & low_mask == low_mask else _lower(packs, start, last, base + (1 << 24))
         want = np.int64(qchecks[qi]) & CHECK_MASK
-        limit = max_check
         if end - start > max_run:
             start = _lower(packs, start, end, base | want)
             stop = min(end, start + max_run + 1)
             end = start  # an exact (key, check) run is short unless a stop word: walk it
             while end < stop and np.int64(packs[end]) == base | want:
                 end += 1
-            limit = 0
             if end - start > max_run:
                 continue
         for p in range(start, end):
-            if _popcount32((packs[p] & CHECK_MASK) ^ want) > limit:
+            x = (np.uint32(packs[p]) ^ np.uint32(want)) & np.uint32(CHECK_MASK)
+            for _ in range(max_check):  # clear the lowest set bit: at most max_check differ?
+                x &= x - np.uint32(1)
+            if x:
                 continue
             fid = fids[p]
             if check_alive and not alive[np.uint64(fid) // np.uint64(PER_IMAGE)]:
