@@ -12,6 +12,7 @@ from PIL import Image
 from vigil.errors import InvalidSignal, UsageError
 from vigil.hashing import HashResult, hash_bytes
 from vigil.index import LocalIndex
+from vigil.index.local import Pairs
 from vigil.lists import Entry
 from vigil.match import Match, Matcher
 from vigil.robust import search
@@ -254,3 +255,32 @@ def test_robust_matching_through_each_store(store: Store, known_photos: list[Pat
     assert m.kind == "altered_copy"
     store.remove_entries("known", ["k"])
     assert best(store, query) == []
+
+
+def test_a_query_looked_up_in_two_parts_gets_the_same_candidates(known_photos: list[Path]) -> None:
+    values = [
+        bytes.fromhex(hash_bytes(p.read_bytes()).signals["vlocal"].value) for p in known_photos
+    ]
+    query = local_query(hash_bytes(reduced(Image.open(known_photos[4])), variants=True))
+    index = LocalIndex()
+    index.add(range(5), values[:5])
+    index.lookup(query.features)  # seals the pending images into a segment
+    index.add([5], values[5:6])
+    index.lookup(query.features)  # a second segment: pairs are kept per segment
+    assert len(index.segments) == 2
+    wide, n = query.widened, len(query.features.points)
+    extra = Features(wide.points[n:], wide.descriptors[n:], wide.size)
+
+    def found(pairs: Pairs | None) -> list[tuple[int, list[tuple[int, int]]]]:
+        cands = index.candidates(wide, pairs=pairs)
+        return sorted((c.id, sorted(map(tuple, c.pairs.tolist()))) for c in cands)
+
+    whole = found(None)
+    assert 4 in [i for i, _ in whole]
+    parts = index.lookup(query.features) + index.lookup(extra, first=n)
+    assert found(parts) == whole
+    index.add([6], values[4:5])  # merged with the second segment: two segments still
+    assert found(parts) == found(None) != whole  # the pairs were stale: looked up again
+    assert len(index.segments) == 2
+    with pytest.raises(ValueError, match="different states"):
+        parts + index.lookup(extra, first=n)

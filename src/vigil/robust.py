@@ -26,7 +26,7 @@ import numba
 import numpy as np
 import numpy.typing as npt
 
-from vigil.index.local import Candidate, LocalIndex
+from vigil.index.local import Candidate, LocalIndex, Pairs
 from vigil.index.local_kernels import popcount64
 from vigil.signals.local import LocalQuery
 from vigil.signals.local_algo import GRID, Features, dog_samples
@@ -233,8 +233,9 @@ def _whole(al: Alignment) -> bool:
     return al.kind == "altered_copy" and (x1 - x0) * (y1 - y0) >= WHOLE_QUERY
 
 
-def _verified(index: LocalIndex, feats: Features, gray: npt.NDArray[np.float32]) -> list[Alignment]:
-    found = (verify(c, feats, gray) for c in index.candidates(feats))
+def _verified(index: LocalIndex, feats: Features, gray: npt.NDArray[np.float32],
+              pairs: Pairs | None) -> list[Alignment]:  # fmt: skip
+    found = (verify(c, feats, gray) for c in index.candidates(feats, pairs=pairs))
     return [a for a in found if a is not None]
 
 
@@ -248,8 +249,13 @@ def search(index: LocalIndex, query: LocalQuery, matched: bool = False) -> list[
     known image in what is left of the query, and it costs as much again as the first
     (an ORB pass on twice the pixels, 500 more lookups)."""
     gray = query.gray.astype(np.float32)
-    found = _verified(index, query.features, gray)
-    if query.small and not matched and not any(_whole(a) for a in found):
-        wider = _verified(index, query.widened, gray)
+    maybe_again = query.small and not matched
+    first = index.lookup(query.features) if maybe_again else None  # kept for a second pass
+    found = _verified(index, query.features, gray, first)
+    if first is not None and not any(_whole(a) for a in found):
+        wide = query.widened  # the first pass's keypoints, then the enlarged image's
+        n = len(query.features.points)
+        extra = Features(wide.points[n:], wide.descriptors[n:], wide.size)
+        wider = _verified(index, wide, gray, first + index.lookup(extra, first=n))
         return list(({a.id: a for a in found} | {a.id: a for a in wider}).values())
     return found

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,7 +33,7 @@ from vigil.index.local_kernels import (
 )
 from vigil.signals.local_algo import KEYS, KNOWN_FEATURES, Features, feature_keys, unpack_record
 
-__all__ = ["Candidate", "LocalIndex"]
+__all__ = ["Candidate", "LocalIndex", "Pairs"]
 
 K = KNOWN_FEATURES
 FORMAT = "vigil-local-index"
@@ -62,7 +62,30 @@ class Candidate:
     pairs: npt.NDArray[np.int64]  # (n, 2)
 
 
-Table = tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32], npt.NDArray[np.uint32]]
+U32 = npt.NDArray[np.uint32]
+Table = tuple[U32, U32, U32]
+
+
+@dataclass(frozen=True)
+class Pairs:
+    """A query's (query keypoint, known feature id) pairs with each of the index's segments, as
+    they were when looked up (:meth:`LocalIndex.lookup`)."""
+
+    segments: tuple[Segment, ...]
+    pairs: list[tuple[npt.NDArray[np.int32], U32]]
+
+    def of(self, segments: list[Segment]) -> bool:
+        """Whether these are pairs with exactly these segments (not since merged or added to)."""
+        return len(segments) == len(self.segments) and all(
+            a is b for a, b in zip(segments, self.segments, strict=True)
+        )
+
+    def __add__(self, other: Pairs) -> Pairs:
+        if not self.of(list(other.segments)):
+            raise ValueError("pairs of different states of the index")
+        joined = zip(self.pairs, other.pairs, strict=True)
+        pairs = [(np.concatenate([a, c]), np.concatenate([b, d])) for (a, b), (c, d) in joined]
+        return Pairs(self.segments, pairs)
 
 
 class Segment:
@@ -208,16 +231,34 @@ class LocalIndex:
         if len(self.segments) > 1 or any(not s.alive.all() for s in self.segments):
             self.segments = [Segment.merge(self.segments)]
 
-    def candidates(self, feats: Features, min_pairs: int = 6, limit: int = 30) -> list[Candidate]:
-        """Known images sharing at least ``min_pairs`` keypoints with the query, most first."""
+    def candidates(self, feats: Features, min_pairs: int = 6, limit: int = 30,
+                   pairs: Pairs | None = None) -> list[Candidate]:  # fmt: skip
+        """Known images sharing at least ``min_pairs`` keypoints with the query, most first.
+        ``pairs``: those of the query's keypoints, already looked up (:meth:`lookup`)."""
         self._seal()
-        qkeys, qc = feature_keys(feats.descriptors)
+        if pairs is not None and not pairs.of(self.segments):
+            pairs = None  # the index changed since: look them up again
         found: list[tuple[int, Candidate]] = []
-        for seg in self.segments:
-            q, f = self._pairs(seg, qkeys, qc)
+        each = self._each_pairs(feats) if pairs is None else iter(pairs.pairs)
+        for seg, (q, f) in zip(self.segments, each, strict=True):
             found.extend(self._group(seg, q, f, min_pairs, limit))
         found.sort(key=lambda x: -x[0])
         return [c for _, c in found[:limit]]
+
+    def lookup(self, feats: Features, first: int = 0) -> Pairs:
+        """The pairs of ``feats``' keypoints (numbered from ``first``) with known keypoints, to
+        pass to :meth:`candidates`, alone or joined with another lookup's: a query searched
+        again with more keypoints need not look its first ones up twice."""
+        self._seal()
+        # copies: each segment's pairs are views of buffers that the next lookup reuses
+        pairs = [(q + np.int32(first), f.copy()) for q, f in self._each_pairs(feats)]
+        return Pairs(tuple(self.segments), pairs)
+
+    def _each_pairs(self, feats: Features) -> Iterator[tuple[npt.NDArray[np.int32], U32]]:
+        """Each segment's pairs in turn, in reused buffers: read them before the next."""
+        qkeys, qc = feature_keys(feats.descriptors)
+        for seg in self.segments:
+            yield self._pairs(seg, qkeys, qc)
 
     def _pairs(self, seg: Segment, qkeys: list[npt.NDArray[np.uint32]], qc: npt.NDArray[np.uint32]
                ) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.uint32]]:  # fmt: skip

@@ -82,7 +82,7 @@ class LocalQuery:
 
     @cached_property
     def widened(self) -> Features:
-        """:attr:`features` plus, for a small image, the keypoints of it enlarged."""
+        """:attr:`features` followed, for a small image, by the keypoints of it enlarged."""
         if not self.small:
             return self.features
         return _with_enlarged(self.gray, self.features, self.enlarged_fast)
