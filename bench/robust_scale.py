@@ -135,7 +135,7 @@ def pdq_index(photos: Path, known: list[str], donors: list[str], size: int) -> H
 
 def _full_match(data: bytes, index: LocalIndex, pdq: HammingIndex) -> tuple[set[int], bool, bool]:
     """What a match does with an image: every image signal hashed (file digests, PDQ with its
-    8 rotations and flips, vlocal), PDQ's 9 values looked up, then the robust search (told
+    8 rotations and flips, vlocal), PDQ's 8 values looked up, then the robust search (told
     whether PDQ matched). Returns the ids found (PDQ or altered_copy), whether PDQ matched and
     whether the search ran its enlarged pass."""
     result = hash_bytes(data, "q", variants=True)
