@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from vigil.index import LocalIndex
 from vigil.index.local import Pairs
 from vigil.lists import Entry
 from vigil.match import Match, Matcher
-from vigil.robust import search
+from vigil.robust import Rules, search, verify
 from vigil.signals.local import LocalQuery, VLocal
 from vigil.signals.local_algo import QUERY_FEATURES, Features
 from vigil.store import Store
@@ -285,3 +286,25 @@ def test_a_query_looked_up_in_two_parts_gets_the_same_candidates(known_photos: l
     assert len(index.segments) == 2
     with pytest.raises(ValueError, match="different states"):
         parts + index.lookup(extra, first=n)
+
+
+def test_few_inliers_are_enough_only_where_the_dense_signs_agree(
+    robust_store: Store, known_photos: list[Path]
+) -> None:
+    original = Image.open(known_photos[0]).convert("RGB")
+    query = local_query(hash_bytes(reduced(original), "query", variants=True))
+    index = robust_store.index("vlocal")
+    gray = query.gray.astype(np.float32)
+    (cand,) = [c for c in index.candidates(query.features) if verify(c, query.features, gray)]
+    al = verify(cand, query.features, gray)
+    assert al is not None
+    assert al.kind == "altered_copy"
+    assert al.inliers < 6  # few keypoints survive the reduction, but the dense signs agree
+    assert al.score >= 0.85
+    # the signs of the known image's top eighth inverted: agreement 0.80 (with the other cells
+    # matched), an altered_copy with 6 inliers or without the agreement rule, not here
+    grid = cand.grid.copy()
+    grid[:16] ^= np.uint8(0xFF)  # 4 rows of 32 signs
+    damaged = dataclasses.replace(cand, grid=grid)
+    assert verify(damaged, query.features, gray) is None
+    assert verify(damaged, query.features, gray, Rules(min_inliers=4, few_inliers_agreement=0))
