@@ -4,7 +4,7 @@ A candidate known image shares keypoints with the query. It is verified in two s
 
 1. **geometry**: a similarity transform (scale, rotation, shift) fitted with RANSAC must explain
    at least :data:`MIN_INLIERS` distinct keypoint pairs, or 4 if the dense agreement below is
-   0.85 or more (a rotated or reduced copy keeps few repeatable keypoints, but its dense signs
+   0.9 or more (a rotated or reduced copy keeps few repeatable keypoints, but its dense signs
    still agree: chance agreement is 0.5);
 2. **dense agreement**: through that transform, the query's difference-of-Gaussian signs are
    read at the known image's 32x32 grid and compared with the stored ones. Where the images show
@@ -59,9 +59,11 @@ class Rules:
     altered_cells: float = ALTERED_COVERAGE
 
 
-# 4 inliers at agreement 0.85: rotate_4 0.877 -> 0.918 and crop10_jpeg50_resize 0.856 -> 0.904
-# on the split, no new false match in 5,005 unrelated queries (bench/robustness for all)
-IMAGE = Rules(min_inliers=4, few_inliers_agreement=0.85)
+# 4 or 5 inliers at agreement 0.9: on the split rotate_4 0.877 -> 0.911, crop10_jpeg50_resize
+# 0.856 -> 0.902. True copies matched so have a median agreement of 0.96; the unrelated photos
+# (other garments on the same beds) reached 0.857 with 4 inliers and 0.849 with 5 (12,012
+# queries), so 0.85 let two of them through
+IMAGE = Rules(min_inliers=4, few_inliers_agreement=0.9)
 FRAME = Rules(min_inliers=4, few_inliers_agreement=0.8, altered_cells=0.25)
 
 
