@@ -42,7 +42,7 @@ from bench.robustness import jpeg, load_transforms  # noqa: E402
 from vigil.hashing import hash_bytes  # noqa: E402
 from vigil.index import HammingIndex, LocalIndex  # noqa: E402
 from vigil.robust import search  # noqa: E402
-from vigil.signals.local import SMALL_QUERY, LocalQuery, _with_enlarged  # noqa: E402
+from vigil.signals.local import SMALL_QUERY, LocalQuery, enlarged_keypoints  # noqa: E402
 from vigil.signals.local_algo import (  # noqa: E402
     Features,
     extract,
@@ -73,7 +73,7 @@ def descriptor_pool(photos: Path, paths: list[str]) -> np.ndarray:
         for variant in (img, img.resize((img.width // 2, img.height // 2)), img.rotate(7)):
             grey = Image.open(io.BytesIO(jpeg(variant))).convert("L")
             norm = normalized_gray(np.asarray(grey, dtype=np.uint8))
-            pool.append(_with_enlarged(norm, extract(norm, 500, fast=8), 8).descriptors)
+            pool.append((extract(norm, 500, fast=8) + enlarged_keypoints(norm)).descriptors)
     return np.concatenate(pool)
 
 
@@ -148,7 +148,7 @@ def _full_match(data: bytes, index: LocalIndex, pdq: HammingIndex) -> tuple[set[
     q = result.signals["vlocal"].payload
     if isinstance(q, LocalQuery):
         ids |= {a.id for a in search(index, q, by_pdq) if a.kind == "altered_copy"}
-    return ids, by_pdq, isinstance(q, LocalQuery) and "widened" in vars(q)
+    return ids, by_pdq, isinstance(q, LocalQuery) and "enlarged" in vars(q)
 
 
 def _robust(data: bytes, index: LocalIndex) -> tuple[set[int], float]:

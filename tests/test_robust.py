@@ -18,7 +18,7 @@ from vigil.lists import Entry
 from vigil.match import Match, Matcher
 from vigil.robust import Rules, search, verify
 from vigil.signals.local import LocalQuery, VLocal
-from vigil.signals.local_algo import QUERY_FEATURES, Features
+from vigil.signals.local_algo import Features, head, spread
 from vigil.store import Store
 
 
@@ -108,18 +108,21 @@ def test_a_reduced_copy_is_searched_enlarged_and_found(
     result = hash_bytes(reduced(original, 0.55, 30), "query", variants=True)
     query = local_query(result)
     assert query.small
-    assert "widened" not in vars(query)  # the enlarged pass runs only when a search needs it
+    assert "enlarged" not in vars(query)  # the enlarged pass runs only when a search needs it
     (m,) = [m for m in Matcher(robust_store).match_result(result) if m.entry.key == "k1"]
     assert m.kind == "altered_copy"
     assert m.region is not None
     assert 0.55 < m.region.scale < 0.7  # the crop reduced to 0.61, then brought to 400 px: 0.63
-    assert len(query.widened.points) > QUERY_FEATURES  # it ran: its keypoints were added
+    assert "enlarged" in vars(query)  # it ran: its keypoints were added
+    assert len(query.widened.points) == len(query.features.points) + len(query.enlarged.points)
+    assert len(query.enlarged.points) > 0
     first_pass_only = LocalQuery(query.features, query.gray)
     assert search(robust_store.index("vlocal"), first_pass_only) == []
     # a copy of working size is searched once
     same = local_query(hash_bytes(jpeg(original), "query", variants=True))
     assert not same.small
     assert same.widened is same.features
+    assert len(same.enlarged.points) == 0
 
 
 def test_a_small_query_already_found_whole_is_not_searched_enlarged(
@@ -130,23 +133,23 @@ def test_a_small_query_already_found_whole_is_not_searched_enlarged(
     result = hash_bytes(jpeg(crop(cropped, 0.25)), "query", variants=True)
     assert [m.kind for m in Matcher(robust_store).match_result(result)] == ["altered_copy"]
     assert local_query(result).small
-    assert "widened" not in vars(local_query(result))
+    assert "enlarged" not in vars(local_query(result))
     # a half-size copy: PDQ finds it, the first pass alone would not have
     original = Image.open(known_photos[1]).convert("RGB")
     half = original.resize((original.width // 2, original.height // 2))
     result = hash_bytes(jpeg(half), "query", variants=True)
     assert [m.kind for m in Matcher(robust_store).match_result(result)] == ["near_duplicate"]
     query = local_query(result)
-    assert "widened" not in vars(query)
+    assert "enlarged" not in vars(query)
     search(robust_store.index("vlocal"), query)
-    assert "widened" in vars(query)
+    assert "enlarged" in vars(query)
     # an unrelated small photo is searched enlarged too, and matches nothing
     other = Image.open(unrelated_photos[0]).convert("RGB")
     result = hash_bytes(
         jpeg(other.resize((other.width // 2, other.height // 2))), "q", variants=True
     )
     assert Matcher(robust_store).match_result(result) == []
-    assert "widened" in vars(local_query(result))
+    assert "enlarged" in vars(local_query(result))
 
 
 def test_the_region_names_what_survived_a_crop(
@@ -270,8 +273,7 @@ def test_a_query_looked_up_in_two_parts_gets_the_same_candidates(known_photos: l
     index.add([5], values[5:6])
     index.lookup(query.features)  # a second segment: pairs are kept per segment
     assert len(index.segments) == 2
-    wide, n = query.widened, len(query.features.points)
-    extra = Features(wide.points[n:], wide.descriptors[n:], wide.size)
+    wide, n, extra = query.widened, len(query.features.points), query.enlarged
 
     def found(pairs: Pairs | None) -> list[tuple[int, list[tuple[int, int]]]]:
         cands = index.candidates(wide, pairs=pairs)
@@ -308,3 +310,18 @@ def test_few_inliers_are_enough_only_where_the_dense_signs_agree(
     damaged = dataclasses.replace(cand, grid=grid)
     assert verify(damaged, query.features, gray) is None
     assert verify(damaged, query.features, gray, Rules(min_inliers=4, few_inliers_agreement=0))
+
+
+def test_a_spread_takes_the_cells_in_turn_and_starts_with_the_spread_of_fewer() -> None:
+    rng = np.random.default_rng(8)
+    points = (rng.random((500, 2)) * [400, 300]).astype(np.float32)
+    points[:200] *= 0.25  # the 200 strongest crowd into the top-left cell of the 4x4 grid
+    feats = Features(points, rng.integers(0, 256, (500, 32), dtype=np.uint8), (400, 300))
+    wide = spread(feats, 300)
+    cells = (wide.points[:, 1] // 75 * 4 + wide.points[:, 0] // 100).astype(int)
+    assert sorted(cells[:16].tolist()) == list(range(16))  # one from each cell per round
+    assert np.count_nonzero(cells[:40] == 0) == 3  # not 40 from the crowded cell
+    assert np.array_equal(wide.points[0], points[0])  # within a round, strongest first
+    known = spread(feats, 40)  # what analyse takes as the start of the query's spread
+    assert np.array_equal(head(wide, 40).points, known.points)
+    assert np.array_equal(head(wide, 40).descriptors, known.descriptors)

@@ -221,10 +221,7 @@ class Matcher:
         self._synced = {}
         try:
             for sv in usable:
-                whole = any(
-                    m.kind in ("exact", "near_duplicate") for ms in found.values() for m in ms
-                )
-                for m in self._match_signal(sv, whole):
+                for m in self._match_signal(sv, found):
                     found.setdefault((m.list, m.entry.key), []).append(m)
         finally:
             self._synced = None
@@ -235,10 +232,13 @@ class Matcher:
             best.append(dataclasses.replace(ms[0], via=via))
         return sorted(best, key=lambda m: (KINDS.index(m.kind), m.distance, m.list, m.entry.key))
 
-    def _match_signal(self, sv: SignalValue, matched: bool) -> list[Match]:
+    def _match_signal(self, sv: SignalValue, found: dict[tuple[str, str], list[Match]]
+                      ) -> list[Match]:  # fmt: skip
+        """Matches of one signal; ``found``: the file's matches by the signals before it."""
         kind = registry.get(sv.type).kind
         if kind == "local":
-            return self._match_local(sv, matched)
+            whole = any(m.kind in ("exact", "near_duplicate") for ms in found.values() for m in ms)
+            return self._match_local(sv, whole)
         if kind == "local_frames":
             return self._match_local_video(sv)
         pairs = [("original", sv.value), *sv.variants.items()]

@@ -259,9 +259,7 @@ def search(index: LocalIndex, query: LocalQuery, matched: bool = False) -> list[
     first = index.lookup(query.features) if maybe_again else None  # kept for a second pass
     found = _verified(index, query.features, gray, first)
     if first is not None and not any(_whole(a) for a in found):
-        wide = query.widened  # the first pass's keypoints, then the enlarged image's
-        n = len(query.features.points)
-        extra = Features(wide.points[n:], wide.descriptors[n:], wide.size)
-        wider = _verified(index, wide, gray, first + index.lookup(extra, first=n))
+        more = index.lookup(query.enlarged, first=len(query.features.points))
+        wider = _verified(index, query.widened, gray, first + more)
         return list(({a.id: a for a in found} | {a.id: a for a in wider}).values())
     return found

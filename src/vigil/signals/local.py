@@ -37,55 +37,56 @@ from vigil.signals.local_algo import (
 )
 from vigil.signals.pdq import example_image
 
-__all__ = ["LocalQuery", "VLocal", "analyse"]
+__all__ = ["LocalQuery", "VLocal", "analyse", "enlarged_keypoints"]
 
 MIN_FEATURES = 8  # fewer keypoints than this: too little texture to match robustly
 SMALL_QUERY = 400  # a query whose short side is under this (as decoded) ...
 ENLARGE = 1.4  # ... is also searched at this scale: copies are often reduced
 ENLARGED_FEATURES = 500  # the enlarged pass's strongest (spreading them cost recall on resize_0.5)
 ENLARGED_LEVELS = 7  # fewer (3) cost 6 points of recall on reduced crops for 2 ms
+# the enlarged image's corners are softer: FAST 8 (11 saved 0.7 ms for -0.6 points on reduced
+# crops), for stills and video frames alike
+ENLARGED_FAST = 8
 
 
 @dataclass(frozen=True)
 class _Extraction:
     """How keypoints are taken from one kind of image."""
 
-    fast: int  # FAST threshold of the image itself
-    enlarged_fast: int  # and of it enlarged (a small query's second pass)
+    fast: int  # FAST threshold
     pool: int  # the strongest keypoints extracted; the known side spreads its 40 from them
     query: int  # the query's, spread over a cells x cells grid
     cells: int
 
 
-# Stills: FAST 14 (8 cost 1.3 ms more a query for no recall); the enlarged image keeps 8, its
-# corners being softer (11 saved 0.7 ms for -0.6 points on reduced crops).
-STILL = _Extraction(FAST_THRESHOLD, 8, POOL_FEATURES, QUERY_FEATURES, 4)
+# Stills: FAST 14 (8 cost 1.3 ms more a query for no recall).
+STILL = _Extraction(FAST_THRESHOLD, POOL_FEATURES, QUERY_FEATURES, KNOWN_CELLS)
 # Video frames are compressed and often soft (issue 6's recall was measured at FAST 8), and a
 # logo or caption box would take most of the strongest keypoints: 500 spread 8x8 from 1,000.
-VIDEO = _Extraction(8, 8, 1000, 500, 8)
+VIDEO = _Extraction(8, 1000, 500, 8)
 
 
 @dataclass(frozen=True)
 class LocalQuery:
     """What robust matching reads from a query image: its keypoints and its normalised grey
-    image. A small image (maybe a reduced copy) also has the keypoints of it enlarged, in
-    :attr:`widened`, computed when first read: an image search reads them only when the
-    first pass did not already find the query as a whole (:func:`vigil.robust.search`)."""
+    image. A small image (maybe a reduced copy) is also searched enlarged: those keypoints,
+    :attr:`enlarged`, are computed when first read, which an image search does only when
+    its first pass did not already find the query as a whole (:func:`vigil.robust.search`)."""
 
     features: Features
     gray: npt.NDArray[np.uint8]  # 8 bits: cheap to send from a scan worker to the matcher
-    enlarged_fast: int = 0  # FAST threshold of the enlarged pass; 0: not small, no such pass
-
-    @property
-    def small(self) -> bool:
-        return self.enlarged_fast > 0
+    small: bool = False
 
     @cached_property
+    def enlarged(self) -> Features:
+        """The keypoints of the image enlarged ENLARGE times, in its own pixels (none unless
+        it is small)."""
+        return enlarged_keypoints(self.gray) if self.small else Features.none(self.features.size)
+
+    @property
     def widened(self) -> Features:
-        """:attr:`features` followed, for a small image, by the keypoints of it enlarged."""
-        if not self.small:
-            return self.features
-        return _with_enlarged(self.gray, self.features, self.enlarged_fast)
+        """:attr:`features` followed by :attr:`enlarged`."""
+        return self.features + self.enlarged if self.small else self.features
 
 
 def analyse(
@@ -111,19 +112,17 @@ def analyse(
     found = None
     if wide is not None:
         small = min(gray.shape) < SMALL_QUERY  # maybe a reduced copy: look at it enlarged too
-        found = LocalQuery(wide, norm, how.enlarged_fast if small else 0)
+        found = LocalQuery(wide, norm, small)
     return pack_record(known, signs), len(known.points), found
 
 
-def _with_enlarged(norm: npt.NDArray[np.uint8], feats: Features, fast: int) -> Features:
-    """``feats`` plus the keypoints of ``norm`` enlarged by ENLARGE (among corners of FAST
-    contrast ``fast``), in ``norm``'s pixels."""
+def enlarged_keypoints(norm: npt.NDArray[np.uint8]) -> Features:
+    """The ENLARGED_FEATURES strongest keypoints of ``norm`` enlarged ENLARGE times, in
+    ``norm``'s pixels."""
     h, w = norm.shape
     big = cv2.resize(norm, (round(w * ENLARGE), round(h * ENLARGE)), interpolation=cv2.INTER_LINEAR)
-    extra = extract(np.asarray(big, np.uint8), ENLARGED_FEATURES, ENLARGED_LEVELS, fast)
-    points = np.concatenate([feats.points, extra.points / np.float32(ENLARGE)]).astype(np.float32)
-    descriptors = np.concatenate([feats.descriptors, extra.descriptors])
-    return Features(points, descriptors, feats.size)
+    extra = extract(np.asarray(big, np.uint8), ENLARGED_FEATURES, ENLARGED_LEVELS, ENLARGED_FAST)
+    return Features(extra.points / np.float32(ENLARGE), extra.descriptors, (w, h))
 
 
 @registry.register

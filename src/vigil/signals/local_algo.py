@@ -75,6 +75,15 @@ class Features:
     descriptors: npt.NDArray[np.uint8]  # (n, 32)
     size: tuple[int, int]
 
+    @classmethod
+    def none(cls, size: tuple[int, int]) -> Features:
+        return cls(np.zeros((0, 2), np.float32), np.zeros((0, 32), np.uint8), size)
+
+    def __add__(self, other: Features) -> Features:
+        """These keypoints followed by ``other``'s (of the same image)."""
+        points = np.concatenate([self.points, other.points])
+        return Features(points, np.concatenate([self.descriptors, other.descriptors]), self.size)
+
 
 def normalized_gray(gray: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
     """The image at the working scale: long side at most MAX_SIDE and at least MIN_SIDE."""
@@ -110,7 +119,7 @@ def extract(
     h, w = gray.shape
     keypoints, desc = _orb(n, levels, fast).detectAndCompute(gray, None)
     if desc is None or not keypoints:
-        return Features(np.zeros((0, 2), np.float32), np.zeros((0, 32), np.uint8), (w, h))
+        return Features.none((w, h))
     points = np.asarray(cv2.KeyPoint.convert(keypoints), dtype=np.float32).reshape(-1, 2)
     response = np.array([kp.response for kp in keypoints], dtype=np.float32)
     order = np.argsort(-response, kind="stable")

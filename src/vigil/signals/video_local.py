@@ -73,7 +73,7 @@ def _frames(content: Content) -> tuple[list[tuple[float, str]], list[tuple[float
             continue
         records.append((frame.timestamp, record))
         if found is not None:
-            _ = found.widened  # frames are searched in one pass: enlarged here, where hashed
+            _ = found.enlarged  # frames are searched in one pass: enlarged here, where hashed
             queries.append((frame.timestamp, found))
     return records, queries
 
