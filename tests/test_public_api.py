@@ -20,6 +20,7 @@ def test_all_names_exist_and_nothing_else_is_exported() -> None:
         "media",
         "registry",
         "robust",
+        "sandbox",
         "scan",
         "service",
         "signals",

@@ -8,9 +8,14 @@ VigilError                      exit 1    (anything Vigil knows about)
 ├── InputError                  exit 3    one input (file, value, row) is bad; names it
 │   ├── MediaError                        a file that cannot be decoded safely
 │   │   ├── EmptyFile
+│   │   ├── NotRegularFile                a FIFO, socket, device or folder: never opened for
+│   │   │                                 reading
+│   │   ├── UnreadableFile                no permission, or an I/O error
 │   │   ├── UnsupportedMedia              magic bytes of no supported type
 │   │   ├── CorruptMedia                  truncated or malformed
 │   │   └── MediaTooLarge                 bytes, pixels or frames over the limit
+│   ├── OverBudget                        reading it took more CPU, memory or time than its
+│   │                                     budget (a hostile file); the worker was replaced
 │   ├── InvalidSignal                     a hash value of the wrong shape
 │   └── ListFormatError                   a list file that cannot be read at all
 ├── NotFound                    exit 4
@@ -42,9 +47,12 @@ __all__ = [
     "MediaTooLarge",
     "NotFound",
     "NotReady",
+    "NotRegularFile",
+    "OverBudget",
     "StoreError",
     "UnknownFormat",
     "UnknownSignalType",
+    "UnreadableFile",
     "UnsupportedMedia",
     "UsageError",
     "VigilError",
@@ -75,6 +83,10 @@ class InputError(VigilError):
         self.reason = reason
         super().__init__(f"{source}: {reason}")
 
+    def __reduce__(self) -> tuple[type[InputError], tuple[str, str]]:
+        # errors cross process boundaries (sandboxed workers): rebuilt from both parts
+        return type(self), (self.source, self.reason)
+
 
 class MediaError(InputError):
     """A media file that cannot be decoded safely."""
@@ -82,6 +94,15 @@ class MediaError(InputError):
 
 class EmptyFile(MediaError):
     """A zero-byte file."""
+
+
+class NotRegularFile(MediaError):
+    """A FIFO, socket, device or folder where a file was expected: it is not read (a FIFO
+    would block, a device never ends)."""
+
+
+class UnreadableFile(MediaError):
+    """A file that exists but cannot be read (permissions, I/O error)."""
 
 
 class UnsupportedMedia(MediaError):
@@ -94,6 +115,11 @@ class CorruptMedia(MediaError):
 
 class MediaTooLarge(MediaError):
     """Over a configured bound: bytes, pixels (decompression bomb) or frames."""
+
+
+class OverBudget(InputError):
+    """Reading the input took more CPU time, memory or wall time than its budget allows, or
+    crashed the process reading it; that process was stopped and replaced."""
 
 
 class InvalidSignal(InputError):
@@ -113,10 +139,17 @@ class ListNotFound(NotFound):
         self.name = name
         super().__init__(f"no list named {name!r}")
 
+    def __reduce__(self) -> tuple[type[ListNotFound], tuple[str]]:
+        return type(self), (self.name,)
+
 
 class EntryNotFound(NotFound):
     def __init__(self, list_name: str, key: str) -> None:
+        self.list_name, self.key = list_name, key
         super().__init__(f"list {list_name!r} has no entry {key!r}")
+
+    def __reduce__(self) -> tuple[type[EntryNotFound], tuple[str, str]]:
+        return type(self), (self.list_name, self.key)
 
 
 class Conflict(VigilError):

@@ -11,7 +11,7 @@ import typer
 
 from vigil.cli import lists_cmd
 from vigil.cli.context import State, err_console
-from vigil.cli.errors import exit_code_for
+from vigil.cli.errors import ExitCode, exit_code_for
 from vigil.cli.hash_cmd import hash_command
 from vigil.cli.inspect_cmd import inspect_command
 from vigil.cli.match_cmd import match_command, scan_command
@@ -68,3 +68,11 @@ def main(argv: list[str] | None = None) -> None:
             print(json.dumps({"error": {"type": type(exc).__name__, "message": str(exc)}}))
         err_console.print(f"[red]error:[/red] {exc}", highlight=False)
         sys.exit(int(code))
+    except Exception as exc:  # a bug, not "no match": its own exit code, with the trace
+        import traceback
+
+        traceback.print_exc()
+        err_console.print(
+            f"[red]internal error:[/red] {type(exc).__name__}: {exc}", highlight=False
+        )
+        sys.exit(int(ExitCode.ERROR))

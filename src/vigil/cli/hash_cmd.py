@@ -12,6 +12,7 @@ from rich.table import Table
 
 from vigil.cli.context import emit_json, out_console
 from vigil.cli.errors import ExitCode
+from vigil.cli.sandboxed import each_file, failed_hash
 from vigil.hashing import HashResult, hash_file
 from vigil.scan import iter_files
 from vigil.signals import registry
@@ -63,7 +64,7 @@ def hash_command(
     names = signal or [n for n in registry.names() if registry.get(n).applies_to != "model"]
     for n in names:
         registry.get(n)  # unknown names fail before any work
-    results = (hash_file(p, names) for p in expand_paths(paths))
+    results = each_file(expand_paths(paths), hash_file, lambda p: (str(p), names), failed_hash)
     failed = 0
     if as_json:
         for r in results:

@@ -10,7 +10,9 @@ import typer
 from rich.table import Table
 
 from vigil.cli.context import State, emit_json, out_console
+from vigil.cli.errors import ExitCode
 from vigil.cli.hash_cmd import expand_paths
+from vigil.cli.sandboxed import each_file, failed_report
 from vigil.evidence import EvidenceConfig, Report, inspect_file
 from vigil.match import Matcher
 
@@ -64,17 +66,23 @@ def inspect_command(
 
     Evidence is reported with where it was found and how far it can be trusted, plus a summary
     (ai_generated, ai_edited, edited, camera_original or unknown) and any conflicts: a summary
-    of claims, not a verdict.
+    of claims, not a verdict. Exit code 7: some files could not be inspected at all (each has
+    an error item saying why).
 
     Example: vigil inspect suspect.png lora.safetensors --json
     """
     config = EvidenceConfig(trust_anchors, detector, None, tuple(extractor) if extractor else None)
     matcher = Matcher((ctx.obj or State()).store()) if match else None
-    for path in expand_paths(paths):
-        report = inspect_file(path, config)
+    files = expand_paths(paths)
+    reports = each_file(files, inspect_file, lambda p: (str(p), config), failed_report)
+    unreadable = 0
+    for report in reports:
+        unreadable += report.unreadable
         found = matcher.match_evidence(report.items) if matcher else []
         matches = [m.as_dict() | {"value": m.value} for m in found]
         if as_json:
             emit_json(report.as_dict() | {"matches": matches})
         else:
             _print(report, matches)
+    if unreadable:
+        raise typer.Exit(ExitCode.PARTIAL)

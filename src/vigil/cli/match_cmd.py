@@ -12,10 +12,13 @@ from rich.table import Table
 from vigil.cli.context import State, emit_json, out_console, progress
 from vigil.cli.errors import ExitCode
 from vigil.cli.hash_cmd import expand_paths
+from vigil.cli.sandboxed import each_file, failed_hash
 from vigil.errors import UsageError
-from vigil.hashing import hash_file
+from vigil.hashing import HashResult, hash_file
 from vigil.match import Match, Matcher
-from vigil.scan import iter_files, scan
+from vigil.media.files import walk
+from vigil.sandbox import Budget
+from vigil.scan import scan
 
 __all__ = ["match_command", "scan_command"]
 
@@ -66,6 +69,10 @@ def _print_rows(rows: list[dict[str, Any]]) -> None:
     out_console.print(table)
 
 
+def _hash(path: str, variants: bool) -> HashResult:
+    return hash_file(path, variants=variants)
+
+
 def match_command(
     ctx: typer.Context,
     paths: Annotated[list[Path] | None, typer.Argument(help="Files or folders.")] = None,
@@ -81,7 +88,8 @@ def match_command(
 ) -> None:
     """Match files or hash values against the lists.
 
-    Exit code 0: something matched; 1: nothing matched; 3: an input was bad.
+    Exit code 0: something matched; 1: nothing matched; 3: an input could not be read or
+    decoded (unsupported, damaged, over its budget), so it was not fully matched.
 
     Examples: vigil match upload.jpg --list known;
     vigil match --signal pdq:9c73e398...16e4 --json
@@ -96,8 +104,9 @@ def match_command(
         if not sep:
             raise UsageError(f"--signal wants TYPE:VALUE, got {item!r}")
         rows.append(_match_row(matcher, item, matcher.match_value(type_name, value)))
-    for path in expand_paths(paths or []):
-        result = hash_file(path, variants=variants)
+    files = expand_paths(paths or [])
+    for path, result in zip(files, each_file(files, _hash, lambda p: (str(p), variants),
+                                             failed_hash), strict=True):  # fmt: skip
         row = _match_row(matcher, str(path), matcher.match_result(result))
         if result.error:
             row["error"] = {"type": result.error_type, "reason": result.error}
@@ -109,7 +118,7 @@ def match_command(
         _print_rows(rows)
     if any(r["matched"] for r in rows):
         return
-    bad = any(r.get("error") and r["error"]["type"] != "UnsupportedMedia" for r in rows)
+    bad = any(r.get("error") for r in rows)  # unsupported, unreadable, over budget: not matched
     raise typer.Exit(ExitCode.INPUT if bad else ExitCode.NO_MATCH)
 
 
@@ -127,20 +136,33 @@ def scan_command(
     evidence: Annotated[
         bool, typer.Option(help="Also read each file's evidence (how it was made).")
     ] = True,
+    follow_links: Annotated[
+        bool, typer.Option(help="Follow symbolic links that lead out of the folder.")
+    ] = False,
+    cpu_budget: Annotated[
+        float, typer.Option(help="CPU seconds one file may take (videos earn more per frame).")
+    ] = Budget.cpu_seconds,
+    memory_budget: Annotated[
+        int, typer.Option(help="MiB of memory one file may take.")
+    ] = Budget.memory // 2**20,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Scan a folder tree against the lists, on all cores.
 
-    Every file gets a row in the JSON-lines report (match, no_match, or error with its reason,
-    and its evidence: C2PA, generator metadata, watermarks, camera EXIF, with a summary);
-    re-running with the same report resumes where it stopped. Exit code 7: some files failed.
+    Every path gets a row in the JSON-lines report: match, no_match, error (with its reason,
+    such as a file over its CPU or memory budget, which is stopped) or skipped (a FIFO, a
+    device, a symbolic link: links inside the folder are read at their own path, links out of
+    it only with --follow-links). Rows carry the file's evidence too: C2PA, generator metadata,
+    watermarks, camera EXIF, with a summary. Re-running with the same report resumes where it
+    stopped. Exit code 7: some files failed.
 
     Example: vigil scan /evidence/case-17 --report case-17.jsonl
     """
     state: State = ctx.obj
     matcher = Matcher(state.store(), lists)
     report = report or Path("vigil-scan.jsonl")
-    total = sum(1 for _ in iter_files(root))
+    total = sum(1 for _ in walk(root, follow_links))
+    budget = Budget(cpu_budget, memory_budget * 2**20)
     with progress(as_json) as bar:
         task = bar.add_task("scan", total=total)
         summary = scan(
@@ -150,19 +172,18 @@ def scan_command(
             workers or os.cpu_count(),
             progress=lambda _r, _m: bar.advance(task),
             evidence=evidence,
+            budget=budget,
+            follow_links=follow_links,
         )
     if as_json:
         emit_json(summary.as_dict())
     else:
-        table = Table("files", "matched", "unmatched", "errors", "resumed past", "report")
+        columns = ("files", "matched", "unmatched", "errors", "skipped", "resumed_past")
+        table = Table(*(c.replace("_", " ") for c in columns))
         d = summary.as_dict()
-        table.add_row(
-            *(
-                str(d[k])
-                for k in ("files", "matched", "unmatched", "errors", "resumed_past", "report")
-            )
-        )
+        table.add_row(*(str(d[k]) for k in columns))
         out_console.print(table)
+        out_console.print(f"report: {summary.report}", highlight=False)
         for name, count in summary.per_list.most_common():
             out_console.print(f"  list {name}: {count} files matched")
         for name, count in summary.origins.most_common():

@@ -22,7 +22,7 @@ import numpy.typing as npt
 from PIL import Image
 
 from vigil.errors import MediaError
-from vigil.media.decode import DecodedImage, Limits, decode_image
+from vigil.media.decode import DecodedImage, Limits, costly_structure, decode_image
 from vigil.media.sniff import sniff
 
 __all__ = [
@@ -110,6 +110,8 @@ class FileView:
     @cached_property
     def decoded(self) -> DecodedImage | None:
         """The decoded image (orientation applied), or None if it cannot be decoded."""
+        if self.costly:
+            return None
         try:
             return decode_image(self.data, self.name, self.limits)
         except MediaError as exc:
@@ -117,10 +119,19 @@ class FileView:
             return None
 
     @cached_property
+    def costly(self) -> bool:
+        """Whether decoding would cost far more than the file's size suggests (a JPEG of
+        thousands of scans): then no pixels are read at all, and a problem says why."""
+        reason = costly_structure(self.data, self.kind)
+        if reason:
+            self.problems.append(("image data", reason))
+        return reason is not None
+
+    @cached_property
     def bgr(self) -> npt.NDArray[np.uint8] | None:
         """The pixels as stored (no orientation applied), 8-bit BGR: for pixel-level marks."""
         size = self.size
-        if size is None or size[0] * size[1] > self.limits.max_pixels:
+        if self.costly or size is None or size[0] * size[1] > self.limits.max_pixels:
             return None
         flags = cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION
         arr = cv2.imdecode(np.frombuffer(self.data, np.uint8), flags)
@@ -143,6 +154,8 @@ class FileView:
     def small_grey(self, side: int = 64) -> npt.NDArray[np.uint8] | None:
         """The image as stored, reduced to about ``side`` pixels (a JPEG is decoded at reduced
         DCT scale): cheap, for coarse comparisons."""
+        if self.costly:
+            return None
         if "bgr" in self.__dict__ and self.bgr is not None:  # already decoded: reuse it
             grey = cv2.cvtColor(self.bgr, cv2.COLOR_BGR2GRAY)
             return np.asarray(cv2.resize(grey, (side, side), interpolation=cv2.INTER_AREA))
@@ -159,6 +172,8 @@ class FileView:
     @cached_property
     def raw_image(self) -> Image.Image | None:
         """The image as stored (no orientation, alpha kept): for pixel-level marks."""
+        if self.costly:
+            return None
         try:
             img = Image.open(io.BytesIO(self.data))
             if img.width * img.height > self.limits.max_pixels:

@@ -21,7 +21,9 @@ from typing import Any
 
 import blake3
 
+from vigil.errors import MediaError
 from vigil.evidence.base import Evidence
+from vigil.media.files import open_regular
 
 __all__ = ["MODEL_SUFFIXES", "is_model", "model_evidence", "model_hashes"]
 
@@ -29,6 +31,8 @@ MODEL_SUFFIXES = (".safetensors", ".ckpt", ".pt", ".pth", ".bin")
 MAX_HEADER = 100 * 2**20
 MAX_PICKLE = 64 * 2**20
 MAX_OPS = 2_000_000
+MAX_DIMS = 64  # dimensions of one tensor (real ones have at most 8)
+MAX_ELEMENTS = 2**63
 CHUNK = 4 * 2**20
 DANGEROUS = {
     "os", "posix", "nt", "subprocess", "sys", "socket", "shutil", "importlib", "runpy", "pty",
@@ -61,7 +65,7 @@ def model_hashes(path: Path, header_end: int | None) -> dict[str, Any]:
     and CRC32, in one read of the file."""
     full, addnet, b3 = hashlib.sha256(), hashlib.sha256(), blake3.blake3()
     crc, pos = 0, 0
-    with path.open("rb") as fh:
+    with open_regular(path) as fh:
         while chunk := fh.read(CHUNK):
             full.update(chunk)
             b3.update(chunk)
@@ -95,7 +99,7 @@ def _safetensors(path: Path, size: int, head: bytes) -> list[Evidence]:
         msg = f"safetensors header claims {claimed} bytes (file {size:,}, limit {MAX_HEADER:,})"
         items.append(_item("error", msg, "safetensors header length", "none"))
         return [_item("model_file", model_hashes(path, None), "file bytes", "strong"), *items]
-    with path.open("rb") as fh:
+    with open_regular(path) as fh:
         fh.seek(8)
         raw = fh.read(n)
     items.append(_item("model_file", model_hashes(path, 8 + n), "file bytes", "strong"))
@@ -106,21 +110,34 @@ def _safetensors(path: Path, size: int, head: bytes) -> list[Evidence]:
     if not isinstance(header, dict):
         return [*items, _item("error", "header is not an object", "safetensors header", "none")]
     tensors = {k: v for k, v in header.items() if k != "__metadata__" and isinstance(v, dict)}
-    params = sum(_count(v.get("shape")) for v in tensors.values())
+    counts = [_count(v.get("shape")) for v in tensors.values()]
+    params = sum(c for c in counts if c is not None)
     summary = {"format": "safetensors", "tensors": len(tensors), "parameters": params}
     items.append(_item("model_file", summary, "safetensors header", "strong"))
+    bad = sum(c is None for c in counts)
+    if bad:
+        msg = (f"{bad:,} tensors have impossible shapes (over {MAX_DIMS} dimensions, "
+               f"over 2**63 elements, or not integers): not counted")  # fmt: skip
+        items.append(_item("error", msg, "safetensors header", "none"))
     meta = header.get("__metadata__")
     if isinstance(meta, dict):
         items.extend(_metadata({str(k): v for k, v in meta.items()}))
     return items
 
 
-def _count(shape: Any) -> int:
-    if not isinstance(shape, list) or not all(isinstance(d, int) for d in shape):
-        return 0
+def _count(shape: Any) -> int | None:
+    """The elements of a tensor of this shape, or None for a shape no real tensor has (not a
+    list of at most MAX_DIMS non-negative integers, or over 2**63 elements): a hostile header
+    must not cost a product of 150,000 big integers."""
+    if not isinstance(shape, list) or len(shape) > MAX_DIMS:
+        return None
     total = 1
     for d in shape:
+        if not isinstance(d, int) or isinstance(d, bool) or d < 0:
+            return None
         total *= d
+        if total > MAX_ELEMENTS:
+            return None
     return total
 
 
@@ -162,17 +179,17 @@ def _metadata(meta: dict[str, Any]) -> list[Evidence]:
 def _pickled(path: Path) -> list[Evidence]:
     items = [_item("model_file", model_hashes(path, None), "file bytes", "strong")]
     try:
-        if zipfile.is_zipfile(path):
-            with zipfile.ZipFile(path) as zf:
+        with open_regular(path) as fh:
+            if not zipfile.is_zipfile(fh):
+                fh.seek(0)
+                return [*items, *_scan_pickle(fh.read(MAX_PICKLE), "pickle stream")]
+            with zipfile.ZipFile(fh) as zf:
                 names = [i for i in zf.infolist() if i.filename.endswith(".pkl")]
                 for info in names[:8]:
                     if info.file_size > MAX_PICKLE:
                         raise ValueError(f"{info.filename}: {info.file_size:,} bytes of pickle")
                     items.extend(_scan_pickle(zf.read(info), f"PyTorch zip {info.filename}"))
-        else:
-            with path.open("rb") as fh:
-                items.extend(_scan_pickle(fh.read(MAX_PICKLE), "pickle stream"))
-    except (OSError, ValueError, zipfile.BadZipFile) as exc:
+    except (OSError, ValueError, zipfile.BadZipFile, MediaError) as exc:
         items.append(_item("error", f"checkpoint not readable: {exc}", "checkpoint", "none"))
     return items
 

@@ -14,6 +14,7 @@ from vigil.evidence.container import FileView
 from vigil.evidence.models import is_model, model_evidence
 from vigil.evidence.summary import Summary, summarise
 from vigil.media.decode import Limits, read_media
+from vigil.media.files import open_regular
 
 __all__ = ["Report", "extractors", "inspect_bytes", "inspect_file"]
 
@@ -31,6 +32,13 @@ class Report:
     @property
     def errors(self) -> list[Evidence]:
         return [e for e in self.items if e.claim == "error"]
+
+    @property
+    def unreadable(self) -> bool:
+        """Whether the file could not be inspected at all (not read, or no image Vigil reads)."""
+        return any(
+            e.kind == "container" and e.source in ("file", "image data") for e in self.errors
+        )
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -58,7 +66,8 @@ def inspect_bytes(
     chosen: list[Extractor] | None = None,
 ) -> Report:
     """The evidence in an image's bytes. Never raises for bad content: every failure is an
-    ``error`` item naming the part of the file it concerns."""
+    ``error`` item naming the part of the file it concerns (content that is no image Vigil
+    reads, or whose image cannot be, is one too)."""
     config = config or EvidenceConfig()
     view = FileView.read(data, source, limits)
     items: list[Evidence] = []
@@ -73,7 +82,31 @@ def inspect_bytes(
             items.append(Evidence(ex.name, "error", msg, f"{ex.name} extractor", "none"))
         timings[ex.name] = time.perf_counter() - t0
     items.extend(Evidence("container", "error", msg, where, "none") for where, msg in view.problems)
+    items.extend(_unreadable(view))
     return Report(source, view.kind, items, summarise(items), timings)
+
+
+def _unreadable(view: FileView) -> list[Evidence]:
+    """An error item for content that is not an image Vigil reads, or whose header is not an
+    image's, or whose size is a decompression bomb's (none when the extractors said so)."""
+    said = {where for where, _ in view.problems}
+    if not view.data:
+        reason = "file is empty (0 bytes)"
+    elif not view.is_image:
+        what = f"a {view.kind} file" if view.kind else "no known media type"
+        reason = f"not an image: content is {what} (judged from its bytes)"
+    elif "image data" in said:
+        return []
+    elif view.size is None:
+        reason = f"not a valid {view.kind} file (its header cannot be read)"
+    elif view.size[0] * view.size[1] > view.limits.max_pixels:
+        w, h = view.size
+        reason = (
+            f"{w}x{h} is over the limit of {view.limits.max_pixels:,} pixels (decompression bomb?)"
+        )
+    else:
+        return []
+    return [Evidence("container", "error", reason, "file", "none")]
 
 
 def inspect_file(
@@ -83,21 +116,26 @@ def inspect_file(
     data: bytes | None = None,
 ) -> Report:
     """The evidence in a file: an image (or other media), or a model file (hashes, header).
-    ``data``: the file's bytes when the caller has read them already (not read again)."""
+    ``data``: the file's bytes when the caller has read them already (not read again). A file
+    that cannot be read at all (not a regular file, no permission) is a report of one error."""
     p = Path(path)
-    if data is None:
-        with p.open("rb") as fh:
-            head = fh.read(16)
-    else:
-        head = data[:16]
-    if is_model(p, head):
-        t0 = time.perf_counter()
-        items = model_evidence(p, head)
-        return Report(str(p), "model", items, summarise(items), {"model": time.perf_counter() - t0})
-    if data is None:
-        try:
+    try:
+        if data is None:
+            with open_regular(p) as fh:
+                head = fh.read(16)
+        else:
+            head = data[:16]
+        if is_model(p, head):
+            t0 = time.perf_counter()
+            items = model_evidence(p, head)
+            took = {"model": time.perf_counter() - t0}
+            return Report(str(p), "model", items, summarise(items), took)
+        if data is None:
             data = read_media(p, limits or Limits())
-        except MediaError as exc:
-            item = Evidence("container", "error", exc.reason, str(p), "none")
-            return Report(str(p), None, [item], summarise([item]))
+    except MediaError as exc:
+        item = Evidence("container", "error", exc.reason, "file", "none")
+        return Report(str(p), None, [item], summarise([item]))
+    except OSError as exc:
+        item = Evidence("container", "error", f"cannot read: {exc.strerror or exc}", "file", "none")
+        return Report(str(p), None, [item], summarise([item]))
     return inspect_bytes(data, str(p), config, limits)

@@ -12,16 +12,18 @@ import os
 import warnings
 from dataclasses import dataclass, field
 from functools import cached_property
-from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from vigil.errors import CorruptMedia, EmptyFile, MediaTooLarge, UnsupportedMedia
+from vigil.media.files import read_regular
 from vigil.media.sniff import IMAGE_KINDS, sniff
 
-__all__ = ["DecodedImage", "Limits", "decode_image", "read_media"]
+__all__ = ["DecodedImage", "Limits", "costly_structure", "decode_image", "read_media"]
+
+MAX_JPEG_SCANS = 256  # a progressive JPEG has about 10; each scan decodes the whole image again
 
 _plugins_loaded = False
 
@@ -72,16 +74,20 @@ class DecodedImage:
 
 
 def read_media(path: str | os.PathLike[str], limits: Limits = Limits()) -> bytes:
-    """Read a file's bytes, refusing it before reading if it is over ``limits.max_bytes``."""
-    p = Path(path)
-    try:
-        size = p.stat().st_size
-        if size > limits.max_bytes:
-            raise MediaTooLarge(str(p), f"{size} bytes is over the limit of {limits.max_bytes}")
-        with p.open("rb") as fh:
-            return fh.read(limits.max_bytes + 1)
-    except OSError as exc:
-        raise CorruptMedia(str(p), f"cannot read: {exc.strerror or exc}") from exc
+    """Read a regular file's bytes, refusing it before reading if it is over ``limits.max_bytes``
+    (FIFOs, sockets and devices are refused unread: :mod:`vigil.media.files`)."""
+    return read_regular(path, limits.max_bytes)
+
+
+def costly_structure(data: bytes, kind: str | None) -> str | None:
+    """Why decoding ``data`` would cost far more than its size suggests, or None: a JPEG of
+    thousands of scans takes minutes (libjpeg decodes the image once per scan). Checked before
+    any decoder runs (an SOS marker cannot occur inside entropy-coded data)."""
+    if kind == "jpeg":
+        scans = data.count(b"\xff\xda")
+        if scans > MAX_JPEG_SCANS:
+            return f"a JPEG of {scans:,} scans (over the limit of {MAX_JPEG_SCANS}): not decoded"
+    return None
 
 
 def _open(data: bytes, source: str, kind: str) -> Image.Image:
@@ -166,6 +172,9 @@ def decode_image(
     if kind is None or kind not in IMAGE_KINDS:
         what = f"a {kind} file" if kind else "no known media type"
         raise UnsupportedMedia(source, f"content is {what} (judged from its bytes, not its name)")
+    costly = costly_structure(data, kind)
+    if costly:
+        raise MediaTooLarge(source, costly)
     notes: list[str] = []
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

@@ -20,8 +20,11 @@ import numpy.typing as npt
 
 from vigil.errors import CorruptMedia, MediaTooLarge, UnsupportedMedia
 from vigil.media.sniff import sniff
+from vigil.sandbox.child import grant
 
 __all__ = ["VIDEO_KINDS", "VideoFrame", "VideoLimits", "iter_frames"]
+
+FRAME_CPU = 0.5  # seconds of CPU budget each sampled frame adds (decoding up to it, hashing it)
 
 VIDEO_KINDS = frozenset({"mp4", "webm", "avi", "mov"})
 
@@ -144,6 +147,7 @@ def _sample(
             slot = math.floor(t * fps + 1e-6) if fps > 0 else index
             yield VideoFrame(index, round(t, 3), slot, _luma(frame))
             returned += 1
+            grant(FRAME_CPU)  # a sandboxed job earns CPU time with each real frame
             if fps > 0:
                 next_time = (math.floor(t * fps + 1e-6) + 1) / fps
     except av.error.FFmpegError as exc:

@@ -1,0 +1,46 @@
+"""Files read by the CLI commands in sandboxed workers: one hostile file costs at most its
+budget (:mod:`vigil.sandbox`) and becomes an error in its own row."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+from vigil.evidence import Evidence, Report
+from vigil.evidence.summary import summarise
+from vigil.hashing import HashResult
+from vigil.sandbox import Sandbox
+
+__all__ = ["each_file", "failed_hash", "failed_report"]
+
+T = TypeVar("T")
+
+
+def each_file(
+    paths: list[Path],
+    fn: Callable[..., T],
+    args_of: Callable[[Path], tuple[Any, ...]],
+    on_error: Callable[[Path, BaseException], T],
+) -> Iterator[T]:
+    """``fn(*args_of(path))`` for each path, in order, on up to one worker per core."""
+    if not paths:
+        return
+    workers = min(len(paths), os.cpu_count() or 1)
+    with Sandbox(workers) as sandbox:
+        for path, outcome in sandbox.imap(fn, paths, str, args_of):
+            yield on_error(path, outcome) if isinstance(outcome, BaseException) else outcome
+
+
+def _reason(exc: BaseException) -> str:
+    return str(getattr(exc, "reason", None) or f"{type(exc).__name__}: {exc}")[:500]
+
+
+def failed_hash(path: Path, exc: BaseException) -> HashResult:
+    return HashResult(str(path), error=_reason(exc), error_type=type(exc).__name__)
+
+
+def failed_report(path: Path, exc: BaseException) -> Report:
+    item = Evidence("container", "error", _reason(exc), "file", "none")
+    return Report(str(path), None, [item], summarise([item]))
