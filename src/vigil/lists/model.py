@@ -10,7 +10,19 @@ from typing import Any
 from vigil.errors import InputError, UnknownSignalType
 from vigil.signals import registry
 
-__all__ = ["Entry", "ImportReport", "Record", "Removal", "RowProblem", "normalized_signal"]
+__all__ = [
+    "Entry",
+    "ImportReport",
+    "Record",
+    "Removal",
+    "RowProblem",
+    "entry_problem",
+    "normalized_signal",
+]
+
+MAX_KEY = 1000  # characters of an entry key
+MAX_TEXT = 2**20  # characters of series, source, comments
+MAX_CATEGORY = 2**31 - 1
 
 
 def normalized_signal(type_name: str, value: str, source: str) -> tuple[str, str]:
@@ -59,6 +71,30 @@ class Entry:
         )
         body += extra_json if extra_json is not None else self.extra_json()
         return hashlib.sha1(body.encode()).hexdigest()
+
+
+def entry_problem(e: Entry, where: str | None = None) -> RowProblem | None:
+    """Why ``e`` cannot be stored (a value no database column holds), or None. Checked for
+    every entry of every import, whatever its format, so one bad row never fails the rest."""
+    where = where or f"entry {str(e.key)[:80]!r}"
+    if not isinstance(e.key, str) or not 0 < len(e.key) <= MAX_KEY:
+        return RowProblem(where, f"an entry key must be 1-{MAX_KEY} characters")
+    c = e.category
+    if c is not None and (
+        isinstance(c, bool) or not isinstance(c, int) or not 0 <= c <= MAX_CATEGORY
+    ):
+        return RowProblem(where, f"category must be an integer from 0 to {MAX_CATEGORY}")
+    for name in ("series", "source", "comments"):
+        value = getattr(e, name)
+        if value is not None and (not isinstance(value, str) or len(value) > MAX_TEXT):
+            return RowProblem(where, f"{name} must be text of at most {MAX_TEXT:,} characters")
+    if not e.signals:
+        return RowProblem(where, "an entry needs at least one signal")
+    try:
+        e.extra_json()
+    except (ValueError, TypeError, RecursionError) as exc:
+        return RowProblem(where, f"extra fields cannot be stored: {type(exc).__name__}")
+    return None
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,8 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from vigil import errors
 from vigil.lists import formats
 from vigil.store import Store
@@ -91,13 +93,23 @@ def import_in_child(
                 return result
             else:
                 name, message = value
-                cls = getattr(errors, name, None)
-                if not (isinstance(cls, type) and issubclass(cls, errors.VigilError)):
-                    cls = errors.StoreError  # an error class the errors module does not have
-                raise cls(message)
+                raise _rebuilt(name, message)
     finally:
         receive.close()
         child.join()
+
+
+def _rebuilt(name: str, message: str) -> errors.VigilError:
+    """The child's error as the class it was: input errors (``source: reason``) keep both."""
+    cls = getattr(errors, name, None)
+    if not (isinstance(cls, type) and issubclass(cls, errors.VigilError)):
+        return errors.StoreError(message)  # an error class the errors module does not have
+    if issubclass(cls, errors.InputError):
+        source, _, reason = message.partition(": ")
+        return cls(source, reason or message)
+    if issubclass(cls, (errors.ListNotFound, errors.EntryNotFound)):
+        return errors.NotFound(message)
+    return cls(message)
 
 
 def _child(parent: int, home: str, url: str, list_name: str, path: str, fmt: str,
@@ -114,8 +126,11 @@ def _child(parent: int, home: str, url: str, list_name: str, path: str, fmt: str
         send.send(("done", report.as_dict()))
     except errors.VigilError as exc:
         send.send(("error", (type(exc).__name__, str(exc))))
-    except Exception as exc:  # reported to the parent, which answers the request with it
-        send.send(("error", ("StoreError", f"import failed: {type(exc).__name__}: {exc}")))
+    except SQLAlchemyError as exc:  # the database failed: a store error (503), retried
+        send.send(("error", ("StoreError", f"import failed: {type(exc).__name__}")))
+    except Exception as exc:  # the file made the import fail: the client's to mend (422)
+        reason = f"{type(exc).__name__}: {exc}"[:300]
+        send.send(("error", ("ListFormatError", f"upload: the import failed: {reason}")))
     finally:
         if store is not None:
             store.close()

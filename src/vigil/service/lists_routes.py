@@ -16,8 +16,9 @@ from pydantic import BaseModel, Field
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
-from vigil.errors import MediaTooLarge, UnknownFormat, UsageError
-from vigil.lists import Entry, Removal, detect, formats
+from vigil.errors import InputError, MediaTooLarge, UnknownFormat, UsageError
+from vigil.lists import Entry, Removal, RowProblem, detect, formats
+from vigil.lists.model import normalized_signal
 from vigil.service.importer import import_in_child, work_folder
 from vigil.service.keys import ApiKey
 
@@ -62,6 +63,17 @@ class ListIn(BaseModel):
     category_labels: dict[str, str] | None = None
 
 
+def _record(n: int, e: EntryIn) -> Entry | RowProblem:
+    """An entry as sent, its signals checked (a bad one is that entry's problem, not the
+    request's)."""
+    try:
+        sigs = [normalized_signal(s.type, s.value, f"entry {n}") for s in e.signals]
+    except InputError as exc:
+        return RowProblem(f"entry {n}", exc.reason)
+    return Entry(e.key, sigs, e.category, e.series, e.victim_identified, e.source, e.tags,
+                 e.comments)  # fmt: skip
+
+
 def list_routes(svc: Any, role: Callable[[str], Callable[..., Awaitable[ApiKey]]]) -> APIRouter:
     router = APIRouter(prefix="/v1/lists")
     curator = Annotated[ApiKey, Depends(role("curator"))]
@@ -89,9 +101,7 @@ def list_routes(svc: Any, role: Callable[[str], Callable[..., Awaitable[ApiKey]]
 
     @router.post("/{name}/entries")
     def add(name: str, body: EntriesIn, key: curator) -> dict[str, Any]:
-        records = [Entry(e.key, [(s.type, s.value) for s in e.signals], e.category, e.series,
-                         e.victim_identified, e.source, e.tags, e.comments)
-                   for e in body.entries]  # fmt: skip
+        records = [_record(n, e) for n, e in enumerate(body.entries)]
         report = store.apply(name, records, source=f"HTTP by {key.name}")
         svc.changed()
         svc.keys.audit(key.name, "entries.add", name, {"entries": len(records)})

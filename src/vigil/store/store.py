@@ -18,10 +18,10 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, func, insert, select
 
-from vigil.errors import Conflict, UsageError
+from vigil.errors import Conflict, UsageError, VigilError
 from vigil.index import HammingIndex, LocalIndex
 from vigil.index.files import SaveLock
-from vigil.lists.model import Entry, ImportReport, Record, Removal, RowProblem
+from vigil.lists.model import Entry, ImportReport, Record, Removal, RowProblem, entry_problem
 from vigil.signals import registry
 from vigil.signals.pdq import PDQ
 from vigil.store.bulk import bulk_insert, chunks, db_value, rows_by_key, signals_of_entries
@@ -161,7 +161,7 @@ class Store(Reads):
         report = ImportReport(source or list_name)
         batch: list[Record] = []
         with self._bulk_writes(), self._transactions(atomic) as begin:
-            for rec in records:
+            for rec in _guarded(records):
                 batch.append(rec)
                 if len(batch) >= batch_size:
                     with begin() as conn:
@@ -218,6 +218,8 @@ class Store(Reads):
     ) -> None:
         latest: dict[str, Entry | Removal] = {}
         for rec in batch:
+            if isinstance(rec, Entry):
+                rec = entry_problem(rec) or rec
             if isinstance(rec, RowProblem):
                 report.problems.append(rec)
             else:
@@ -372,3 +374,18 @@ class Store(Reads):
         database). A video signal adds one row per usable frame, with id ``signal id <<
         FRAME_BITS | frame number``; removing it removes the group."""
         return to_ops(rows, signal_type, self.frames_of)
+
+
+def _guarded(records: Iterable[Record]) -> Iterator[Record]:
+    """The records, and a last RowProblem if the reader fails part-way (a bug, or a file it
+    cannot read further): what was read goes in, and the report says where reading stopped."""
+    n = 0
+    try:
+        for rec in records:
+            n += 1
+            yield rec
+    except VigilError:
+        raise
+    except Exception as exc:  # the reader's own failure, never the database's
+        reason = "nested too deeply" if isinstance(exc, RecursionError) else f"{exc}"[:300]
+        yield RowProblem(f"after record {n}", f"reading stopped: {type(exc).__name__}: {reason}")

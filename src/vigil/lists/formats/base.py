@@ -7,24 +7,31 @@ Each format ships an example file that the registry-wide contract test reads and
 
 from __future__ import annotations
 
+import csv
 import io
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from typing import IO, ClassVar, TextIO
+from typing import IO, Any, ClassVar, TextIO
 
 from vigil.errors import InputError, UnknownFormat
 from vigil.lists.model import Entry, Record, RowProblem, normalized_signal
 from vigil.registry import Registry
 
 __all__ = [
+    "MAX_FIELD",
     "ListFormat",
     "WriteResult",
+    "csv_rows",
     "formats",
     "parse_bool",
+    "parse_category",
     "signal_or_problem",
     "text_of",
 ]
+
+MAX_FIELD = 64 * 2**20  # characters of one CSV field (a long video's vPDQ runs to megabytes)
+MAX_CATEGORY = 2**31 - 1
 
 
 class WriteResult:
@@ -84,6 +91,41 @@ def parse_bool(value: object) -> bool | None:
     if text in ("false", "0", "no", "n"):
         return False
     raise ValueError(f"not a boolean: {value!r}")
+
+
+def parse_category(value: object) -> int | None:
+    """A category: an integer 0-2**31-1, as a JSON number or ASCII digits; None when empty.
+    Anything else (``²``, 20 digits, infinity, ``1.5``) is a ValueError naming the value."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    text = value.strip() if isinstance(value, str) else value
+    if isinstance(text, str) and text.isascii() and text.isdigit() and len(text) <= 10:
+        value = int(text)
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_CATEGORY:
+        return value
+    shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
+    raise ValueError(f"category must be an integer from 0 to {MAX_CATEGORY}, got {shown}")
+
+
+def csv_rows(reader: Any) -> Iterator[tuple[str, Any]]:
+    """``(where, row)`` for each row of a ``csv.reader``/``DictReader``; a row the CSV module
+    refuses (a field over :data:`MAX_FIELD`, a stray quote) is a RowProblem, and reading goes
+    on at the next line."""
+    csv.field_size_limit(max(csv.field_size_limit(), MAX_FIELD))
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            yield (
+                f"line {reader.line_num}",
+                RowProblem(f"line {reader.line_num}", f"bad CSV: {exc}"),
+            )
+            continue
+        yield f"line {reader.line_num}", row
 
 
 def signal_or_problem(

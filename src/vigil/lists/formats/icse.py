@@ -10,6 +10,7 @@ from typing import IO, Any
 
 from vigil.lists.formats.base import (
     ListFormat,
+    csv_rows,
     formats,
     parse_bool,
     signal_or_problem,
@@ -77,8 +78,8 @@ class IcseCsv(ListFormat):
             if not {"MD5", "SHA1"} & set(reader.fieldnames or []):
                 yield RowProblem("line 1", f"header lacks MD5 and SHA1: {reader.fieldnames}")
                 return
-            for row in reader:
-                yield _row(row, f"line {reader.line_num}", source)
+            for where, row in csv_rows(reader):
+                yield row if isinstance(row, RowProblem) else _row(row, where, source)
 
     @classmethod
     def sniff(cls, head: bytes) -> bool:

@@ -23,14 +23,26 @@ WRITE_TYPES = {"pdq": "ImagePDQ", "md5": "VideoMD5"}
 GONE = {"Withdrawn", "Deleted"}
 
 
-def _records(raw: str) -> list[Any]:
+def _records(raw: str) -> Iterator[tuple[str, Any]]:
+    """(where, record) for a FetchHashes document, a JSON array, or JSON lines; a line that is
+    not JSON is a RowProblem and the next line is read."""
     stripped = raw.strip()
     if stripped.startswith("{") and '"hashRecords"' in stripped[:4096]:
         doc = json.loads(stripped)
-        return list(doc.get("hashRecords") or [])
+        records = doc.get("hashRecords") if isinstance(doc, dict) else None
+        yield from ((f"record {n}", r) for n, r in enumerate(records or []))
+        return
     if stripped.startswith("["):
-        return list(json.loads(stripped))
-    return [json.loads(line) for line in stripped.splitlines() if line.strip()]
+        yield from ((f"record {n}", r) for n, r in enumerate(json.loads(stripped)))
+        return
+    for n, line in enumerate(stripped.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            yield f"line {n}", json.loads(line)
+        except (ValueError, RecursionError) as exc:
+            reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)[:300]
+            yield f"line {n}", RowProblem(f"line {n}", f"not JSON: {reason}")
 
 
 def _record(rec: Any, where: str, source: str) -> Record:
@@ -62,12 +74,11 @@ class StopNciiJson(ListFormat):
     @classmethod
     def read(cls, stream: IO[bytes], source: str, **options: str) -> Iterator[Record]:
         try:
-            records = _records(stream.read().decode("utf-8-sig"))
-        except (UnicodeDecodeError, ValueError) as exc:
-            yield RowProblem("file", f"not StopNCII JSON: {exc}")
-            return
-        for number, rec in enumerate(records):
-            yield _record(rec, f"record {number}", source)
+            for where, rec in _records(stream.read().decode("utf-8-sig")):
+                yield rec if isinstance(rec, RowProblem) else _record(rec, where, source)
+        except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+            reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)[:300]
+            yield RowProblem("file", f"not StopNCII JSON: {reason}")
 
     @classmethod
     def write(cls, entries: Iterable[Entry], out: IO[bytes]) -> WriteResult:

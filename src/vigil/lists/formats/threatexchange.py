@@ -15,7 +15,9 @@ from typing import IO, Any
 from vigil.lists.formats.base import (
     ListFormat,
     WriteResult,
+    csv_rows,
     formats,
+    parse_category,
     signal_or_problem,
     text_of,
 )
@@ -49,8 +51,10 @@ class ThreatExchangeCsv(ListFormat):
 
     @staticmethod
     def _rows(reader: Any, source: str) -> Iterator[Record]:
-        for row in reader:
-            where = f"line {reader.line_num}"
+        for where, row in csv_rows(reader):
+            if isinstance(row, RowProblem):
+                yield row
+                continue
             if not row or (reader.line_num == 1 and row[:2] == CSV_HEADER[:2]):
                 continue
             if len(row) < 2:
@@ -60,10 +64,10 @@ class ThreatExchangeCsv(ListFormat):
             if isinstance(got, Entry):
                 collab, category, tags = [*row[2:], "", "", ""][:3]
                 got.source = collab or got.source
-                if category.strip().lstrip("-").isdigit():
-                    got.category = int(category)
-                elif category:
-                    got.extra["category"] = category
+                try:
+                    got.category = parse_category(category)
+                except ValueError:  # a named category (pytx writes names): kept as text
+                    got.extra["category"] = category[:200]
                 got.tags = tags.split()
             yield got
 

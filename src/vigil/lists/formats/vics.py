@@ -11,7 +11,14 @@ import json
 from collections.abc import Iterable, Iterator
 from typing import IO, Any
 
-from vigil.lists.formats.base import ListFormat, WriteResult, formats, parse_bool, signal_or_problem
+from vigil.lists.formats.base import (
+    ListFormat,
+    WriteResult,
+    formats,
+    parse_bool,
+    parse_category,
+    signal_or_problem,
+)
 from vigil.lists.model import Entry, Record, RowProblem
 
 __all__ = ["VicsJson"]
@@ -70,7 +77,7 @@ def _entry(media: Any, where: str, source: str) -> Entry | RowProblem:
             return got
         sigs.append(got)
     try:
-        category = None if media.get("Category") in (None, "") else int(media["Category"])
+        category = parse_category(media.get("Category"))
         victim = parse_bool(media.get("VictimIdentified"))
     except ValueError as exc:
         return RowProblem(where, str(exc))
@@ -132,8 +139,8 @@ class VicsJson(ListFormat):
         try:
             doc = json.loads(stream.read().decode("utf-8-sig"))
             items = list(_media_items(doc))
-        except (UnicodeDecodeError, ValueError) as exc:
-            yield RowProblem("file", f"not VICS JSON: {exc}")
+        except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+            yield RowProblem("file", f"not VICS JSON: {_first(exc)}")
             return
         for where, media in items:
             yield _entry(media, where, source)
@@ -190,3 +197,9 @@ class VicsJson(ListFormat):
             ],
         }
         return b"\xef\xbb\xbf" + json.dumps(doc, indent=1).encode()
+
+
+def _first(exc: BaseException) -> str:
+    if isinstance(exc, RecursionError):
+        return "nested too deeply"
+    return str(exc)[:300]
