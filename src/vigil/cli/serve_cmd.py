@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ctypes
+import os
 import socket
 import sys
 from pathlib import Path
@@ -14,6 +15,8 @@ from vigil.cli.context import State, emit_json, out_console
 from vigil.cli.workers import supervise
 
 __all__ = ["content_app", "keys_app", "serve_command"]
+
+GRACE = 10  # seconds a stopping server waits for requests in flight
 
 keys_app = typer.Typer(help="API keys of the HTTP service (stored hashed; shown once).")
 content_app = typer.Typer(help="Uploads kept by list rules for review (sealed, expiring).")
@@ -43,6 +46,19 @@ def serve_command(
         Path | None,
         typer.Option(help="Key (64 hex digits) sealing content that list rules keep."),
     ] = None,
+    hash_workers: Annotated[
+        int | None,
+        typer.Option(
+            help="Sandboxed processes hashing uploads, per server process "
+            "(default: cores / workers)."
+        ),
+    ] = None,
+    cpu_budget: Annotated[
+        float, typer.Option(help="CPU seconds one upload may cost before it is stopped.")
+    ] = 2.0,
+    uploads_per_key: Annotated[
+        int, typer.Option(help="Uploads one API key may have in flight at once (0: any).")
+    ] = 4,
 ) -> None:
     """Serve the matching API over HTTP (OpenAPI at /openapi.json, interactive docs at /docs).
 
@@ -52,7 +68,9 @@ def serve_command(
     evenly; with --fd they share the one socket) and its own copy of the indexes (the rate
     limit is shared out between them); a worker that dies is replaced. Content is kept only
     where a list's action sets keep_days, sealed with the key in --content-key-file (default
-    <home>/content.key, created on first use).
+    <home>/content.key, created on first use). Uploads are hashed in sandboxed processes, each
+    file stopped past --cpu-budget seconds or 1 GiB; on SIGTERM the server stops accepting,
+    finishes what is in flight (at most 10 s) and exits.
 
     Example: vigil serve --host 0.0.0.0 --port 8080
     """
@@ -76,6 +94,9 @@ def serve_command(
         webhook_attempts=webhook_attempts,
         freeze_gc=True,
         content_key_file=content_key_file,
+        threads=hash_workers or max(1, (os.cpu_count() or 1) // max(workers, 1)),
+        cpu_budget=cpu_budget,
+        uploads_per_key=uploads_per_key,
     )
     own_sockets = fd is None and workers > 1 and hasattr(socket, "SO_REUSEPORT")
     if fd is not None:  # a socket handed over already listening (systemd, tests)
@@ -89,7 +110,12 @@ def serve_command(
 
     def run() -> None:
         server = uvicorn.Server(
-            uvicorn.Config(create_app(store, config_), log_level="warning", access_log=False)
+            uvicorn.Config(
+                create_app(store, config_),
+                log_level="warning",
+                access_log=False,
+                timeout_graceful_shutdown=GRACE,
+            )
         )
         # each worker listens on its own socket of one SO_REUSEPORT group, and the kernel
         # spreads connections over them evenly; on one shared socket the worker that wakes

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import signal
@@ -85,7 +86,8 @@ class _Worker:
         if self.proc.is_alive():
             self.proc.kill()
         self.proc.join(5)
-        self.conn.close()
+        with contextlib.suppress(OSError):
+            self.conn.close()
 
 
 def deadline_text(budget: Budget) -> str:
@@ -102,6 +104,7 @@ class Sandbox:
         self._ctx = multiprocessing.get_context("forkserver")
         self._ctx.set_forkserver_preload(PRELOAD)
         self._idle: list[_Worker] = []
+        self._all: set[_Worker] = set()
         self._started = 0
         self._cond = threading.Condition()
         self._closed = False
@@ -115,7 +118,7 @@ class Sandbox:
             result: T = worker.call(fn, args)
         except _Killed as exc:
             worker.kill()
-            self._lost()
+            self._lost(worker)
             raise OverBudget(source, f"stopped: {exc.reason}") from None
         except BaseException:
             self._give(worker)
@@ -140,11 +143,12 @@ class Sandbox:
                 yield _outcome(window.popleft())
 
     def close(self) -> None:
+        """Stop every worker, busy ones too (their jobs fail); later jobs are refused."""
         with self._cond:
             self._closed = True
-            idle, self._idle = self._idle, []
+            workers, self._idle = list(self._all), []
             self._cond.notify_all()
-        for w in idle:
+        for w in workers:
             w.kill()
 
     def __enter__(self) -> Sandbox:
@@ -165,10 +169,13 @@ class Sandbox:
                     break
                 self._cond.wait()
         try:
-            return _Worker(self._ctx, self.budget)
+            worker = _Worker(self._ctx, self.budget)
         except BaseException:
-            self._lost(replaced=False)
+            self._lost()
             raise
+        with self._cond:
+            self._all.add(worker)
+        return worker
 
     def _give(self, worker: _Worker) -> None:
         with self._cond:
@@ -178,10 +185,12 @@ class Sandbox:
             self._idle.append(worker)
             self._cond.notify()
 
-    def _lost(self, replaced: bool = True) -> None:
+    def _lost(self, worker: _Worker | None = None) -> None:
         with self._cond:
             self._started -= 1
-            self.replaced += replaced
+            if worker is not None:
+                self._all.discard(worker)
+                self.replaced += 1
             self._cond.notify()
 
 

@@ -9,27 +9,32 @@ change is matchable as soon as its request returns, with no rebuild."""
 import logging
 import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections import Counter as Counter_
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
 
 import anyio.to_thread
 import orjson
 from fastapi import Depends, FastAPI, Header, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi_offline import FastAPIOffline
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
-from vigil.errors import MediaTooLarge, StoreError, UsageError, VigilError
+from vigil.errors import StoreError, UsageError, VigilError
 from vigil.hashing import HashResult, applicable_types, hash_bytes
 from vigil.match import Matcher
 from vigil.media import Limits
+from vigil.sandbox import Budget, Sandbox
 from vigil.service.actions import Actions
 from vigil.service.cache import CachedStore
 from vigil.service.content_routes import content_routes
@@ -39,6 +44,7 @@ from vigil.service.importer import sweep_work_folders
 from vigil.service.keys import ApiKey, KeyStore
 from vigil.service.lists_routes import SignalIn, list_routes
 from vigil.service.locker import ContentLocker
+from vigil.service.uploads import Upload, read_upload
 from vigil.signals import registry
 from vigil.store import Store
 
@@ -51,7 +57,11 @@ log = logging.getLogger(__name__)
 class ServiceConfig:
     max_upload: int = 32 * 2**20  # bytes of one uploaded file
     max_batch: int = 1000  # items in one batch match
-    threads: int = 4  # worker threads hashing uploads
+    threads: int = 4  # sandboxed processes hashing uploads (each file under the budget below)
+    cpu_budget: float = 2.0  # CPU seconds one upload may cost (videos earn more per frame)
+    memory_budget: int = 2**30  # bytes of memory one upload may cost
+    uploads_per_key: int = 4  # uploads one key may have in flight at once (more: 429)
+    auth_failures: float = 10.0  # failed key checks a second per client address (more: 429)
     rate_limit: float = 0.0  # requests per second per key (0: none); bursts of 2 s allowed
     webhook_backoff: float = 1.0  # seconds before the first retry; doubled each time
     webhook_attempts: int = 8  # then the delivery stays as a dead letter
@@ -107,6 +117,10 @@ class Service:
         )
         self.keys = KeyStore(store)
         self.limiter = RateLimiter(config.rate_limit)
+        self.failures = RateLimiter(config.auth_failures)  # by client address
+        self.sandbox = Sandbox(config.threads, Budget(config.cpu_budget, config.memory_budget))
+        self.hashing = anyio.CapacityLimiter(config.threads)  # threads waiting on the sandbox
+        self.uploads = InFlight(config.uploads_per_key)
         self.actions = Actions(store, config.webhook_backoff, config.webhook_attempts)
         self.locker = ContentLocker(store, config.content_key_file)
         self.metrics = Metrics()
@@ -136,6 +150,18 @@ class Service:
         self.cached.invalidate()
         self.follower.catch_up()
 
+    async def hash_upload(self, key: ApiKey, upload: Upload, types: list[str] | None,
+                          variants: bool) -> HashResult:  # fmt: skip
+        """The upload hashed in a sandboxed process (its own pool: health checks, key checks
+        and match-by-hash never wait behind uploads), at most ``uploads_per_key`` at once."""
+        with self.uploads.slot(key.name):
+            result: HashResult = await anyio.to_thread.run_sync(
+                partial(self.sandbox.run, hash_bytes, upload.data, upload.name, types, Limits(),
+                        variants, source=upload.name),
+                limiter=self.hashing,
+            )  # fmt: skip
+        return result
+
     def matches(self, found: list[Any], matcher: Matcher) -> list[dict[str, Any]]:
         out = []
         for m in found:
@@ -144,46 +170,17 @@ class Service:
         return out
 
 
-async def _upload(request: Request, limit: int) -> tuple[bytes, str]:
-    """The uploaded file: a multipart field ``file`` or the raw body, at most ``limit`` bytes."""
-    kind = request.headers.get("content-type", "")
-    size = 0
-    declared = int(request.headers.get("content-length") or 0)
-    if declared > limit + 64 * 1024:
-        raise MediaTooLarge("upload", f"{declared:,} bytes is over the limit of {limit:,}")
-    if kind.startswith("multipart/form-data"):
-        form = await request.form(max_files=1, max_fields=4)
-        item = form.get("file")
-        if item is None or isinstance(item, str):
-            raise UsageError("multipart upload needs a file field named 'file'")
-        data = await item.read(limit + 1)
-        name = item.filename or "upload"
-    else:
-        chunks, name = [], "upload"
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                break
-            chunks.append(chunk)
-        data = b"".join(chunks)
-    if len(data) > limit or size > limit:
-        raise MediaTooLarge(name, f"over the upload limit of {limit:,} bytes")
-    return data, name
-
-
 def create_app(store: Store, config: ServiceConfig | None = None) -> FastAPI:
     svc = Service(store, config or ServiceConfig())
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        # uploads are hashed in worker threads; a few are enough for CPU-bound work, and each
-        # thread keeps its own decoder and OpenCV buffers
-        anyio.to_thread.current_default_thread_limiter().total_tokens = svc.config.threads
         sweep_work_folders()  # left by an instance killed mid-import
         svc.actions.start()
         svc.locker.start()
         svc.follower.start()
         yield
+        svc.sandbox.close()
         svc.follower.stop()
         svc.locker.stop()
         svc.actions.stop()
@@ -198,13 +195,18 @@ def create_app(store: Store, config: ServiceConfig | None = None) -> FastAPI:
         # async: FastAPI would run a plain function in a worker thread, a hand-off per request
         # costing more than the check; the database (at most once a second per key) is read in
         # a thread, never on the event loop
-        async def check(authorization: Annotated[str | None, Header()] = None,
+        async def check(request: Request, authorization: Annotated[str | None, Header()] = None,
                         x_api_key: Annotated[str | None, Header()] = None) -> ApiKey:  # fmt: skip
             secret = x_api_key or (authorization or "").removeprefix("Bearer ").strip()
             known, key = svc.keys.remembered(secret) if secret else (True, None)
+            client = request.client.host if request.client else "?"
             if not known:
+                if not svc.failures.has_tokens(client):  # refused before the database
+                    raise _HttpError(429, "too many failed key checks from this address")
                 key = await run_in_threadpool(svc.keys.authenticate, secret)
             if key is None:
+                if not svc.failures.allow(client):
+                    raise _HttpError(429, "too many failed key checks from this address")
                 raise _HttpError(401, "a valid API key is needed")
             if not key.allows(needed):
                 raise _HttpError(403, f"this key's role ({key.role}) cannot do this")
@@ -237,10 +239,24 @@ def create_app(store: Store, config: ServiceConfig | None = None) -> FastAPI:
         return JSONResponse({"error": {"type": kind, "message": exc.message}}, exc.status,
                             headers=headers)  # fmt: skip
 
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        # where and why, never the values sent (an upload's bytes must not be echoed or logged)
+        details = [{"loc": list(e.get("loc", ())), "msg": str(e.get("msg", ""))[:200]}
+                   for e in exc.errors()[:20]]  # fmt: skip
+        body = {"type": "InvalidRequest", "message": "the request is not valid", "details": details}
+        return JSONResponse({"error": body}, 422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _framework(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        kind = {400: "BadRequest", 404: "NotFound", 405: "MethodNotAllowed"}.get(exc.status_code)
+        body = {"type": kind or "HTTPError", "message": str(exc.detail)[:200]}
+        return JSONResponse({"error": body}, exc.status_code, headers=exc.headers)
+
     app.add_middleware(_Measure, metrics=svc.metrics)
 
     @app.get("/healthz")
-    def healthz() -> dict[str, str]:
+    async def healthz() -> dict[str, str]:  # on the event loop: never waits for a thread
         return {"status": "ok"}
 
     @app.get("/readyz")
@@ -261,8 +277,8 @@ def create_app(store: Store, config: ServiceConfig | None = None) -> FastAPI:
     @app.post("/v1/hash")
     async def hash_upload(request: Request, key: Annotated[ApiKey, Depends(role("match"))]
                           ) -> dict[str, Any]:  # fmt: skip
-        data, name = await _upload(request, svc.config.max_upload)
-        result = await run_in_threadpool(hash_bytes, data, name)
+        upload = await read_upload(request, svc.config.max_upload)
+        result = await svc.hash_upload(key, upload, None, False)
         body = result.as_dict()
         body.pop("path", None)
         return body
@@ -271,13 +287,12 @@ def create_app(store: Store, config: ServiceConfig | None = None) -> FastAPI:
     async def match_upload(request: Request, key: Annotated[ApiKey, Depends(role("match"))],
                            lists: str | None = None, signal_types: str | None = None
                            ) -> dict[str, Any]:  # fmt: skip
-        data, name = await _upload(request, svc.config.max_upload)
+        upload = await read_upload(request, svc.config.max_upload)
+        data, name = upload.data, upload.name
         asked = signal_types.split(",") if signal_types else None
-
-        def hashed() -> HashResult:
-            return hash_bytes(data, name, svc.upload_types(data, asked), Limits(), True)
-
-        result = await run_in_threadpool(hashed)
+        if not svc.follower.ready:
+            await run_in_threadpool(svc.follower.require_ready)
+        result = await svc.hash_upload(key, upload, svc.upload_types(data, asked), True)
         if result.error and not result.signals:
             raise UsageError(f"{name}: {result.error}")
 
@@ -370,6 +385,14 @@ class RateLimiter:
         self.buckets: dict[str, tuple[float, float]] = {}  # key -> (tokens, last refill)
         self.lock = threading.Lock()
 
+    def has_tokens(self, key: str) -> bool:
+        """Whether ``key`` could be allowed now (nothing is taken)."""
+        if self.rate <= 0:
+            return True
+        with self.lock:
+            tokens, last = self.buckets.get(key, (2 * self.rate, time.monotonic()))
+        return tokens + (time.monotonic() - last) * self.rate >= 1
+
     def allow(self, key: str) -> bool:
         if self.rate <= 0:
             return True
@@ -384,9 +407,34 @@ class RateLimiter:
             return True
 
 
+class InFlight:
+    """How many uploads each key has in flight; over ``cap``, a 429."""
+
+    def __init__(self, cap: int) -> None:
+        self.cap, self.counts, self.lock = cap, Counter_[str](), threading.Lock()
+
+    @contextmanager
+    def slot(self, key: str) -> Iterator[None]:
+        with self.lock:
+            if self.cap > 0 and self.counts[key] >= self.cap:
+                raise _HttpError(429, f"this key already has {self.cap} uploads in flight")
+            self.counts[key] += 1
+        try:
+            yield
+        finally:
+            with self.lock:
+                self.counts[key] -= 1
+                if not self.counts[key]:
+                    del self.counts[key]
+
+
 class _HttpError(Exception):
     def __init__(self, status: int, message: str) -> None:
         self.status, self.message = status, message
+
+
+# on every response: no content sniffing (a JSON body never renders as a page), no framing
+_SAFE_HEADERS = [(b"x-content-type-options", b"nosniff"), (b"x-frame-options", b"DENY")]
 
 
 class _Measure:
@@ -405,6 +453,7 @@ class _Measure:
         async def sending(message: Any) -> None:
             if message["type"] == "http.response.start":
                 status[0] = message["status"]
+                message["headers"] = [*message.get("headers", ()), *_SAFE_HEADERS]
             await send(message)
 
         try:

@@ -1,0 +1,124 @@
+"""Uploads, read as they stream in and held in memory only: the size limit is enforced while
+reading (with or without a Content-Length), and nothing is spooled to disk. Starlette's own
+form parser spools a file part over 1 MiB to a temporary file in plaintext, and applies no
+limit until the whole body is in; this reader stops at the limit."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from python_multipart.multipart import MultipartParser, parse_options_header
+from starlette.requests import Request
+
+from vigil.errors import MediaTooLarge, UsageError
+
+__all__ = ["Upload", "read_upload"]
+
+OVERHEAD = 64 * 1024  # bytes of multipart framing and small fields allowed beyond the limit
+
+
+@dataclass
+class Upload:
+    """One uploaded file: its form field (``file`` for a raw body), file name and bytes."""
+
+    part: str
+    name: str
+    data: bytes
+    fields: dict[str, str] = field(default_factory=dict)  # small text fields beside it
+
+
+@dataclass
+class _Parts:
+    names: tuple[str, ...]
+    limit: int
+    headers: dict[bytes, bytes] = field(default_factory=dict)
+    header: bytes = b""
+    current: tuple[str, str, bool] | None = None  # field name, file name, is a file
+    buffer: bytearray = field(default_factory=bytearray)
+    files: list[Upload] = field(default_factory=list)
+    fields: dict[str, str] = field(default_factory=dict)
+
+    def parser(self, boundary: bytes) -> MultipartParser:
+        callbacks = {
+            "on_part_begin": self._begin,
+            "on_header_field": self._field,
+            "on_header_value": self._value,
+            "on_headers_finished": self._headers_done,
+            "on_part_data": self._data,
+            "on_part_end": self._end,
+        }
+        return MultipartParser(boundary, callbacks)  # type: ignore[arg-type]
+
+    def _begin(self) -> None:
+        self.headers, self.current, self.buffer = {}, None, bytearray()
+
+    def _field(self, data: bytes, start: int, end: int) -> None:
+        self.header = data[start:end].lower()
+
+    def _value(self, data: bytes, start: int, end: int) -> None:
+        self.headers[self.header] = self.headers.get(self.header, b"") + data[start:end]
+
+    def _headers_done(self) -> None:
+        _, options = parse_options_header(self.headers.get(b"content-disposition", b""))
+        name = options.get(b"name", b"").decode("utf-8", "replace")
+        filename = options.get(b"filename")
+        self.current = (name, filename.decode("utf-8", "replace") if filename else name,
+                        filename is not None)  # fmt: skip
+
+    def _data(self, data: bytes, start: int, end: int) -> None:
+        if self.current is None:
+            return
+        name, _, is_file = self.current
+        cap = self.limit if is_file and name in self.names else 4096
+        if len(self.buffer) + end - start > cap:
+            raise MediaTooLarge(name or "upload", f"over the upload limit of {cap:,} bytes")
+        self.buffer += data[start:end]
+
+    def _end(self) -> None:
+        if self.current is None:
+            return
+        name, filename, is_file = self.current
+        if is_file and name in self.names:
+            if self.files:
+                raise UsageError("one file per upload")
+            self.files.append(Upload(name, filename or "upload", bytes(self.buffer)))
+        elif not is_file and len(self.fields) < 16:
+            self.fields[name] = self.buffer.decode("utf-8", "replace")
+
+
+async def read_upload(request: Request, limit: int, names: tuple[str, ...] = ("file",)) -> Upload:
+    """The uploaded file: a multipart field named one of ``names``, or the raw body, at most
+    ``limit`` bytes (:class:`MediaTooLarge` as soon as more arrive)."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit + OVERHEAD:
+        raise MediaTooLarge("upload", f"{int(declared):,} bytes is over the limit of {limit:,}")
+    ctype, options = parse_options_header(request.headers.get("content-type", ""))
+    if ctype != b"multipart/form-data":
+        return Upload("file", "upload", await _body(request, limit))
+    boundary = options.get(b"boundary")
+    if not boundary:
+        raise UsageError("a multipart upload needs a boundary in its Content-Type")
+    parts = _Parts(names, limit)
+    parser, size = parts.parser(boundary), 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit + OVERHEAD:
+            raise MediaTooLarge("upload", f"over the upload limit of {limit:,} bytes")
+        parser.write(chunk)
+    parser.finalize()
+    if not parts.files:
+        wanted = " or ".join(repr(n) for n in names)
+        raise UsageError(f"a multipart upload needs a file field named {wanted}")
+    upload = parts.files[0]
+    upload.fields = parts.fields
+    return upload
+
+
+async def _body(request: Request, limit: int) -> bytes:
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise MediaTooLarge("upload", f"over the upload limit of {limit:,} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
