@@ -14,6 +14,7 @@ from rich.table import Table
 from vigil.cli.context import State, emit_json, err_console, out_console, progress
 from vigil.cli.errors import ExitCode
 from vigil.cli.hash_cmd import expand_paths
+from vigil.cli.sandboxed import each_file, failed_hash
 from vigil.errors import UnknownFormat, UsageError
 from vigil.hashing import hash_file
 from vigil.lists import Entry, ImportReport, Record, RowProblem, detect, formats
@@ -43,7 +44,8 @@ def create(
     ] = None,
     as_json: JSON = False,
 ) -> None:
-    """Create an empty list.
+    """Create an empty list. A name is 1-100 letters, digits, '_', '-' or '.', starting with a
+    letter or digit.
 
     Example: vigil list create known --pdq-threshold 31 --label 0=non-pertinent --label 1=alert
     """
@@ -58,6 +60,20 @@ def create(
         emit_json(info.as_dict())
     else:
         out_console.print(f"created list [bold]{name}[/bold]")
+
+
+@app.command("rename")
+def rename(ctx: typer.Context, name: str, new_name: str, as_json: JSON = False) -> None:
+    """Rename a list. NAME may also be its reference ~ID (shown by `vigil list show`), which
+    reaches any list, even one named before list names had rules.
+
+    Example: vigil list rename ~3 hotline-2024
+    """
+    info = _state(ctx).store().rename_list(name, new_name)
+    if as_json:
+        emit_json(info.as_dict())
+    else:
+        out_console.print(f"renamed list {info.id} to [bold]{new_name}[/bold]", highlight=False)
 
 
 @app.command("add")
@@ -86,8 +102,8 @@ def add(
     files = expand_paths(paths)
 
     def records() -> Iterator[Record]:
-        for path in bar.track(files, total=len(files)):
-            r = hash_file(path)
+        hashed = each_file(files, hash_file, lambda p: (str(p),), failed_hash)
+        for path, r in bar.track(zip(files, hashed, strict=True), total=len(files)):
             sigs = [(s.type, s.value) for s in r.signals.values() if s.usable]
             if "md5" not in r.signals:
                 problems.append(RowProblem(str(path), r.error or "unreadable"))

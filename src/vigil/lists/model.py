@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from vigil.errors import InputError, UnknownSignalType
+from vigil.errors import InputError, UnknownSignalType, UsageError
 from vigil.signals import registry
 
 __all__ = [
@@ -16,9 +17,24 @@ __all__ = [
     "Record",
     "Removal",
     "RowProblem",
+    "check_list_name",
     "entry_problem",
     "normalized_signal",
 ]
+
+# A list name: what URLs, file names, HMA bank names and HTML carry as they are. Names made
+# before this rule stay usable: by name where they fit in a URL, and everywhere as ``~ID``.
+LIST_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
+LIST_NAME_RULE = "1-100 letters, digits, '_', '-' or '.', starting with a letter or digit"
+
+
+def check_list_name(name: str) -> str:
+    """``name`` if it is a valid list name, else UsageError saying what a name may be."""
+    if not isinstance(name, str) or not LIST_NAME.fullmatch(name):
+        shown = ascii(name)[:60]
+        raise UsageError(f"a list name must be {LIST_NAME_RULE}; got {shown}")
+    return name
+
 
 MAX_KEY = 1000  # characters of an entry key
 MAX_TEXT = 2**20  # characters of series, source, comments

@@ -56,6 +56,10 @@ class ActionIn(BaseModel):
     keep_days: float | None = None  # keep matching uploads (encrypted) this long, for review
 
 
+class RenameIn(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+
+
 class ListIn(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     description: str = ""
@@ -89,6 +93,14 @@ def list_routes(svc: Any, role: Callable[[str], Callable[..., Awaitable[ApiKey]]
                                  body.category_labels)  # fmt: skip
         svc.changed()
         svc.keys.audit(key.name, "list.create", body.name, body.model_dump())
+        result: dict[str, Any] = info.as_dict()
+        return result
+
+    @router.post("/{name}/rename")
+    def rename(name: str, body: RenameIn, key: curator) -> dict[str, Any]:
+        info = store.rename_list(name, body.name)
+        svc.changed()
+        svc.keys.audit(key.name, "list.rename", info.name, {"from": name})
         result: dict[str, Any] = info.as_dict()
         return result
 

@@ -32,6 +32,7 @@ class ListInfo:
     def as_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,
+            "ref": f"~{self.id}",  # addresses the list wherever a name does (any name)
             "description": self.description,
             "entries": self.entries,
             "pdq_threshold": self.pdq_threshold,
@@ -60,8 +61,11 @@ class Reads:
     engine: Engine
 
     def get_list(self, name: str) -> ListInfo:
+        """The list named ``name``, or whose reference is ``name`` (``~ID``, see ``ref``)."""
+        ref = name[1:] if name.startswith("~") else ""
+        where = lists.c.id == int(ref) if ref.isdigit() and len(ref) < 12 else lists.c.name == name
         with self.engine.connect() as conn:
-            row = conn.execute(select(lists).where(lists.c.name == name)).first()
+            row = conn.execute(select(lists).where(where)).first()
             if row is None:
                 raise ListNotFound(name)
             count = conn.execute(select(func.count()).where(entries.c.list_id == row.id)).scalar()

@@ -16,12 +16,20 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, func, insert, select
+from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 
 from vigil.errors import Conflict, UsageError, VigilError
 from vigil.index import HammingIndex, LocalIndex
 from vigil.index.files import SaveLock
-from vigil.lists.model import Entry, ImportReport, Record, Removal, RowProblem, entry_problem
+from vigil.lists.model import (
+    Entry,
+    ImportReport,
+    Record,
+    Removal,
+    RowProblem,
+    check_list_name,
+    entry_problem,
+)
 from vigil.signals import registry
 from vigil.signals.pdq import PDQ
 from vigil.store.bulk import bulk_insert, chunks, db_value, rows_by_key, signals_of_entries
@@ -114,8 +122,7 @@ class Store(Reads):
         pdq_threshold: int | None = None,
         category_labels: dict[str, str] | None = None,
     ) -> ListInfo:
-        if not name.strip() or len(name) > 200:
-            raise UsageError(f"a list name must be 1-200 characters, got {name[:40]!r}")
+        check_list_name(name)
         if pdq_threshold is not None and not 0 <= pdq_threshold <= PDQ.max_threshold:
             raise UsageError(f"pdq_threshold must be 0-{PDQ.max_threshold}, got {pdq_threshold}")
         with self.engine.begin() as conn:
@@ -131,6 +138,16 @@ class Store(Reads):
                 )
             )
         return self.get_list(name)
+
+    def rename_list(self, name: str, new: str) -> ListInfo:
+        """Give a list (by name or ``~ID``, any name made before the naming rule) a new name."""
+        info = self.get_list(name)
+        check_list_name(new)
+        with self.engine.begin() as conn:
+            if conn.execute(select(lists.c.id).where(lists.c.name == new)).first():
+                raise Conflict(f"a list named {new!r} already exists")
+            conn.execute(update(lists).where(lists.c.id == info.id).values(name=new))
+        return self.get_list(new)
 
     def delete_list(self, name: str) -> int:
         """Delete a list and its entries (removing them from matching); returns entry count."""
