@@ -64,7 +64,9 @@ def hash_command(
     names = signal or [n for n in registry.names() if registry.get(n).applies_to != "model"]
     for n in names:
         registry.get(n)  # unknown names fail before any work
-    results = each_file(expand_paths(paths), hash_file, lambda p: (str(p), names), failed_hash)
+    # without --signal each file gets the types that apply to it (a photo is not "not a video")
+    asked = signal or None
+    results = each_file(expand_paths(paths), hash_file, lambda p: (str(p), asked), failed_hash)
     failed = 0
     if as_json:
         for r in results:

@@ -81,8 +81,9 @@ def inspect_bytes(
             msg = f"{type(exc).__name__}: {exc}"[:500]
             items.append(Evidence(ex.name, "error", msg, f"{ex.name} extractor", "none"))
         timings[ex.name] = time.perf_counter() - t0
+    unreadable = _unreadable(view)  # (may add a problem: a JPEG of too many scans)
     items.extend(Evidence("container", "error", msg, where, "none") for where, msg in view.problems)
-    items.extend(_unreadable(view))
+    items.extend(unreadable)
     return Report(source, view.kind, items, summarise(items), timings)
 
 
@@ -95,7 +96,7 @@ def _unreadable(view: FileView) -> list[Evidence]:
     elif not view.is_image:
         what = f"a {view.kind} file" if view.kind else "no known media type"
         reason = f"not an image: content is {what} (judged from its bytes)"
-    elif "image data" in said:
+    elif "image data" in said or view.costly:
         return []
     elif view.size is None:
         reason = f"not a valid {view.kind} file (its header cannot be read)"

@@ -55,8 +55,10 @@ def read_regular(path: str | os.PathLike[str], max_bytes: int) -> bytes:
         size = os.fstat(fh.fileno()).st_size
         if size > max_bytes:
             raise MediaTooLarge(source, f"{size:,} bytes is over the limit of {max_bytes:,}")
-        try:
-            data = fh.read(max_bytes + 1)
+        try:  # read what fstat says and one byte more (a buffer of max_bytes would be held)
+            data = fh.read(size + 1)
+            if len(data) > size:  # it grew, or says 0 (procfs): the rest, up to the limit
+                data += fh.read(max_bytes + 1 - len(data))
         except OSError as exc:
             raise UnreadableFile(source, f"cannot read: {exc.strerror or exc}") from exc
     if len(data) > max_bytes:  # it grew while being read
