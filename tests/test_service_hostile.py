@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 from sqlalchemy import insert
@@ -181,3 +182,31 @@ def test_bad_rows_never_fail_an_import(server: Server, fmt: str, tmp_path: Path)
         assert report["added"] >= 1
         assert report["problems"]
         assert all(p["where"] and p["reason"] for p in report["problems"])
+
+
+def test_keys_take_turns_and_one_key_holds_at_most_half_the_slots() -> None:
+    from vigil.service.fair import FairSlots
+
+    order: list[str] = []
+
+    async def run() -> None:
+        slots = FairSlots(2)
+        gate = anyio.Event()
+
+        async def job(key: str, n: int) -> None:
+            async with slots.slot(key):
+                order.append(f"{key}{n}")
+                await gate.wait()
+
+        async with anyio.create_task_group() as tg:
+            for n in range(3):  # a flood from one key, then one upload from another
+                tg.start_soon(job, "a", n)
+            await anyio.wait_all_tasks_blocked()
+            assert order == ["a0"]  # the second slot is kept for other keys
+            tg.start_soon(job, "b", 0)
+            await anyio.wait_all_tasks_blocked()
+            assert order == ["a0", "b0"]  # b did not wait behind a's queue
+            gate.set()
+
+    anyio.run(run)
+    assert order == ["a0", "b0", "a1", "a2"]

@@ -39,6 +39,7 @@ from vigil.service.actions import Actions
 from vigil.service.cache import CachedStore
 from vigil.service.content_routes import content_routes
 from vigil.service.errors import status_for
+from vigil.service.fair import FairSlots
 from vigil.service.follower import Follower
 from vigil.service.importer import sweep_work_folders
 from vigil.service.keys import ApiKey, KeyStore
@@ -119,7 +120,8 @@ class Service:
         self.limiter = RateLimiter(config.rate_limit)
         self.failures = RateLimiter(config.auth_failures)  # by client address
         self.sandbox = Sandbox(config.threads, Budget(config.cpu_budget, config.memory_budget))
-        self.hashing = anyio.CapacityLimiter(config.threads)  # threads waiting on the sandbox
+        self.turns = FairSlots(config.threads)  # uploads served key by key, in rotation
+        self.hashing = anyio.CapacityLimiter(config.threads)  # (the threads that wait on them)
         self.uploads = InFlight(config.uploads_per_key)
         self.actions = Actions(store, config.webhook_backoff, config.webhook_attempts)
         self.locker = ContentLocker(store, config.content_key_file)
@@ -153,13 +155,13 @@ class Service:
     async def hash_upload(self, key: ApiKey, upload: Upload, types: list[str] | None,
                           variants: bool) -> HashResult:  # fmt: skip
         """The upload hashed in a sandboxed process (its own pool: health checks, key checks
-        and match-by-hash never wait behind uploads), at most ``uploads_per_key`` at once."""
+        and match-by-hash never wait behind uploads), at most ``uploads_per_key`` at once,
+        keys taking turns for the processes."""
+        job = partial(self.sandbox.run, hash_bytes, upload.data, upload.name, types, Limits(),
+                      variants, source=upload.name)  # fmt: skip
         with self.uploads.slot(key.name):
-            result: HashResult = await anyio.to_thread.run_sync(
-                partial(self.sandbox.run, hash_bytes, upload.data, upload.name, types, Limits(),
-                        variants, source=upload.name),
-                limiter=self.hashing,
-            )  # fmt: skip
+            async with self.turns.slot(key.name):
+                result: HashResult = await anyio.to_thread.run_sync(job, limiter=self.hashing)
         return result
 
     def matches(self, found: list[Any], matcher: Matcher) -> list[dict[str, Any]]:
