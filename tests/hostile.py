@@ -62,6 +62,32 @@ def tiff_bomb() -> bytes:
     return bytes(data)
 
 
+def bmp_bomb() -> bytes:
+    """A BMP whose header claims 60,000 x 60,000 pixels."""
+    buf = io.BytesIO()
+    Image.new("RGB", (8, 8)).save(buf, "BMP")
+    data = bytearray(buf.getvalue())
+    struct.pack_into("<ii", data, 18, 60_000, 60_000)
+    return bytes(data)
+
+
+def webp_bomb() -> bytes:
+    """A lossless WebP whose header claims 16,384 x 16,384 pixels."""
+    buf = io.BytesIO()
+    Image.new("RGB", (8, 8)).save(buf, "WEBP", lossless=True)
+    data = bytearray(buf.getvalue())
+    at = data.index(b"VP8L") + 9  # after the chunk size and the 0x2f signature
+    bits = struct.unpack_from("<I", data, at)[0]
+    struct.pack_into("<I", data, at, (bits & ~0x0FFFFFFF) | 16383 | 16383 << 14)
+    return bytes(data)
+
+
+def arithmetic_jpeg(photo: bytes) -> bytes:
+    """A baseline JPEG whose frame marker says arithmetic coding (SOF9): its Huffman-coded
+    data is then read as arithmetic-coded."""
+    return photo.replace(b"\xff\xc0", b"\xff\xc9", 1)
+
+
 def safetensors(shapes: list[list[int]], metadata: dict[str, str] | None = None) -> bytes:
     """A safetensors file whose header lists tensors of these shapes (no data behind them)."""
     header: dict[str, object] = {

@@ -94,6 +94,11 @@ def tree(tmp_path: Path) -> Path:
         "bomb.png": hostile.png_bomb(),
         "bomb.gif": hostile.gif_bomb(),
         "bomb.tiff": hostile.tiff_bomb(),
+        "bomb.bmp": hostile.bmp_bomb(),
+        "bomb.webp": hostile.webp_bomb(),
+        "arith.jpg": hostile.arithmetic_jpeg(
+            next((PHOTOS / "unrelated").glob("*.jpg")).read_bytes()
+        ),
         "empty.jpg": b"",
         "garbage.jpg": os.urandom(4096),
         "truncated.jpg": (PHOTOS / "unrelated").glob("*.jpg").__next__().read_bytes()[:900],
@@ -122,8 +127,8 @@ def test_a_scan_of_hostile_files_finishes_with_a_row_for_every_path(
     report = tmp_path / "scan.jsonl"
     summary = scan(tree, Matcher(store), report, workers=2, budget=QUICK, follow_links=True)
     rows = {Path(r["path"]).name: r for r in map(json.loads, report.read_text().splitlines())}
-    assert len(rows) == 17
-    assert summary.files == 17
+    assert len(rows) == 20
+    assert summary.files == 20
     assert {rows[n]["status"] for n in rows if n.startswith("0")} == {"match"}
     expected = {
         "scans-20000.jpg": "20,000 scans",
@@ -131,6 +136,8 @@ def test_a_scan_of_hostile_files_finishes_with_a_row_for_every_path(
         "bomb.png": "decompression bomb",
         "bomb.gif": "decompression bomb",
         "bomb.tiff": "decompression bomb",
+        "bomb.bmp": "decompression bomb",
+        "bomb.webp": "decompression bomb",
         "empty.jpg": "empty",
         "garbage.jpg": "no known media type",
         "truncated.jpg": "jpeg",
@@ -143,11 +150,12 @@ def test_a_scan_of_hostile_files_finishes_with_a_row_for_every_path(
     for name, reason in expected.items():
         assert reason in rows[name]["error"]["reason"], (name, rows[name])
         assert rows[name]["status"] in ("error", "skipped")
+    assert rows["arith.jpg"]["status"] in ("error", "no_match")  # a row, whatever libjpeg made
     for name in ("dims.safetensors", "huge.safetensors"):
         errors = [e for e in rows[name]["evidence"]["evidence"] if e["claim"] == "error"]
         assert any("impossible shapes" in e["value"] for e in errors), rows[name]
     again = scan(tree, Matcher(store), report, workers=2, budget=QUICK, follow_links=True)
-    assert again.skipped_done == 17
+    assert again.skipped_done == 20
     assert again.files == 0
     store.close()
 

@@ -6,6 +6,7 @@ that never fail an import."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -210,3 +211,26 @@ def test_keys_take_turns_and_one_key_holds_at_most_half_the_slots() -> None:
 
     anyio.run(run)
     assert order == ["a0", "b0", "a1", "a2"]
+
+
+@SQLITE
+def test_sigterm_drains_uploads_in_flight_and_exits(prepared: Server) -> None:
+    import signal
+    import time
+
+    from tests.service_kit import launched
+
+    costly = hostile.many_scan_jpeg(4096, 250)
+    with launched(prepared.store, "--cpu-budget", "1") as (proc, url):
+        c = client(url, prepared.keys["match"])
+        assert c.get("/healthz").status_code == 200
+        with ThreadPoolExecutor(2) as pool:
+            uploads = [pool.submit(c.post, "/v1/match", content=costly) for _ in range(2)]
+            assert c.get("/healthz").status_code == 200
+            proc.send_signal(signal.SIGTERM)
+            t0 = time.monotonic()
+            assert proc.wait(timeout=30) == 0
+            assert time.monotonic() - t0 < 15
+            for f in uploads:  # answered (stopped at its budget) or cut off, never left hanging
+                with contextlib.suppress(httpx.HTTPError):
+                    assert f.result().status_code in (422, 503)

@@ -9,6 +9,7 @@ change is matchable as soon as its request returns, with no rebuild."""
 import logging
 import threading
 import time
+import traceback
 from collections import Counter as Counter_
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -460,10 +461,24 @@ class _Measure:
 
         try:
             await self.app(scope, receive, sending)
+        except Exception as exc:  # a bug: logged by type and place, never its message (which
+            # could quote an upload's bytes), and answered 500 if nothing was sent yet
+            where = traceback.extract_tb(exc.__traceback__)[-1]
+            log.error("%s %s: internal error %s at %s:%s", scope.get("method"), scope.get("path"),
+                      type(exc).__name__, where.filename, where.lineno)  # fmt: skip
+            if status[0] == 500:
+                await _internal(sending)
         finally:
             route = getattr(scope.get("route"), "path", "unmatched")
             self.metrics.requests.labels(route, str(status[0])).inc()
             self.metrics.latency.labels(route).observe(time.perf_counter() - t0)
+
+
+async def _internal(send: Any) -> None:
+    body = b'{"error": {"type": "InternalError", "message": "an internal error (logged)"}}'
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": 500, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 def _json(body: Any) -> Response:
