@@ -229,7 +229,7 @@ def test_sigterm_drains_uploads_in_flight_and_exits(prepared: Server) -> None:
             assert c.get("/healthz").status_code == 200
             proc.send_signal(signal.SIGTERM)
             t0 = time.monotonic()
-            assert proc.wait(timeout=30) == 0
+            assert proc.wait(timeout=30) in (0, -signal.SIGTERM)  # uvicorn re-raises it
             assert time.monotonic() - t0 < 15
             for f in uploads:  # answered (stopped at its budget) or cut off, never left hanging
                 with contextlib.suppress(httpx.HTTPError):
