@@ -46,6 +46,7 @@ from vigil.service.importer import sweep_work_folders
 from vigil.service.keys import ApiKey, KeyStore
 from vigil.service.lists_routes import SignalIn, list_routes
 from vigil.service.locker import ContentLocker
+from vigil.service.params import Limit
 from vigil.service.uploads import Upload, read_upload
 from vigil.signals import registry
 from vigil.store import Store
@@ -363,11 +364,12 @@ def create_app(store: Store, config: ServiceConfig | None = None) -> FastAPI:
 
     @app.get("/v1/deliveries")
     def list_deliveries(key: Annotated[ApiKey, Depends(role("curator"))],
-                        status: str | None = None, limit: int = 100) -> dict[str, Any]:  # fmt: skip
+                        status: str | None = None, limit: Limit = 100
+                        ) -> dict[str, Any]:  # fmt: skip
         return {"deliveries": svc.actions.list_deliveries(status, min(limit, 1000))}
 
     @app.get("/v1/audit")
-    def audit(key: Annotated[ApiKey, Depends(role("admin"))], limit: int = 100) -> dict[str, Any]:
+    def audit(key: Annotated[ApiKey, Depends(role("admin"))], limit: Limit = 100) -> dict[str, Any]:
         return {"entries": svc.keys.audit_entries(min(limit, 1000))}
 
     return app

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Response
 
 from vigil.service.keys import ApiKey
+from vigil.service.params import Limit, RowId
 
 __all__ = ["content_routes"]
 
@@ -17,12 +18,12 @@ def content_routes(svc: Any, role: Callable[[str], Callable[..., Awaitable[ApiKe
     curator = Annotated[ApiKey, Depends(role("curator"))]
 
     @router.get("")
-    def listing(key: curator, limit: int = 100) -> dict[str, Any]:
+    def listing(key: curator, limit: Limit = 100) -> dict[str, Any]:
         svc.keys.audit(key.name, "content.list", "", {"limit": limit})
         return {"content": svc.locker.listing(min(limit, 1000))}
 
     @router.get("/{content_id}")
-    def view(content_id: int, key: curator) -> Response:
+    def view(content_id: RowId, key: curator) -> Response:
         svc.keys.audit(key.name, "content.view", str(content_id), {})
         meta, data = svc.locker.open(content_id)
         # an attachment of no particular type: a browser never shows it by itself; the review
@@ -33,7 +34,7 @@ def content_routes(svc: Any, role: Callable[[str], Callable[..., Awaitable[ApiKe
         return Response(data, media_type="application/octet-stream", headers=headers)
 
     @router.delete("/{content_id}")
-    def remove(content_id: int, key: curator) -> dict[str, Any]:
+    def remove(content_id: RowId, key: curator) -> dict[str, Any]:
         svc.keys.audit(key.name, "content.delete", str(content_id), {})
         svc.locker.delete(content_id)
         return {"deleted": content_id}
