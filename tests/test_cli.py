@@ -165,3 +165,20 @@ def test_match_explains_an_altered_copy(cli: Cli, known_photos: list[Path], tmp_
     assert m["robust"]["known_region"][0] >= 0.125  # the left fifth was cut away
     assert cli("match", str(cropped))[0] == 0  # the table (wrapped to the terminal) prints too
     assert cli("match", "--signal", "vlocal:00")[0] == 3  # not a valid record: a bad input
+
+
+def test_help_answers_without_loading_the_engine() -> None:
+    """`vigil --help` and a command's --help import neither the store nor numba nor OpenCV (they
+    took over a second before a command could say what it does)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\nfrom vigil.cli import main\n"
+        "for argv in (['--help'], ['scan', '--help'], ['list', 'import', '--help']):\n"
+        "    try:\n        main(argv)\n    except SystemExit:\n        pass\n"
+        "print(sorted(m for m in ('numba', 'cv2', 'alembic', 'vigil.store', 'vigil.hashing')"
+        " if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "[]"

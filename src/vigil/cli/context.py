@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 import sys
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
-from vigil.store import Store
+if TYPE_CHECKING:
+    from vigil.store import Store
 
 __all__ = ["State", "emit_json", "err_console", "out_console", "progress"]
 
@@ -26,6 +27,8 @@ class State:
 
     def store(self) -> Store:
         if self._store is None:
+            from vigil.store import Store
+
             self._store = Store.open(self.home, self.db_url)
         return self._store
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -13,22 +13,26 @@ from rich.table import Table
 from vigil.cli.context import emit_json, out_console
 from vigil.cli.errors import ExitCode
 from vigil.cli.sandboxed import each_file, failed_hash
-from vigil.hashing import HashResult, hash_file
-from vigil.scan import iter_files
-from vigil.signals import registry
+
+if TYPE_CHECKING:
+    from vigil.hashing import HashResult
 
 __all__ = ["expand_paths", "hash_command"]
 
 
 def expand_paths(paths: list[Path]) -> list[Path]:
+    from vigil.media.files import walk
+
     """Files as given, and every file under a directory given."""
     out: list[Path] = []
     for p in paths:
-        out.extend(iter_files(p) if p.is_dir() else [p])
+        out.extend((f.path for f in walk(p) if f.skip is None) if p.is_dir() else [p])
     return out
 
 
 def _signal_cell(result: HashResult, name: str) -> str:
+    from vigil.signals import registry
+
     sv = result.signals.get(name)
     if sv is None:
         return "-"
@@ -61,6 +65,9 @@ def hash_command(
 
     Example: vigil hash photos/ --signal md5 --signal pdq --csv > hashes.csv
     """
+    from vigil.hashing import hash_file
+    from vigil.signals import registry
+
     names = signal or [n for n in registry.names() if registry.get(n).applies_to != "model"]
     for n in names:
         registry.get(n)  # unknown names fail before any work

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
@@ -13,8 +13,9 @@ from vigil.cli.context import State, emit_json, out_console
 from vigil.cli.errors import ExitCode
 from vigil.cli.hash_cmd import expand_paths
 from vigil.cli.sandboxed import each_file, failed_report
-from vigil.evidence import EvidenceConfig, Report, inspect_file
-from vigil.match import Matcher
+
+if TYPE_CHECKING:
+    from vigil.evidence import Report
 
 __all__ = ["inspect_command"]
 
@@ -71,6 +72,9 @@ def inspect_command(
 
     Example: vigil inspect suspect.png lora.safetensors --json
     """
+    from vigil.evidence import EvidenceConfig, inspect_file
+    from vigil.match import Matcher
+
     config = EvidenceConfig(trust_anchors, detector, None, tuple(extractor) if extractor else None)
     matcher = Matcher((ctx.obj or State()).store()) if match else None
     files = expand_paths(paths)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -16,8 +16,9 @@ from vigil.cli.errors import ExitCode
 from vigil.cli.hash_cmd import expand_paths
 from vigil.cli.sandboxed import each_file, failed_hash
 from vigil.errors import UnknownFormat, UsageError
-from vigil.hashing import hash_file
-from vigil.lists import Entry, ImportReport, Record, RowProblem, detect, formats
+
+if TYPE_CHECKING:
+    from vigil.lists import ImportReport, Record, RowProblem
 
 __all__ = ["app"]
 
@@ -95,6 +96,9 @@ def add(
 
     Example: vigil list add known ./reference-images --category 1 --tag demo
     """
+    from vigil.hashing import hash_file
+    from vigil.lists import Entry, RowProblem
+
     store = _state(ctx).store()
     store.get_list(name)
     problems: list[RowProblem] = []
@@ -126,6 +130,8 @@ def add(
 
 
 def _read_records(fmt: str, file: Path, signal_type: str | None) -> Iterator[Record]:
+    from vigil.lists import formats
+
     options = {"signal_type": signal_type} if signal_type else {}
     with file.open("rb") as fh:
         yield from formats.get(fmt).read(fh, str(file), **options)
@@ -157,6 +163,8 @@ def import_(
 
     Example: vigil list import ncmec-feed entries.xml --create
     """
+    from vigil.lists import detect, formats
+
     store = _state(ctx).store()
     if create and name not in {i.name for i in store.all_lists()}:
         store.create_list(name)
@@ -210,6 +218,8 @@ def export(
 
     Example: vigil list export known --format te-csv -o known.csv
     """
+    from vigil.lists import formats
+
     writer = formats.get(fmt)
     if not writer.can_write:
         raise UsageError(f"{fmt} is an import-only format")

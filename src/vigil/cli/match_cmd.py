@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
@@ -14,11 +14,11 @@ from vigil.cli.errors import ExitCode
 from vigil.cli.hash_cmd import expand_paths
 from vigil.cli.sandboxed import each_file, failed_hash
 from vigil.errors import UsageError
-from vigil.hashing import HashResult, hash_file
-from vigil.match import Match, Matcher
-from vigil.media.files import walk
+
+if TYPE_CHECKING:
+    from vigil.hashing import HashResult
+    from vigil.match import Match, Matcher
 from vigil.sandbox import Budget
-from vigil.scan import scan
 
 __all__ = ["match_command", "scan_command"]
 
@@ -70,6 +70,8 @@ def _print_rows(rows: list[dict[str, Any]]) -> None:
 
 
 def _hash(path: str, variants: bool) -> HashResult:
+    from vigil.hashing import hash_file
+
     return hash_file(path, variants=variants)
 
 
@@ -97,6 +99,8 @@ def match_command(
     state: State = ctx.obj
     if not paths and not signal:
         raise UsageError("give files to match or --signal TYPE:VALUE")
+    from vigil.match import Matcher
+
     matcher = Matcher(state.store(), lists)
     rows: list[dict[str, Any]] = []
     for item in signal or []:
@@ -159,6 +163,10 @@ def scan_command(
     Example: vigil scan /evidence/case-17 --report case-17.jsonl
     """
     state: State = ctx.obj
+    from vigil.match import Matcher
+    from vigil.media.files import walk
+    from vigil.scan import scan
+
     matcher = Matcher(state.store(), lists)
     report = report or Path("vigil-scan.jsonl")
     total = sum(1 for _ in walk(root, follow_links))

@@ -6,12 +6,13 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from vigil.evidence import Evidence, Report
-from vigil.evidence.summary import summarise
-from vigil.hashing import HashResult
 from vigil.sandbox import Sandbox
+
+if TYPE_CHECKING:
+    from vigil.evidence import Report
+    from vigil.hashing import HashResult
 
 __all__ = ["each_file", "failed_hash", "failed_report"]
 
@@ -38,9 +39,14 @@ def _reason(exc: BaseException) -> str:
 
 
 def failed_hash(path: Path, exc: BaseException) -> HashResult:
+    from vigil.hashing import HashResult
+
     return HashResult(str(path), error=_reason(exc), error_type=type(exc).__name__)
 
 
 def failed_report(path: Path, exc: BaseException) -> Report:
+    from vigil.evidence import Evidence, Report
+    from vigil.evidence.summary import summarise
+
     item = Evidence("container", "error", _reason(exc), "file", "none")
     return Report(str(path), None, [item], summarise([item]))
