@@ -182,3 +182,17 @@ def test_help_answers_without_loading_the_engine() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_help_paragraphs_are_wrapped_once_at_80_columns() -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, COLUMNS="80", TERM="dumb")
+    out = subprocess.run([sys.executable, "-m", "vigil.cli", "scan", "--help"], env=env,
+                         capture_output=True, text=True, check=False).stdout  # fmt: skip
+    lines = out.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    # the docstring's own line break after "(with its reason," no longer shows as a short line
+    assert any("its reason, such as" in line for line in lines), out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import sys
 from pathlib import Path
@@ -58,8 +59,27 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(content_app, name="content")
 
 
+def _reflow(text: str) -> str:
+    """A docstring's paragraphs as single lines, for the terminal to wrap once (its hard line
+    breaks, wrapped again at 80 columns, made every paragraph ragged)."""
+    paragraphs = inspect.cleandoc(text).split("\n\n")
+    return "\n\n".join(" ".join(line.strip() for line in p.splitlines()) for p in paragraphs)
+
+
+def _reflow_all(typer_app: typer.Typer) -> None:
+    for command in typer_app.registered_commands:
+        fn = command.callback
+        if fn is not None and fn.__doc__ and not getattr(fn, "_reflowed", False):
+            fn.__doc__ = _reflow(fn.__doc__)
+            fn._reflowed = True  # type: ignore[attr-defined]
+    for group in typer_app.registered_groups:
+        if group.typer_instance is not None:
+            _reflow_all(group.typer_instance)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: runs the app and turns Vigil's errors into messages and exit codes."""
+    _reflow_all(app)
     try:
         app(args=argv, prog_name="vigil")
     except VigilError as exc:
