@@ -196,3 +196,19 @@ def test_help_paragraphs_are_wrapped_once_at_80_columns() -> None:
     assert max(len(line) for line in lines) <= 80
     # the docstring's own line break after "(with its reason," no longer shows as a short line
     assert any("its reason, such as" in line for line in lines), out
+
+
+def test_hash_of_a_photo_prints_whole_hashes_in_80_columns_and_exits_0(
+    known_photos: list[Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from vigil.hashing import hash_file
+
+    expected = hash_file(known_photos[0])
+    with pytest.raises(SystemExit) as code:
+        main(["hash", str(known_photos[0])])
+    assert code.value.code == 0  # a photo is not "not a video" (was exit 7)
+    lines = capsys.readouterr().out.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    for name in ("md5", "sha256", "pdq"):
+        value = expected.signals[name].value
+        assert any(line.split()[:2] == [name, value] for line in lines), (name, lines)

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
 
 from vigil.cli.context import emit_json, out_console
 from vigil.cli.errors import ExitCode
@@ -30,21 +29,23 @@ def expand_paths(paths: list[Path]) -> list[Path]:
     return out
 
 
-def _signal_cell(result: HashResult, name: str) -> str:
+def _print_lines(result: HashResult) -> None:
+    """One file: its path, then a line per signal, ``type value`` as python-threatexchange's
+    `tx hash` prints them, whole (a long value says what it holds; --json has it)."""
     from vigil.signals import registry
 
-    sv = result.signals.get(name)
-    if sv is None:
-        return "-"
-    if registry.get(name).kind in (
-        "frames",
-        "local",
-        "local_frames",
-    ):  # long values: say what they hold
-        text = sv.note or name
-    else:
-        text = sv.value if sv.quality is None else f"{sv.value} (q{sv.quality})"
-    return text if sv.usable else f"[yellow]{text}[/yellow]"
+    out_console.print(result.source, highlight=False, markup=False, soft_wrap=True)
+    for name, sv in sorted(result.signals.items()):
+        if registry.get(name).kind in ("frames", "local", "local_frames"):
+            text = f"{sv.note or 'a long value'} (the value: --json)"
+        else:
+            text = sv.value if sv.quality is None else f"{sv.value} q{sv.quality}"
+        flag = "" if sv.usable else "  (not usable: quality below 50)"
+        out_console.print(f"  {name:<8}{text}{flag}", highlight=False, markup=False,
+                          soft_wrap=True)  # fmt: skip
+    if result.error:
+        out_console.print(f"  problem: {result.error}", style="yellow", highlight=False,
+                          markup=False, soft_wrap=True)  # fmt: skip
 
 
 def hash_command(
@@ -94,10 +95,8 @@ def hash_command(
                 ]
             )
     else:
-        table = Table("path", *names, "problem")
         for r in results:
             failed += not r.ok
-            table.add_row(r.source, *(_signal_cell(r, n) for n in names), r.error or "")
-        out_console.print(table)
+            _print_lines(r)
     if failed:
         raise typer.Exit(ExitCode.PARTIAL)
