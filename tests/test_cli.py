@@ -212,3 +212,16 @@ def test_hash_of_a_photo_prints_whole_hashes_in_80_columns_and_exits_0(
     for name in ("md5", "sha256", "pdq"):
         value = expected.signals[name].value
         assert any(line.split()[:2] == [name, value] for line in lines), (name, lines)
+
+
+def test_a_failed_detection_with_create_leaves_no_list(tmp_path: Path) -> None:
+    from vigil.store import Store
+
+    bare = tmp_path / "hashes.txt"
+    bare.write_text(f"{EXAMPLE_PDQ[0]}\n")  # 64 hex digits: PDQ or SHA-256, not guessed
+    with pytest.raises(SystemExit) as code:
+        main(["--home", str(tmp_path / "h"), "list", "import", "new", str(bare), "--create"])
+    assert code.value.code == 2
+    store = Store.open(tmp_path / "h")
+    assert [i.name for i in store.all_lists()] == []
+    store.close()

@@ -102,7 +102,10 @@ def test_bad_rows_are_reported_with_position_and_the_rest_imported() -> None:
 
 def test_te_lines_bare_values_and_type_option() -> None:
     sha256 = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-    (as_pdq,) = _read("te-lines", f"{EXAMPLE_PDQ[1]}\n".encode())
+    (unknown,) = _read("te-lines", f"{EXAMPLE_PDQ[1]}\n".encode())  # PDQ or SHA-256?
+    assert isinstance(unknown, RowProblem)
+    assert "--signal-type" in unknown.reason
+    (as_pdq,) = _read("te-lines", f"{EXAMPLE_PDQ[1]}\n".encode(), signal_type="pdq")
     assert isinstance(as_pdq, Entry)
     assert as_pdq.signals == [("pdq", EXAMPLE_PDQ[1])]
     (as_sha,) = _read("te-lines", f"{sha256}\n".encode(), signal_type="sha256")
@@ -150,3 +153,31 @@ def test_icse_reads_and_is_import_only() -> None:
     assert first.victim_identified is False
     assert first.extra["Is distributed"] == "true"
     assert not formats.get("icse").can_write
+
+
+def test_te_lines_are_detected_and_keep_values_with_spaces() -> None:
+    from vigil.lists import detect
+    from vigil.signals.video import _EXAMPLE_VPDQ
+
+    local = f"pdq {EXAMPLE_PDQ[0]}\nmd5 900150983cd24fb0d6963f7d28e17f72\n".encode()
+    assert detect(local) == "te-lines"  # python-threatexchange's local file
+    assert detect(f"{EXAMPLE_PDQ[0]}\n".encode()) is None  # bare 64 hex: ask for --format
+    vpdq = _EXAMPLE_VPDQ
+    (entry,) = _read("te-lines", f"vpdq {vpdq}\n".encode())
+    assert isinstance(entry, Entry), entry
+    assert entry.signals[0][0] == "vpdq"
+
+
+def test_icse_flags_t_f_and_headers_in_any_case() -> None:
+    data = (
+        b"md5;sha1;photodna;IMAGE ID;is distributed;Victim Identified;offender identified;"
+        b"series name;number of submissions;file available;media type;baseline\n"
+        b"900150983CD24FB0D6963F7D28E17F72;;;7;T;T;F;s;1;F;Image;F\n"
+        b"D41D8CD98F00B204E9800998ECF8427E;;;8;f;f;t;;1;t;Image;t\n"
+    )
+    from vigil.lists import detect
+
+    assert detect(data) == "icse"
+    records = _read("icse", data)
+    assert [r.victim_identified for r in records if isinstance(r, Entry)] == [True, False]
+    assert [r.key for r in records if isinstance(r, Entry)] == ["icse:7", "icse:8"]

@@ -166,13 +166,13 @@ def import_(
     from vigil.lists import detect, formats
 
     store = _state(ctx).store()
-    if create and name not in {i.name for i in store.all_lists()}:
-        store.create_list(name)
     with file.open("rb") as fh:
         fmt = fmt or detect(fh.read(4096))
     if fmt is None:
         raise UnknownFormat(f"cannot tell the format of {file}: give --format")
     formats.get(fmt)
+    if create and name not in {i.name for i in store.all_lists()}:  # only once it can be read
+        store.create_list(name)
     with Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),

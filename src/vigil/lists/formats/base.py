@@ -86,9 +86,9 @@ def parse_bool(value: object) -> bool | None:
     if isinstance(value, bool):
         return value
     text = str(value).strip().lower()
-    if text in ("true", "1", "yes", "y"):
+    if text in ("true", "1", "yes", "y", "t"):
         return True
-    if text in ("false", "0", "no", "n"):
+    if text in ("false", "0", "no", "n", "f"):
         return False
     raise ValueError(f"not a boolean: {value!r}")
 

@@ -75,6 +75,10 @@ class IcseCsv(ListFormat):
     def read(cls, stream: IO[bytes], source: str, **options: str) -> Iterator[Record]:
         with text_of(stream) as text:
             reader = csv.DictReader(text, delimiter=";")
+            # headers in any case and order, as the field's readers take them
+            canonical = {h.lower(): h for h in HEADER.split(";")}
+            reader.fieldnames = [canonical.get(h.strip().lower(), h.strip())
+                                 for h in reader.fieldnames or []]  # fmt: skip
             if not {"MD5", "SHA1"} & set(reader.fieldnames or []):
                 yield RowProblem("line 1", f"header lacks MD5 and SHA1: {reader.fieldnames}")
                 return
@@ -83,7 +87,7 @@ class IcseCsv(ListFormat):
 
     @classmethod
     def sniff(cls, head: bytes) -> bool:
-        return head.lstrip(b"\xef\xbb\xbf").startswith(b"MD5;SHA1;")
+        return head.lstrip(b"\xef\xbb\xbf").lower().startswith((b"md5;sha1;", b"sha1;md5;"))
 
     @classmethod
     def example(cls) -> bytes:

@@ -28,7 +28,7 @@ __all__ = ["ThreatExchangeCsv", "ThreatExchangeLines"]
 
 CSV_HEADER = ["signal_type", "signal_str", "collab", "category", "tags"]
 _ALIASES = {"video_md5": "md5", "photo_md5": "md5", "pdq_hash": "pdq"}
-_BY_LENGTH = {32: "md5", 40: "sha1", 64: "pdq"}
+_BY_LENGTH = {32: "md5", 40: "sha1"}  # 64 hex digits are PDQ or SHA-256: never guessed
 
 
 def _signal_entry(type_name: str, value: str, where: str, source: str) -> Entry | RowProblem:
@@ -117,20 +117,30 @@ class ThreatExchangeLines(ListFormat):
     def _lines(text: IO[str], default: str | None, source: str) -> Iterator[Record]:
         for number, line in enumerate(text, start=1):
             where = f"line {number}"
-            parts = line.split()
-            if not parts or parts[0].startswith("#"):
+            first, _, rest = line.strip().partition(" ")
+            if not first or first.startswith("#"):
                 continue
-            if len(parts) > 2:
-                yield RowProblem(where, f"expected '<type> <signal>' or '<signal>', got {line!r}")
+            if rest.strip():  # '<type> <signal>': a vPDQ value holds spaces of its own
+                yield _signal_entry(first, rest.strip(), where, source)
                 continue
-            if len(parts) == 2:
-                yield _signal_entry(parts[0], parts[1], where, source)
-                continue
-            guess = default or _BY_LENGTH.get(len(parts[0]))
+            guess = default or _BY_LENGTH.get(len(first))
             if guess is None:
-                yield RowProblem(where, f"cannot tell the signal type of {parts[0][:80]!r}")
+                why = ("64 hex digits may be PDQ or SHA-256: give --signal-type"
+                       if len(first) == 64 else "give --signal-type")  # fmt: skip
+                yield RowProblem(where, f"cannot tell the signal type of {first[:80]!r} ({why})")
             else:
-                yield _signal_entry(guess, parts[0], where, source)
+                yield _signal_entry(guess, first, where, source)
+
+    @classmethod
+    def sniff(cls, head: bytes) -> bool:
+        """python-threatexchange's local files: every first line is '<signal type> <value>'."""
+        from vigil.signals import registry
+
+        lines = [ln for ln in head.decode("utf-8", "replace").splitlines()[:20] if ln.strip()]
+        complete = lines[:-1] if len(lines) > 1 else lines  # the last may be cut at 4 KiB
+        names = set(registry.names())
+        return bool(complete) and all(ln.split(" ", 1)[0] in names and " " in ln.strip()
+                                      for ln in complete)  # fmt: skip
 
     @classmethod
     def write(cls, entries: Iterable[Entry], out: IO[bytes]) -> WriteResult:
