@@ -8,8 +8,12 @@ Read as a stream (``iterparse``), so the file is never held whole in memory.
 
 from __future__ import annotations
 
+import contextlib
+import shutil
+import tempfile
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
 from typing import IO, Any
 from xml.sax.saxutils import escape, quoteattr
 
@@ -20,6 +24,7 @@ from vigil.signals.pdq import EXAMPLE_PDQ
 __all__ = ["NcmecXml"]
 
 NS = "https://hashsharing.ncmec.org/hashsharing/v2"
+STAMP = "%Y-%m-%dT%H:%M:%SZ"  # the API's timestamps
 ENTRY_TAGS = {"image", "video", "deletedImage", "deletedVideo"}
 FINGERPRINTS = {"md5": "md5", "sha1": "sha1", "pdq": "pdq"}
 
@@ -82,24 +87,23 @@ class NcmecXml(ListFormat):
 
     @classmethod
     def write(cls, entries: Iterable[Entry], out: IO[bytes]) -> WriteResult:
+        """``<images count maxTimestamp>`` and ``<videos …>`` as the API sends them (pytx's
+        reader needs both attributes); each part is spooled first, since its count comes
+        before its entries."""
         result = WriteResult()
-        out.write(
-            f'<?xml version="1.0" encoding="UTF-8"?>\n<queryResult xmlns="{NS}">'
-            "\n<images>\n".encode()
-        )
-        videos: list[bytes] = []
+        parts = {tag: _Part() for tag in ("image", "video")}
         for e in entries:
             tag = "video" if e.extra.get("media_type") == "video" else "image"
             body = cls._entry_xml(e, tag)
             if body is None:
                 result.skipped.append((e.key, "key is not an NCMEC member:id key"))
                 continue
-            if tag == "video":
-                videos.append(body)
-            else:
-                out.write(body)
+            parts[tag].add(body, str(e.extra.get("timestamp", "")))
             result.written += 1
-        out.write(b"</images>\n<videos>\n" + b"".join(videos) + b"</videos>\n</queryResult>\n")
+        out.write(f'<?xml version="1.0" encoding="UTF-8"?>\n<queryResult xmlns="{NS}">\n'.encode())
+        for tag, part in parts.items():
+            part.copy_to(out, f"{tag}s")
+        out.write(b"</queryResult>\n")
         return result
 
     @staticmethod
@@ -144,3 +148,29 @@ class NcmecXml(ListFormat):
  </videos>
 </queryResult>
 """.encode()
+
+
+class _Part:
+    """The entries of one ``<images>`` or ``<videos>`` element, spooled (a list file, not
+    content: over 32 MiB it goes to a temporary file), with their count and latest time."""
+
+    def __init__(self) -> None:
+        self.body = tempfile.SpooledTemporaryFile(max_size=32 * 2**20)  # noqa: SIM115 (closed by copy_to)
+        self.count = 0
+        self.latest: datetime | None = None
+
+    def add(self, xml: bytes, stamp: str) -> None:
+        self.body.write(xml)
+        self.count += 1
+        with contextlib.suppress(ValueError):
+            when = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+            when = when if when.tzinfo else when.replace(tzinfo=UTC)
+            self.latest = when if self.latest is None else max(self.latest, when)
+
+    def copy_to(self, out: IO[bytes], element: str) -> None:
+        latest = (self.latest or datetime.now(UTC)).astimezone(UTC).strftime(STAMP)
+        out.write(f'<{element} count="{self.count}" maxTimestamp="{latest}">\n'.encode())
+        self.body.seek(0)
+        shutil.copyfileobj(self.body, out)
+        self.body.close()
+        out.write(f"</{element}>\n".encode())

@@ -1,0 +1,70 @@
+"""Peers read what Vigil writes: python-threatexchange's own clients and parsers, not a copy
+of our idea of them (issue 17)."""
+
+from __future__ import annotations
+
+import io
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from vigil.lists import Entry, formats
+from vigil.signals.pdq import EXAMPLE_PDQ
+
+hash_api = pytest.importorskip(
+    "threatexchange.exchanges.clients.ncmec.hash_api", reason="pytx is in the peers extra"
+)
+
+
+@pytest.fixture
+def serve_once() -> Iterator[tuple[list[bytes], str]]:
+    """A loopback server answering every GET with the body put in the list (the last one)."""
+    bodies: list[bytes] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/xml")
+            self.send_header("Content-Length", str(len(bodies[-1])))
+            self.end_headers()
+            self.wfile.write(bodies[-1])
+
+        def log_message(self, *_: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield bodies, f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_pytx_ncmec_client_reads_vigils_ncmec_export(serve_once: tuple[list[bytes], str]) -> None:
+    bodies, url = serve_once
+    entries = [
+        Entry("ncmec:42:1001", [("md5", "900150983cd24fb0d6963f7d28e17f72"),
+                                ("pdq", EXAMPLE_PDQ[0])],
+              extra={"member": "Example ESP", "timestamp": "2024-01-02T03:04:05Z",
+                     "classification": "A1"}),
+        Entry("ncmec:42:1002", [("sha1", "a9993e364706816aba3e25717850c26c9cd0d89d")],
+              extra={"timestamp": "2024-03-01T00:00:00Z"}),
+        Entry("ncmec:7:55", [("md5", "d41d8cd98f00b204e9800998ecf8427e")],
+              extra={"media_type": "video", "timestamp": "2023-05-06T07:08:09Z"}),
+    ]  # fmt: skip
+    out = io.BytesIO()
+    assert formats.get("ncmec").write(entries, out).written == 3
+    bodies.append(out.getvalue())
+    client = hash_api.NCMECHashAPI("user", "pass", hash_api.NCMECEnvironment.Industry)
+    client._base_url = url  # the peer's own request and parsing code, against loopback
+    response = client.get_entries(start_timestamp=0, end_timestamp=2_000_000_000)
+    got = {(u.member_id, u.id, u.entry_type.value): u for u in response.updates}
+    assert set(got) == {(42, "1001", "image"), (42, "1002", "image"), (7, "55", "video")}
+    first = got[(42, "1001", "image")]
+    assert first.classification == "A1"
+    assert first.fingerprints == {"md5": "900150983cd24fb0d6963f7d28e17f72", "pdq": EXAMPLE_PDQ[0]}
+    assert response.max_timestamp == 1709251200  # 2024-03-01T00:00:00Z, the latest image
+    again = list(formats.get("ncmec").read(io.BytesIO(out.getvalue()), "export"))
+    assert sorted(e.key for e in again if isinstance(e, Entry)) == sorted(e.key for e in entries)
