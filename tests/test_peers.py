@@ -4,6 +4,7 @@ of our idea of them (issue 17)."""
 from __future__ import annotations
 
 import io
+import json
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -68,3 +69,32 @@ def test_pytx_ncmec_client_reads_vigils_ncmec_export(serve_once: tuple[list[byte
     assert response.max_timestamp == 1709251200  # 2024-03-01T00:00:00Z, the latest image
     again = list(formats.get("ncmec").read(io.BytesIO(out.getvalue()), "export"))
     assert sorted(e.key for e in again if isinstance(e, Entry)) == sorted(e.key for e in entries)
+
+
+def test_pytx_stopncii_client_reads_vigils_stopncii_export(
+    serve_once: tuple[list[bytes], str],
+) -> None:
+    api = pytest.importorskip("threatexchange.exchanges.clients.stopncii.api")
+    bodies, url = serve_once
+    feedback = [{"source": "csp-1", "feedbackValue": "Blocked", "tags": ["t"]}]
+    source = {"hashRecords": [
+        {"lastModtimestamp": 1700000000, "signalType": "ImagePDQ", "hashValue": EXAMPLE_PDQ[0],
+         "hashStatus": "Received", "caseNumbers": {"c1": "Received"}, "CSPFeedbacks": feedback},
+        {"lastModtimestamp": 1700000005, "signalType": "VideoMD5",
+         "hashValue": "900150983cd24fb0d6963f7d28e17f72", "hashStatus": "Active",
+         "caseNumbers": {"c2": "Active"}}]}  # fmt: skip
+    imported = list(formats.get("stopncii").read(io.BytesIO(json.dumps(source).encode()), "s"))
+    photo = Entry("md5:d41d8cd98f00b204e9800998ecf8427e",  # an image's MD5: not StopNCII's
+                  [("md5", "d41d8cd98f00b204e9800998ecf8427e")])  # fmt: skip
+    out = io.BytesIO()
+    written = formats.get("stopncii").write([*imported, photo], out)
+    assert (written.written, [k for k, _ in written.skipped]) == (2, [photo.key])
+    bodies.append(out.getvalue())
+    client = api.StopNCIIAPI("sub", "fetch", base_url_override=url)
+    response = client.fetch_hashes()
+    assert (response.count, response.hasMoreRecords, response.nextSetTimestamp) == (
+        2, False, 1700000005)  # fmt: skip
+    by_type = {r.signalType.value: r for r in response.hashRecords}
+    assert by_type["ImagePDQ"].hashStatus.value == "Received"
+    assert [f.feedbackValue.value for f in by_type["ImagePDQ"].CSPFeedbacks] == ["Blocked"]
+    assert by_type["VideoMD5"].hashValue == "900150983cd24fb0d6963f7d28e17f72"

@@ -8,6 +8,7 @@ one record per line (JSON lines), as a sync job may store pages.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterable, Iterator
 from typing import IO, Any
@@ -21,6 +22,8 @@ __all__ = ["StopNciiJson"]
 TYPES = {"ImagePDQ": "pdq", "VideoMD5": "md5"}
 WRITE_TYPES = {"pdq": "ImagePDQ", "md5": "VideoMD5"}
 GONE = {"Withdrawn", "Deleted"}
+KEPT = ("caseNumbers", "lastModtimestamp", "CSPFeedbacks", "hashStatus", "hashRegions")
+VIDEO_SIGNALS = {"vpdq", "vpdq_borderless", "vlocal_video", "video_md5"}
 
 
 def _records(raw: str) -> Iterator[tuple[str, Any]]:
@@ -61,7 +64,8 @@ def _record(rec: Any, where: str, source: str) -> Record:
         return Removal(key, f"StopNCII hash status {rec['hashStatus']}")
     if statuses and statuses <= GONE:
         return Removal(key, f"every StopNCII case is {'/'.join(sorted(statuses))}")
-    extra = {k: rec[k] for k in ("caseNumbers", "lastModtimestamp", "CSPFeedbacks") if k in rec}
+    extra = {k: rec[k] for k in KEPT if k in rec}
+    extra["signalType"] = kind  # so that a video's MD5 goes back out as VideoMD5
     return Entry(key=key, signals=[got], source="stopncii", extra=extra)
 
 
@@ -82,29 +86,26 @@ class StopNciiJson(ListFormat):
 
     @classmethod
     def write(cls, entries: Iterable[Entry], out: IO[bytes]) -> WriteResult:
+        """A FetchHashes response: every record, then ``count``, ``nextPageToken``,
+        ``nextSetTimestamp`` and ``hasMoreRecords`` (after the records: JSON keys have no
+        order), each record's status, cases, feedback and regions as they were imported."""
         result = WriteResult()
         out.write(b'{"hashRecords":[')
-        first = True
+        count, latest = 0, 0
         for e in entries:
-            rows = [
-                {
-                    "signalType": WRITE_TYPES[t],
-                    "hashValue": v,
-                    "hashStatus": "Active",
-                    "caseNumbers": e.extra.get("caseNumbers", {}),
-                    "lastModtimestamp": e.extra.get("lastModtimestamp", 0),
-                }
-                for t, v in e.signals
-                if t in WRITE_TYPES
-            ]
+            rows = [_row(e, t, v) for t, v in e.signals if _carried(e, t)]
             if not rows:
-                result.skipped.append((e.key, "StopNCII carries only PDQ and MD5"))
+                result.skipped.append((e.key, "StopNCII carries image PDQ and video MD5 only"))
                 continue
             for row in rows:
-                out.write((b"" if first else b",") + b"\n" + json.dumps(row).encode())
-                first = False
+                out.write((b"," if count else b"") + b"\n" + json.dumps(row).encode())
+                count += 1
+                with contextlib.suppress(TypeError, ValueError):
+                    latest = max(latest, int(row["lastModtimestamp"]))
             result.written += 1
-        out.write(b"\n]}\n")
+        tail = {"count": count, "nextPageToken": None, "nextSetTimestamp": latest,
+                "hasMoreRecords": False}  # fmt: skip
+        out.write(b"\n]," + json.dumps(tail).encode()[1:] + b"\n")
         return result
 
     @classmethod
@@ -143,3 +144,25 @@ class StopNciiJson(ListFormat):
             },
             indent=1,
         ).encode()
+
+
+def _carried(e: Entry, signal_type: str) -> bool:
+    """PDQ always; an MD5 only where it is a video's (StopNCII has no image MD5)."""
+    if signal_type == "pdq":
+        return True
+    if signal_type != "md5":
+        return False
+    video = e.extra.get("signalType") == "VideoMD5" or e.extra.get("media_type") == "video"
+    return video or any(t in VIDEO_SIGNALS for t, _ in e.signals)
+
+
+def _row(e: Entry, signal_type: str, value: str) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "signalType": WRITE_TYPES[signal_type],
+        "hashValue": value,
+        "hashStatus": e.extra.get("hashStatus", "Active"),
+        "caseNumbers": e.extra.get("caseNumbers", {}),
+        "lastModtimestamp": e.extra.get("lastModtimestamp", 0),
+    }
+    row.update({k: e.extra[k] for k in ("CSPFeedbacks", "hashRegions") if k in e.extra})
+    return row
