@@ -181,3 +181,19 @@ def test_icse_flags_t_f_and_headers_in_any_case() -> None:
     records = _read("icse", data)
     assert [r.victim_identified for r in records if isinstance(r, Entry)] == [True, False]
     assert [r.key for r in records if isinstance(r, Entry)] == ["icse:7", "icse:8"]
+
+
+def test_vics_from_other_tools_sha1_only_cases_and_utf16() -> None:
+    from vigil.lists import detect
+
+    media = [{"MediaID": n, "SHA1": f"{n:040x}", "Category": 1} for n in range(1, 4)]
+    media += [{"MediaID": n, "MD5": f"{n:032x}"} for n in range(4, 7)]
+    context = "http://github.com/VICSDATAMODEL/ProjectVic/DataModels/2.0.xml/US/$metadata#Media"
+    case = {"@odata.context": context, "value": [{"CaseID": "c", "Media": media}]}
+    records = _read("vics", json.dumps(case).encode())  # a case, though the context says Media
+    keys = [r.key for r in records if isinstance(r, Entry)]
+    assert keys == [f"sha1:{n:040x}" for n in range(1, 4)] + [f"md5:{n:032x}" for n in range(4, 7)]
+    utf16 = json.dumps({"odata.metadata": "x#Media", "value": media}).encode("utf-16")
+    assert utf16.startswith(b"\xff\xfe")
+    assert detect(utf16) == "vics"
+    assert len([r for r in _read("vics", utf16) if isinstance(r, Entry)]) == 6

@@ -44,7 +44,9 @@ def _media_items(doc: Any) -> Iterator[tuple[str, Any]]:
     if not isinstance(doc, dict) or not isinstance(doc.get("value"), list):
         raise ValueError("no top-level 'value' array")
     context = str(doc.get("@odata.context") or doc.get("odata.metadata") or "")
-    if context.endswith("#Cases"):
+    values = doc["value"]
+    holds_media = bool(values) and isinstance(values[0], dict) and "Media" in values[0]
+    if context.endswith("#Cases") or holds_media:  # a case file, whatever its context says
         for c, case in enumerate(doc["value"]):
             for m, media in enumerate((case or {}).get("Media") or []):
                 yield f"case {c} media {m}", media
@@ -67,8 +69,8 @@ def _entry(media: Any, where: str, source: str) -> Entry | RowProblem:
             extra["PhotoDNA"] = alt.get("HashValue")
         elif name:
             extra.setdefault("AlternativeHashes", []).append(alt)
-    if not media.get("MD5"):
-        return RowProblem(where, "MD5 (the VICS key) is missing")
+    if not media.get("MD5") and not media.get("SHA1"):
+        return RowProblem(where, "neither MD5 nor SHA1 (an NSRL-derived set may key on SHA1)")
     for type_name, value in wanted:
         if value in (None, ""):
             continue
@@ -83,7 +85,7 @@ def _entry(media: Any, where: str, source: str) -> Entry | RowProblem:
         return RowProblem(where, str(exc))
     tags = media.get("Tags")
     return Entry(
-        key=f"md5:{sigs[0][1]}",
+        key=f"{sigs[0][0]}:{sigs[0][1]}",  # MD5, the VICS key, or SHA1 where it is all
         signals=sigs,
         category=category,
         series=media.get("Series"),
@@ -137,7 +139,7 @@ class VicsJson(ListFormat):
     @classmethod
     def read(cls, stream: IO[bytes], source: str, **options: str) -> Iterator[Record]:
         try:
-            doc = json.loads(stream.read().decode("utf-8-sig"))
+            doc = json.loads(_text(stream.read()))
             items = list(_media_items(doc))
         except (UnicodeDecodeError, ValueError, RecursionError) as exc:
             yield RowProblem("file", f"not VICS JSON: {_first(exc)}")
@@ -161,7 +163,7 @@ class VicsJson(ListFormat):
 
     @classmethod
     def sniff(cls, head: bytes) -> bool:
-        text = head.decode("utf-8-sig", errors="ignore")
+        text = _text(head[: len(head) // 2 * 2], errors="ignore")
         return "odata.metadata" in text or "@odata.context" in text
 
     @classmethod
@@ -203,3 +205,10 @@ def _first(exc: BaseException) -> str:
     if isinstance(exc, RecursionError):
         return "nested too deeply"
     return str(exc)[:300]
+
+
+def _text(raw: bytes, errors: str = "strict") -> str:
+    """UTF-8 (with or without its BOM), or UTF-16 with its BOM (older Clees4All output)."""
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return raw.decode("utf-16", errors)
+    return raw.decode("utf-8-sig", errors)
