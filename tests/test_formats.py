@@ -197,3 +197,37 @@ def test_vics_from_other_tools_sha1_only_cases_and_utf16() -> None:
     assert utf16.startswith(b"\xff\xfe")
     assert detect(utf16) == "vics"
     assert len([r for r in _read("vics", utf16) if isinstance(r, Entry)]) == 6
+
+
+def test_video_md5_keeps_its_name_and_matches_md5_both_ways(tmp_path: object) -> None:
+    from pathlib import Path
+
+    from vigil.match import Matcher
+    from vigil.store import Store
+
+    md5 = "900150983cd24fb0d6963f7d28e17f72"
+    csv_in = f"signal_type,signal_str,collab,category,tags\nvideo_md5,{md5},c,,\n".encode()
+    (entry,) = _read("te-csv", csv_in)
+    assert isinstance(entry, Entry)
+    assert entry.signals == [("video_md5", md5)]
+    store = Store.open(Path(str(tmp_path)) / "h")
+    store.create_list("pytx")
+    store.apply("pytx", [entry])
+    store.create_list("own")
+    store.apply("own", [Entry("e", [("md5", "d41d8cd98f00b204e9800998ecf8427e")])])
+    matcher = Matcher(store)
+    assert [m.list for m in matcher.match_value("md5", md5)] == ["pytx"]
+    assert [m.list for m in matcher.match_value("video_md5", md5)] == ["pytx"]
+    assert [m.list for m in matcher.match_value("video_md5", "d41d8cd98f00b204e9800998ecf8427e")
+            ] == ["own"]  # fmt: skip
+    out = io.BytesIO()
+    formats.get("te-csv").write(store.iter_entries("pytx"), out)
+    assert f"video_md5,{md5}" in out.getvalue().decode()
+    store.close()
+
+
+def test_video_sha256_is_a_signal_type() -> None:
+    sha = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+    (entry,) = _read("te-lines", f"video_sha256 {sha}\n".encode())
+    assert isinstance(entry, Entry)
+    assert entry.signals == [("video_sha256", sha)]

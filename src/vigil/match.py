@@ -24,6 +24,7 @@ from vigil.index import HammingIndex, LocalIndex
 from vigil.lists.model import Entry, normalized_signal
 from vigil.robust import FRAME, Alignment, search, verify
 from vigil.signals import SignalValue, registry
+from vigil.signals.base import same_digest
 from vigil.signals.local import LocalQuery
 from vigil.signals.video_local import VideoLocalQuery, parse_local_frames
 from vigil.store import ListInfo, Store
@@ -109,8 +110,9 @@ class Matcher:
         if cls.kind in ("local", "local_frames"):
             raise UsageError(f"{signal_type} matches media, not values: match the file itself")
         kind = "exact" if cls.kind == "exact" else "near_duplicate"
-        if cls.kind == "exact":
-            hits = [(sid, 0) for sid in self.store.exact_signal_ids(signal_type, value)]
+        if cls.kind == "exact":  # under every name of the same digest (md5 and video_md5)
+            hits = [(sid, 0) for t in same_digest(signal_type)
+                    for sid in self.store.exact_signal_ids(t, value)]  # fmt: skip
         else:
             index = self._index(signal_type)
             assert isinstance(index, HammingIndex)

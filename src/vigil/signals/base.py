@@ -23,6 +23,7 @@ __all__ = [
     "SignalValue",
     "hamming",
     "registry",
+    "same_digest",
 ]
 
 
@@ -94,6 +95,9 @@ class SignalType(ABC):
     default_threshold: ClassVar[int] = 0
     max_threshold: ClassVar[int] = 0
     description: ClassVar[str] = ""
+    # exact types that are the same digest of the same bytes under other names (pytx's
+    # video_md5 is the md5 of the file): values of one family match each other
+    digest: ClassVar[str | None] = None
     _hex: ClassVar[re.Pattern[str]] = re.compile(r"[0-9a-f]+")
 
     @classmethod
@@ -132,6 +136,15 @@ class SignalType(ABC):
     @abstractmethod
     def examples(cls) -> list[SignalExample]:
         """Known inputs and outputs, run by the registry-wide contract test."""
+
+
+def same_digest(name: str) -> list[str]:
+    """``name`` and every registered type whose values are the same digest of the same bytes
+    (``md5`` and ``video_md5``; ``sha256`` and ``video_sha256``)."""
+    digest = registry.get(name).digest
+    if digest is None:
+        return [name]
+    return [name, *(c.name for c in registry if c.digest == digest and c.name != name)]
 
 
 def hamming(a: str, b: str) -> int:

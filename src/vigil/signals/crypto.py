@@ -29,6 +29,7 @@ class MD5(_FileDigest):
     name = "md5"
     bits = 128
     algorithm = "md5"
+    digest = "md5"
     known_abc = "900150983cd24fb0d6963f7d28e17f72"
     description = "MD5 of the file bytes (VICS, NCMEC, ICSE key)"
 
@@ -47,5 +48,6 @@ class SHA256(_FileDigest):
     name = "sha256"
     bits = 256
     algorithm = "sha256"
+    digest = "sha256"
     known_abc = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
     description = "SHA-256 of the file bytes"

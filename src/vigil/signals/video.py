@@ -84,6 +84,7 @@ class VideoMD5(SignalType):
     kind = "exact"
     applies_to = "video"
     bits = 128
+    digest = "md5"  # the md5 of the file: an md5 entry matches it, and the other way round
     description = "MD5 of a video file's bytes (NCMEC and StopNCII exchange video this way)"
 
     @classmethod
@@ -95,6 +96,26 @@ class VideoMD5(SignalType):
     def examples(cls) -> list[SignalExample]:
         data = example_video()
         return [SignalExample(data, hashlib.md5(data).hexdigest())]
+
+
+@registry.register
+class VideoSHA256(SignalType):
+    name = "video_sha256"
+    kind = "exact"
+    applies_to = "video"
+    bits = 256
+    digest = "sha256"
+    description = "SHA-256 of a video file's bytes (what pytx's `tx hash video` writes)"
+
+    @classmethod
+    def compute(cls, content: Content) -> SignalValue:
+        require_video(content)
+        return SignalValue(cls.name, hashlib.sha256(content.data).hexdigest())
+
+    @classmethod
+    def examples(cls) -> list[SignalExample]:
+        data = example_video()
+        return [SignalExample(data, hashlib.sha256(data).hexdigest())]
 
 
 def crop_borders(luma: npt.NDArray[np.float32], dark: float = 40.0) -> npt.NDArray[np.float32]:

@@ -20,7 +20,7 @@ from vigil.signals.pdq import EXAMPLE_PDQ
 __all__ = ["StopNciiJson"]
 
 TYPES = {"ImagePDQ": "pdq", "VideoMD5": "md5"}
-WRITE_TYPES = {"pdq": "ImagePDQ", "md5": "VideoMD5"}
+WRITE_TYPES = {"pdq": "ImagePDQ", "md5": "VideoMD5", "video_md5": "VideoMD5"}
 GONE = {"Withdrawn", "Deleted"}
 KEPT = ("caseNumbers", "lastModtimestamp", "CSPFeedbacks", "hashStatus", "hashRegions")
 VIDEO_SIGNALS = {"vpdq", "vpdq_borderless", "vlocal_video", "video_md5"}
@@ -73,7 +73,7 @@ def _record(rec: Any, where: str, source: str) -> Record:
 class StopNciiJson(ListFormat):
     name = "stopncii"
     description = "StopNCII FetchHashes JSON (hashRecords); Withdrawn/Deleted remove entries"
-    carries = ("pdq", "md5")
+    carries = ("pdq", "md5", "video_md5")
 
     @classmethod
     def read(cls, stream: IO[bytes], source: str, **options: str) -> Iterator[Record]:
@@ -148,7 +148,7 @@ class StopNciiJson(ListFormat):
 
 def _carried(e: Entry, signal_type: str) -> bool:
     """PDQ always; an MD5 only where it is a video's (StopNCII has no image MD5)."""
-    if signal_type == "pdq":
+    if signal_type in ("pdq", "video_md5"):
         return True
     if signal_type != "md5":
         return False

@@ -1,7 +1,8 @@
 """python-threatexchange / HMA formats: the CLI's CSV export and the one-signal-per-line file.
 
 CSV header: ``signal_type,signal_str,collab,category,tags`` (tags space-separated). Signal type
-names are pytx's: ``pdq`` as is; ``video_md5`` (MD5 of the file bytes) is read as ``md5``. Each row
+names are pytx's and keep their name: ``video_md5`` (MD5 of the file bytes) matches ``md5``
+queries and the other way round, and is written back as ``video_md5``. Each row
 is one entry keyed by ``<type>:<value>``; an entry with several signals writes one row per signal.
 """
 
@@ -27,7 +28,7 @@ from vigil.signals.pdq import EXAMPLE_PDQ
 __all__ = ["ThreatExchangeCsv", "ThreatExchangeLines"]
 
 CSV_HEADER = ["signal_type", "signal_str", "collab", "category", "tags"]
-_ALIASES = {"video_md5": "md5", "photo_md5": "md5", "pdq_hash": "pdq"}
+_ALIASES = {"photo_md5": "md5", "pdq_hash": "pdq"}  # video_md5 keeps its name (it matches md5)
 _BY_LENGTH = {32: "md5", 40: "sha1"}  # 64 hex digits are PDQ or SHA-256: never guessed
 
 
@@ -42,7 +43,7 @@ def _signal_entry(type_name: str, value: str, where: str, source: str) -> Entry 
 class ThreatExchangeCsv(ListFormat):
     name = "te-csv"
     description = "python-threatexchange / HMA CSV: signal_type,signal_str,collab,category,tags"
-    carries = ("md5", "sha1", "sha256", "pdq")
+    carries = ("md5", "sha1", "sha256", "pdq", "video_md5", "video_sha256")
 
     @classmethod
     def read(cls, stream: IO[bytes], source: str, **options: str) -> Iterator[Record]:
@@ -105,7 +106,7 @@ class ThreatExchangeLines(ListFormat):
         "python-threatexchange local file: '<signal_type> <signal>' or a bare signal per line "
         "(bare values: --signal-type, else md5/sha1/pdq by length)"
     )
-    carries = ("md5", "sha1", "sha256", "pdq")
+    carries = ("md5", "sha1", "sha256", "pdq", "video_md5", "video_sha256")
 
     @classmethod
     def read(cls, stream: IO[bytes], source: str, **options: str) -> Iterator[Record]:
