@@ -51,9 +51,11 @@ def test_hashing_a_video_gives_its_video_signals(clip: bytes) -> None:
     result = hash_bytes(clip, "clip.mp4")
     assert result.ok
     assert set(result.signals) == {
-        "md5", "sha1", "sha256", "video_md5", "vpdq", "vpdq_borderless", "vlocal_video"
+        "md5", "sha1", "sha256", "video_md5", "video_sha256", "vpdq", "vpdq_borderless",
+        "vlocal_video"
     }  # fmt: skip
     assert result.signals["video_md5"].value == result.signals["md5"].value
+    assert result.signals["video_sha256"].value == result.signals["sha256"].value
     frames = parse_vpdq(result.signals["vpdq"].value)
     assert [t for _, _, t in frames] == [0.0, 1.0, 2.0]
 

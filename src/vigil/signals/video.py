@@ -78,44 +78,39 @@ def example_video(
     return out.getvalue()
 
 
-@registry.register
-class VideoMD5(SignalType):
-    name = "video_md5"
+class _VideoDigest(SignalType):
+    """A digest of a video file's bytes, under pytx's video name; ``digest`` names the file
+    digest it equals, so that either name matches the other."""
+
     kind = "exact"
     applies_to = "video"
-    bits = 128
-    digest = "md5"  # the md5 of the file: an md5 entry matches it, and the other way round
-    description = "MD5 of a video file's bytes (NCMEC and StopNCII exchange video this way)"
+    digest: ClassVar[str]
 
     @classmethod
     def compute(cls, content: Content) -> SignalValue:
         require_video(content)
-        return SignalValue(cls.name, hashlib.md5(content.data).hexdigest())
+        return SignalValue(cls.name, hashlib.new(cls.digest, content.data).hexdigest())
 
     @classmethod
     def examples(cls) -> list[SignalExample]:
         data = example_video()
-        return [SignalExample(data, hashlib.md5(data).hexdigest())]
+        return [SignalExample(data, hashlib.new(cls.digest, data).hexdigest())]
 
 
 @registry.register
-class VideoSHA256(SignalType):
+class VideoMD5(_VideoDigest):
+    name = "video_md5"
+    bits = 128
+    digest = "md5"
+    description = "MD5 of a video file's bytes (NCMEC and StopNCII exchange video this way)"
+
+
+@registry.register
+class VideoSHA256(_VideoDigest):
     name = "video_sha256"
-    kind = "exact"
-    applies_to = "video"
     bits = 256
     digest = "sha256"
     description = "SHA-256 of a video file's bytes (what pytx's `tx hash video` writes)"
-
-    @classmethod
-    def compute(cls, content: Content) -> SignalValue:
-        require_video(content)
-        return SignalValue(cls.name, hashlib.sha256(content.data).hexdigest())
-
-    @classmethod
-    def examples(cls) -> list[SignalExample]:
-        data = example_video()
-        return [SignalExample(data, hashlib.sha256(data).hexdigest())]
 
 
 def crop_borders(luma: npt.NDArray[np.float32], dark: float = 40.0) -> npt.NDArray[np.float32]:
