@@ -24,7 +24,6 @@ from pathlib import Path
 from PIL import Image, ImageDraw, ImageEnhance, ImageOps
 from PIL.PngImagePlugin import PngInfo
 from rich.console import Console
-from rich.table import Table
 
 ROOT = Path(__file__).resolve().parent
 HOME = Path.cwd() / "demo-home"
@@ -113,30 +112,20 @@ def main() -> None:
     report = HOME / "scan.jsonl"
     run("scan", str(queries), "--list", "demo-known", "--report", str(report))
 
-    table = Table(
-        "file", "result", "kind", "via", "distance", "variant", "evidence", title="per file"
-    )
+    console.print("[bold]per file[/bold]")  # a file, then what was found: fits 80 columns
     for line in report.read_text().splitlines():
         row = json.loads(line)
-        name = Path(row["path"]).name
         origin = row.get("evidence", {}).get("summary", "")
-        origin = "" if origin == "unknown" else origin
+        said = f"; evidence says {origin}" if origin not in ("", "unknown") else ""
+        console.print(Path(row["path"]).name, highlight=False, markup=False)
         if row["matches"]:
             m = row["matches"][0]
-            table.add_row(
-                name,
-                "[bold red]known[/bold red]",
-                m["kind"],
-                ",".join(m["via"]),
-                str(m["distance"]),
-                m["variant"],
-                origin,
-            )
+            how = f"{m['kind']} via {','.join(m['via'])}, distance {m['distance']}, {m['variant']}"
+            console.print(f"  [bold red]known[/bold red]: {how}{said}", highlight=False)
         elif row["status"] == "error":
-            table.add_row(name, "[yellow]error[/yellow]", "", row["error"]["reason"], "", "", "")
+            console.print(f"  [yellow]error[/yellow]: {row['error']['reason']}", highlight=False)
         else:
-            table.add_row(name, "[green]no match[/green]", "", "", "", "", origin)
-    console.print(table)
+            console.print(f"  [green]no match[/green]{said}", highlight=False)
     console.print(f"Report: {report}. Data directory: {HOME} (delete it when done).")
 
 
