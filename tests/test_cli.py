@@ -225,3 +225,24 @@ def test_a_failed_detection_with_create_leaves_no_list(tmp_path: Path) -> None:
     store = Store.open(tmp_path / "h")
     assert [i.name for i in store.all_lists()] == []
     store.close()
+
+
+def test_match_shows_whole_entries_within_80_columns(
+    known_photos: list[Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from vigil.hashing import hash_file
+    from vigil.lists import Entry
+    from vigil.store import Store
+
+    md5 = hash_file(known_photos[0]).signals["md5"].value
+    store = Store.open(tmp_path / "h")
+    store.create_list("known-sample-list", category_labels={"1": "known sample"})
+    store.apply("known-sample-list", [Entry(f"md5:{md5}", [("md5", md5)], category=1)])
+    store.close()
+    with pytest.raises(SystemExit) as code:
+        main(["--home", str(tmp_path / "h"), "match", str(known_photos[0]), "--no-variants"])
+    assert code.value.code in (0, None)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == str(known_photos[0])  # the input, whole, on its own line
+    assert max(len(line) for line in lines[1:]) <= 80
+    assert any(line.split() == ["known-sample-list", f"md5:{md5}"] for line in lines), lines

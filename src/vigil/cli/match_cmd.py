@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from vigil.cli.context import State, emit_json, out_console, progress
@@ -36,37 +37,35 @@ def _match_row(matcher: Matcher, source: str, matches: list[Match]) -> dict[str,
 
 
 def _print_rows(rows: list[dict[str, Any]]) -> None:
-    table = Table("input", "list", "entry", "kind", "signal", "distance", "how", "category")
-    blank = [""] * 5
+    """Each input on its own line, then two lines per match (list and entry; kind, signal,
+    distance, how, category), so that whole names and values show at 80 columns."""
     for row in rows:
+        out_console.print(row["path"], highlight=False, markup=False, soft_wrap=True)
         if row.get("error") and not row["matches"]:
-            table.add_row(row["path"], "[red]error[/red]", row["error"]["reason"], *blank)
+            out_console.print(f"  [red]error[/red]: {escape(row['error']['reason'])}",
+                              highlight=False)  # fmt: skip
         if not row["matches"] and not row.get("error"):
-            table.add_row(row["path"], "[green]no match[/green]", "", *blank)
+            out_console.print("  [green]no match[/green]", highlight=False)
         for m in row["matches"]:
             cat = m.get("category_label") or ("" if m["category"] is None else str(m["category"]))
-            how = m["variant"]
-            if "video" in m:
-                v = m["video"]
-                how = (
-                    f"{v['query_match_percent']}% of query; known "
-                    f"{v['known_range'][0]:.0f}-{v['known_range'][1]:.0f} s"
-                )
-            if "robust" in m:
-                r = m["robust"]
-                box = ",".join(f"{x:.2f}" for x in r["known_region"])
-                how = f"score {r['score']:.2f}; known region {box}"
-            table.add_row(
-                row["path"],
-                f"[bold red]{m['list']}[/bold red]",
-                m["entry"],
-                m["kind"],
-                m["signal_type"],
-                str(m["distance"]),
-                how,
-                cat,
-            )
-    out_console.print(table)
+            out_console.print(f"  [bold red]{escape(m['list'])}[/bold red]  {escape(m['entry'])}",
+                              highlight=False, soft_wrap=True)  # fmt: skip
+            parts = [m["kind"], f"{m['signal_type']} {m['distance']}", _how(m)]
+            if cat:
+                parts.append(f"category {escape(cat)}")
+            out_console.print("    " + "  ".join(parts), highlight=False, soft_wrap=True)
+
+
+def _how(m: dict[str, Any]) -> str:
+    if "video" in m:
+        v = m["video"]
+        return (f"{v['query_match_percent']}% of query; known "
+                f"{v['known_range'][0]:.0f}-{v['known_range'][1]:.0f} s")  # fmt: skip
+    if "robust" in m:
+        r = m["robust"]
+        box = ",".join(f"{x:.2f}" for x in r["known_region"])
+        return f"score {r['score']:.2f}; known region {box}"
+    return str(m["variant"])
 
 
 def _hash(path: str, variants: bool) -> HashResult:
