@@ -208,7 +208,8 @@ def test_hash_of_a_photo_prints_whole_hashes_in_80_columns_and_exits_0(
         main(["hash", str(known_photos[0])])
     assert code.value.code == 0  # a photo is not "not a video" (was exit 7)
     lines = capsys.readouterr().out.splitlines()
-    assert max(len(line) for line in lines) <= 80
+    assert lines[0] == str(known_photos[0])  # the file, whole, on its own line
+    assert max(len(line) for line in lines[1:]) <= 80
     for name in ("md5", "sha256", "pdq"):
         value = expected.signals[name].value
         assert any(line.split()[:2] == [name, value] for line in lines), (name, lines)
