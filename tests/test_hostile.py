@@ -186,3 +186,23 @@ def test_a_model_header_of_150000_dimensions_is_read_within_its_budget(tmp_path:
         report = sandbox.run(inspect_file, str(path), source=str(path))
     json.dumps(report.as_dict())  # every value can be written out
     assert any("impossible shapes" in str(e.value) for e in report.errors)
+
+
+def test_a_folder_given_to_hash_keeps_its_fifo_as_a_row_and_a_linked_root_is_walked(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from vigil.media.files import walk
+
+    folder = tmp_path / "f"
+    folder.mkdir()
+    photo = shutil.copy(next((PHOTOS / "known").glob("*.jpg")), folder / "p.jpg")
+    os.mkfifo(folder / "q.jpg")
+    (folder / "r.jpg").symlink_to(photo)  # inside the tree: p.jpg's own row is enough
+    with pytest.raises(SystemExit) as code:
+        main(["hash", str(folder), "--json"])
+    assert code.value.code == 7
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(Path(r["path"]).name, (r.get("error") or {}).get("type")) for r in rows] == [
+        ("p.jpg", None), ("q.jpg", "NotRegularFile")]  # fmt: skip
+    (tmp_path / "link").symlink_to(folder)  # a root named by the user is what it names
+    assert sorted(f.path.name for f in walk(tmp_path / "link")) == ["p.jpg", "q.jpg", "r.jpg"]

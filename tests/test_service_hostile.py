@@ -213,6 +213,28 @@ def test_keys_take_turns_and_one_key_holds_at_most_half_the_slots() -> None:
     assert order == ["a0", "b0", "a1", "a2"]
 
 
+def test_a_key_over_its_cap_is_refused_at_once() -> None:
+    from vigil.service.fair import Busy, FairSlots
+
+    async def run() -> None:
+        slots, gate = FairSlots(1, cap=2), anyio.Event()
+
+        async def hold() -> None:
+            async with slots.slot("a"):
+                await gate.wait()
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(hold)
+            tg.start_soon(hold)  # running and waiting: the cap of 2
+            await anyio.wait_all_tasks_blocked()
+            with pytest.raises(Busy):
+                async with slots.slot("a"):
+                    pass
+            gate.set()
+
+    anyio.run(run)
+
+
 @SQLITE
 def test_sigterm_drains_uploads_in_flight_and_exits(prepared: Server) -> None:
     import signal

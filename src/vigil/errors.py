@@ -56,11 +56,18 @@ __all__ = [
     "UnsupportedMedia",
     "UsageError",
     "VigilError",
+    "reason_of",
 ]
 
 
 class VigilError(Exception):
     """Base of every error Vigil raises on purpose."""
+
+
+def reason_of(exc: BaseException, limit: int = 500) -> str:
+    """What went wrong, for a row: an input error's own reason, else ``Type: message``."""
+    reason = exc.reason if isinstance(exc, InputError) else f"{type(exc).__name__}: {exc}"
+    return reason[:limit]
 
 
 class UsageError(VigilError):

@@ -11,7 +11,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from vigil.errors import MediaError
+from vigil.errors import MediaError, reason_of
 from vigil.media import Limits, read_media, sniff
 from vigil.media.video import VIDEO_KINDS
 from vigil.signals import Content, SignalValue, registry
@@ -30,6 +30,11 @@ class HashResult:
     error: str | None = None
     error_type: str | None = None
     warnings: list[str] = field(default_factory=list)
+
+    @classmethod
+    def failed(cls, source: str, exc: BaseException) -> HashResult:
+        """The result of an input that could not be read or hashed at all."""
+        return cls(source, error=reason_of(exc), error_type=type(exc).__name__)
 
     @property
     def ok(self) -> bool:
@@ -98,5 +103,5 @@ def hash_file(
     try:
         data = read_media(source, limits)
     except MediaError as exc:
-        return HashResult(source, error=exc.reason, error_type=type(exc).__name__)
+        return HashResult.failed(source, exc)
     return hash_bytes(data, source, signal_types, limits, variants)

@@ -27,7 +27,7 @@ from vigil.media.decode import Limits, read_media
 from vigil.media.files import Found, walk
 from vigil.sandbox import Budget, Sandbox
 
-__all__ = ["ScanSummary", "iter_files", "scan"]
+__all__ = ["ScanSummary", "scan"]
 
 
 @dataclass
@@ -57,11 +57,6 @@ class ScanSummary:
             "error_types": dict(self.error_types),
             "evidence_summaries": dict(self.origins),
         }
-
-
-def iter_files(root: Path, follow_links: bool = False) -> Iterator[Path]:
-    """The regular files under ``root`` in a stable order (see :func:`vigil.media.files.walk`)."""
-    return (f.path for f in walk(Path(root), follow_links) if f.skip is None)
 
 
 def _stamp(path: Path) -> str:
@@ -96,8 +91,7 @@ def hash_and_inspect(path: str, evidence: bool) -> tuple[HashResult, Report | No
     try:
         data = read_media(path, Limits())
     except MediaError as exc:
-        failed = HashResult(path, error=exc.reason, error_type=type(exc).__name__)
-        return failed, inspect_file(path, SCAN_EVIDENCE) if evidence else None
+        return HashResult.failed(path, exc), inspect_file(path, SCAN_EVIDENCE) if evidence else None
     result = hash_bytes(data, path, None, Limits(), True)
     return result, inspect_file(path, SCAN_EVIDENCE, data=data) if evidence else None
 
@@ -183,10 +177,7 @@ def scan(
                                 lambda j: (str(j[0].path), evidence))  # fmt: skip
         for (found, stamp), outcome in outcomes:
             if isinstance(outcome, BaseException):
-                reason = getattr(outcome, "reason", None) or f"{type(outcome).__name__}: {outcome}"
-                failed = HashResult(str(found.path), error=str(reason)[:500],
-                                    error_type=type(outcome).__name__)  # fmt: skip
-                run.write(failed, None, stamp, "error")
+                run.write(HashResult.failed(str(found.path), outcome), None, stamp, "error")
             else:
                 result, evid = outcome
                 run.write(result, evid, stamp, "error" if result.error else "no_match")

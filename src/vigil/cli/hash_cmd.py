@@ -20,12 +20,17 @@ __all__ = ["expand_paths", "hash_command"]
 
 
 def expand_paths(paths: list[Path]) -> list[Path]:
+    """Files as given, and every file under a directory given. A FIFO or device in a folder is
+    kept, to get its row saying why it is not read; a symbolic link inside the tree is not
+    (what it names is met at its own path)."""
     from vigil.media.files import walk
 
-    """Files as given, and every file under a directory given."""
     out: list[Path] = []
     for p in paths:
-        out.extend((f.path for f in walk(p) if f.skip is None) if p.is_dir() else [p])
+        if not p.is_dir():
+            out.append(p)
+            continue
+        out.extend(f.path for f in walk(p) if f.skip is None or f.skip[0] != "Link")
     return out
 
 

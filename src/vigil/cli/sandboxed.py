@@ -34,19 +34,14 @@ def each_file(
             yield on_error(path, outcome) if isinstance(outcome, BaseException) else outcome
 
 
-def _reason(exc: BaseException) -> str:
-    return str(getattr(exc, "reason", None) or f"{type(exc).__name__}: {exc}")[:500]
-
-
 def failed_hash(path: Path, exc: BaseException) -> HashResult:
     from vigil.hashing import HashResult
 
-    return HashResult(str(path), error=_reason(exc), error_type=type(exc).__name__)
+    return HashResult.failed(str(path), exc)
 
 
 def failed_report(path: Path, exc: BaseException) -> Report:
-    from vigil.evidence import Evidence, Report
-    from vigil.evidence.summary import summarise
+    from vigil.errors import reason_of
+    from vigil.evidence import Report
 
-    item = Evidence("container", "error", _reason(exc), "file", "none")
-    return Report(str(path), None, [item], summarise([item]))
+    return Report.failure(str(path), reason_of(exc))

@@ -94,7 +94,7 @@ def serve_command(
         webhook_attempts=webhook_attempts,
         freeze_gc=True,
         content_key_file=content_key_file,
-        threads=hash_workers or max(1, (os.cpu_count() or 1) // max(workers, 1)),
+        hash_workers=hash_workers or max(1, (os.cpu_count() or 1) // max(workers, 1)),
         cpu_budget=cpu_budget,
         uploads_per_key=uploads_per_key,
     )

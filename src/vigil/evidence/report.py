@@ -29,6 +29,12 @@ class Report:
     summary: Summary
     timings: dict[str, float] = field(default_factory=dict)  # seconds per extractor
 
+    @classmethod
+    def failure(cls, source: str, reason: str) -> Report:
+        """The report of a file that could not be inspected at all."""
+        item = Evidence("container", "error", reason, "file", "none")
+        return cls(source, None, [item], summarise([item]))
+
     @property
     def errors(self) -> list[Evidence]:
         return [e for e in self.items if e.claim == "error"]
@@ -134,9 +140,7 @@ def inspect_file(
         if data is None:
             data = read_media(p, limits or Limits())
     except MediaError as exc:
-        item = Evidence("container", "error", exc.reason, "file", "none")
-        return Report(str(p), None, [item], summarise([item]))
+        return Report.failure(str(p), exc.reason)
     except OSError as exc:
-        item = Evidence("container", "error", f"cannot read: {exc.strerror or exc}", "file", "none")
-        return Report(str(p), None, [item], summarise([item]))
+        return Report.failure(str(p), f"cannot read: {exc.strerror or exc}")
     return inspect_bytes(data, str(p), config, limits)

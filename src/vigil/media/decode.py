@@ -83,11 +83,35 @@ def costly_structure(data: bytes, kind: str | None) -> str | None:
     """Why decoding ``data`` would cost far more than its size suggests, or None: a JPEG of
     thousands of scans takes minutes (libjpeg decodes the image once per scan). Checked before
     any decoder runs (an SOS marker cannot occur inside entropy-coded data)."""
-    if kind == "jpeg":
+    if kind == "jpeg" and _progressive(data):  # a baseline JPEG cannot repeat its scans
         scans = data.count(b"\xff\xda")
         if scans > MAX_JPEG_SCANS:
             return f"a JPEG of {scans:,} scans (over the limit of {MAX_JPEG_SCANS}): not decoded"
     return None
+
+
+_PROGRESSIVE = {0xC2, 0xC6, 0xCA, 0xCE}  # SOF markers of progressive coding
+_STANDALONE = {0x01, *range(0xD0, 0xD9)}  # markers without a length
+
+
+def _progressive(data: bytes) -> bool:
+    """Whether a JPEG's frame is progressive, from its header segments alone (counting its
+    scans reads the whole file: 4 ms for a 5 MB photo, paid only where scans can repeat).
+    A header too odd to walk counts as progressive."""
+    pos = 2
+    for _ in range(4096):
+        if pos + 4 > len(data) or data[pos] != 0xFF:
+            return True
+        marker = data[pos + 1]
+        if marker in _PROGRESSIVE:
+            return True
+        if marker == 0xDA or (0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC)):
+            return False  # the first scan, or a sequential frame
+        if marker == 0xFF:  # fill byte
+            pos += 1
+            continue
+        pos += 2 if marker in _STANDALONE else 2 + int.from_bytes(data[pos + 2 : pos + 4], "big")
+    return True
 
 
 def _open(data: bytes, source: str, kind: str) -> Image.Image:

@@ -80,11 +80,12 @@ def walk(root: Path, follow_links: bool = False) -> Iterator[Found]:
     sockets and devices are skipped with their reason. A symbolic link inside the tree is
     skipped (what it names is met at its own path); one that leads outside is followed only
     with ``follow_links``, and a folder already walked (a loop) is never walked again."""
-    if not root.is_dir() or root.is_symlink():
-        yield _classify(root, root, follow_links, set())
+    if root.is_symlink() and root.exists():  # named by the user: what it names is meant
+        root = root.resolve()
+    if not root.is_dir():
+        yield _classify(root, root, follow_links)
         return
-    seen: set[tuple[int, int]] = set()
-    yield from _walk_dir(root, root.resolve(), follow_links, seen)
+    yield from _walk_dir(root, root.resolve(), follow_links, set())
 
 
 def _walk_dir(folder: Path, top: Path, follow: bool, seen: set[tuple[int, int]]) -> Iterator[Found]:
@@ -110,14 +111,14 @@ def _walk_dir(folder: Path, top: Path, follow: bool, seen: set[tuple[int, int]])
         if is_dir:
             yield from _walk_dir(path, top, follow, seen)
         else:
-            found = _classify(path, top, follow, seen)
+            found = _classify(path, top, follow)
             if found.skip is None and found.path.is_dir():  # a followed link to a folder
                 yield from _walk_dir(found.path, top, follow, seen)
             else:
                 yield found
 
 
-def _classify(path: Path, top: Path, follow: bool, seen: set[tuple[int, int]]) -> Found:
+def _classify(path: Path, top: Path, follow: bool) -> Found:
     try:
         mode = path.lstat().st_mode
     except OSError as exc:
@@ -135,8 +136,7 @@ def _link(path: Path, top: Path, follow: bool) -> Found:
         mode = target.stat().st_mode
     except (OSError, RuntimeError):
         return Found(path, ("BrokenLink", "a symbolic link to nothing (or a loop of links)"))
-    inside = target == top or top in target.parents
-    if inside and top != path:
+    if target == top or top in target.parents:
         return Found(path, ("Link", f"a symbolic link to {target}, read at its own path"))
     if not follow:
         return Found(path, ("Link", f"a symbolic link out of the tree, to {target}: not "

@@ -13,7 +13,7 @@ grant(seconds)                  inside a job: more CPU for work that is proporti
 """
 
 from vigil.sandbox.budget import Budget
-from vigil.sandbox.child import grant, in_sandbox
+from vigil.sandbox.child import grant
 from vigil.sandbox.pool import Sandbox
 
-__all__ = ["Budget", "Sandbox", "grant", "in_sandbox"]
+__all__ = ["Budget", "Sandbox", "grant"]

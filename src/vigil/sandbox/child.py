@@ -18,14 +18,9 @@ from typing import Any
 
 from vigil.sandbox.budget import Budget
 
-__all__ = ["grant", "in_sandbox", "serve"]
+__all__ = ["grant", "serve"]
 
 _job: dict[str, Any] = {}  # in a worker, while a job runs: conn, budget, cpu granted so far
-
-
-def in_sandbox() -> bool:
-    """Whether this code runs inside a sandboxed job."""
-    return bool(_job)
 
 
 def grant(seconds: float) -> None:

@@ -108,7 +108,7 @@ class Sandbox:
         self._started = 0
         self._cond = threading.Condition()
         self._closed = False
-        self.replaced = 0  # workers killed and replaced (for metrics)
+        self.replaced = 0  # workers killed and replaced so far
 
     def run(self, fn: Callable[..., T], *args: Any, source: str) -> T:
         """``fn(*args)`` in a worker; its exceptions are raised here. Over the budget, or if the

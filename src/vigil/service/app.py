@@ -10,9 +10,8 @@ import logging
 import threading
 import time
 import traceback
-from collections import Counter as Counter_
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -40,7 +39,7 @@ from vigil.service.actions import Actions
 from vigil.service.cache import CachedStore
 from vigil.service.content_routes import content_routes
 from vigil.service.errors import status_for
-from vigil.service.fair import FairSlots
+from vigil.service.fair import Busy, FairSlots
 from vigil.service.follower import Follower
 from vigil.service.importer import sweep_work_folders
 from vigil.service.keys import ApiKey, KeyStore
@@ -53,6 +52,8 @@ from vigil.store import Store
 
 __all__ = ["ServiceConfig", "create_app"]
 
+TOO_MANY_FAILURES = "too many failed key checks from this address"
+
 log = logging.getLogger(__name__)
 
 
@@ -60,7 +61,7 @@ log = logging.getLogger(__name__)
 class ServiceConfig:
     max_upload: int = 32 * 2**20  # bytes of one uploaded file
     max_batch: int = 1000  # items in one batch match
-    threads: int = 4  # sandboxed processes hashing uploads (each file under the budget below)
+    hash_workers: int = 4  # sandboxed processes hashing uploads (each under the budget below)
     cpu_budget: float = 2.0  # CPU seconds one upload may cost (videos earn more per frame)
     memory_budget: int = 2**30  # bytes of memory one upload may cost
     uploads_per_key: int = 4  # uploads one key may have in flight at once (more: 429)
@@ -121,10 +122,12 @@ class Service:
         self.keys = KeyStore(store)
         self.limiter = RateLimiter(config.rate_limit)
         self.failures = RateLimiter(config.auth_failures)  # by client address
-        self.sandbox = Sandbox(config.threads, Budget(config.cpu_budget, config.memory_budget))
-        self.turns = FairSlots(config.threads)  # uploads served key by key, in rotation
-        self.hashing = anyio.CapacityLimiter(config.threads)  # (the threads that wait on them)
-        self.uploads = InFlight(config.uploads_per_key)
+        budget = Budget(config.cpu_budget, config.memory_budget)
+        self.sandbox = Sandbox(config.hash_workers, budget)
+        # uploads served key by key, in rotation; a key over its cap is answered 429
+        self.turns = FairSlots(config.hash_workers, cap=config.uploads_per_key)
+        # the threads that wait on the processes: not the default pool's (sync routes use it)
+        self.hashing = anyio.CapacityLimiter(config.hash_workers)
         self.actions = Actions(store, config.webhook_backoff, config.webhook_attempts)
         self.locker = ContentLocker(store, config.content_key_file)
         self.metrics = Metrics()
@@ -161,9 +164,11 @@ class Service:
         keys taking turns for the processes."""
         job = partial(self.sandbox.run, hash_bytes, upload.data, upload.name, types, Limits(),
                       variants, source=upload.name)  # fmt: skip
-        with self.uploads.slot(key.name):
+        try:
             async with self.turns.slot(key.name):
                 result: HashResult = await anyio.to_thread.run_sync(job, limiter=self.hashing)
+        except Busy as exc:
+            raise _HttpError(429, str(exc)) from None
         return result
 
     def matches(self, found: list[Any], matcher: Matcher) -> list[dict[str, Any]]:
@@ -206,11 +211,11 @@ def create_app(store: Store, config: ServiceConfig | None = None) -> FastAPI:
             client = request.client.host if request.client else "?"
             if not known:
                 if not svc.failures.has_tokens(client):  # refused before the database
-                    raise _HttpError(429, "too many failed key checks from this address")
+                    raise _HttpError(429, TOO_MANY_FAILURES)
                 key = await run_in_threadpool(svc.keys.authenticate, secret)
             if key is None:
                 if not svc.failures.allow(client):
-                    raise _HttpError(429, "too many failed key checks from this address")
+                    raise _HttpError(429, TOO_MANY_FAILURES)
                 raise _HttpError(401, "a valid API key is needed")
             if not key.allows(needed):
                 raise _HttpError(403, f"this key's role ({key.role}) cannot do this")
@@ -410,27 +415,6 @@ class RateLimiter:
                 return False
             self.buckets[key] = (tokens - 1, now)
             return True
-
-
-class InFlight:
-    """How many uploads each key has in flight; over ``cap``, a 429."""
-
-    def __init__(self, cap: int) -> None:
-        self.cap, self.counts, self.lock = cap, Counter_[str](), threading.Lock()
-
-    @contextmanager
-    def slot(self, key: str) -> Iterator[None]:
-        with self.lock:
-            if self.cap > 0 and self.counts[key] >= self.cap:
-                raise _HttpError(429, f"this key already has {self.cap} uploads in flight")
-            self.counts[key] += 1
-        try:
-            yield
-        finally:
-            with self.lock:
-                self.counts[key] -= 1
-                if not self.counts[key]:
-                    del self.counts[key]
 
 
 class _HttpError(Exception):

@@ -1,6 +1,7 @@
 """Fair turns at the hashing processes: at most ``slots`` uploads are hashed at once, one key
-holds at most half of them (``per_key``), and uploads waiting for a turn are served one key at
-a time, in rotation. A key that sends many slow (hostile) uploads then leaves the other half
+holds at most half of them (``per_key``), one key has at most ``cap`` uploads running or
+waiting (more are :class:`Busy`), and uploads waiting for a turn are served one key at a time,
+in rotation. A key that sends many slow (hostile) uploads then leaves the other half
 of the processes to everyone else, and its own queue never stands in front of another key's
 upload. Runs on the event loop (no thread touches it)."""
 
@@ -12,12 +13,21 @@ from contextlib import asynccontextmanager
 
 import anyio
 
-__all__ = ["FairSlots"]
+__all__ = ["Busy", "FairSlots"]
+
+
+class Busy(Exception):
+    """The key already has ``cap`` uploads running or waiting."""
+
+    def __init__(self, cap: int) -> None:
+        self.cap = cap
+        super().__init__(f"this key already has {cap} uploads in flight")
 
 
 class FairSlots:
-    def __init__(self, slots: int, per_key: int | None = None) -> None:
+    def __init__(self, slots: int, per_key: int | None = None, cap: int = 0) -> None:
         self.free = max(1, slots)
+        self.cap = cap  # uploads one key may have running or waiting (0: any)
         self.per_key = per_key or max(1, self.free // 2)
         self.running: Counter[str] = Counter()
         self.queues: dict[str, deque[anyio.Event]] = {}  # in turn order: the next key first
@@ -25,6 +35,8 @@ class FairSlots:
     @asynccontextmanager
     async def slot(self, key: str) -> AsyncIterator[None]:
         """Hold one slot, waiting for this key's turn if none it may take is free."""
+        if self.cap and self.running[key] + len(self.queues.get(key, ())) >= self.cap:
+            raise Busy(self.cap)
         if self.free > 0 and key not in self.queues and self.running[key] < self.per_key:
             self.free -= 1
             self.running[key] += 1

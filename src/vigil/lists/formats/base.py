@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from typing import IO, Any, ClassVar, TextIO
 
 from vigil.errors import InputError, UnknownFormat
-from vigil.lists.model import Entry, Record, RowProblem, normalized_signal
+from vigil.lists.model import MAX_CATEGORY, Entry, Record, RowProblem, normalized_signal
 from vigil.registry import Registry
 
 __all__ = [
@@ -31,7 +31,6 @@ __all__ = [
 ]
 
 MAX_FIELD = 64 * 2**20  # characters of one CSV field (a long video's vPDQ runs to megabytes)
-MAX_CATEGORY = 2**31 - 1
 
 
 class WriteResult:
