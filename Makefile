@@ -14,6 +14,7 @@ $(STAMP): pyproject.toml
 	# the SD watermark reference, used by tests to embed marks; --no-deps: it would pull
 	# opencv-python over opencv-python-headless
 	$(BIN)/pip install -q --no-deps invisible-watermark==0.2.0
+	scripts/install-vpdq.sh $(BIN)/pip  # Meta's vpdq, built from source; best effort
 	touch $(STAMP)
 
 demo: $(STAMP)

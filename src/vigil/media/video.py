@@ -1,7 +1,8 @@
 """Safe video decoding with PyAV (its wheels bundle FFmpeg): sampled frames as luma planes.
 
 Frames are sampled at ``fps`` (default 1 frame per second; 0 = every frame) by presentation
-time, or only key frames are decoded (fast mode). Duration, frame count and frame size are
+time, or only key frames are decoded (fast mode), or (:func:`iter_counted_frames`) every
+``int(seconds * frame rate)``-th decoded frame, the way Meta's vpdq picks its frames. Duration, frame count and frame size are
 bounded, and a broken or hostile container gives a :class:`~vigil.errors.MediaError` naming the
 input. Only the luma (Y) plane is read: PDQ's bits do not change under an affine change of luma,
 so hashing Y matches hashing the RGB frame without the cost of a colour conversion.
@@ -12,6 +13,7 @@ from __future__ import annotations
 import io
 import math
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import av
@@ -22,7 +24,14 @@ from vigil.errors import CorruptMedia, MediaTooLarge, UnsupportedMedia
 from vigil.media.sniff import sniff
 from vigil.sandbox.child import grant
 
-__all__ = ["VIDEO_KINDS", "VideoFrame", "VideoLimits", "iter_frames"]
+__all__ = [
+    "VIDEO_KINDS",
+    "VideoFrame",
+    "VideoLimits",
+    "frame_rate",
+    "iter_counted_frames",
+    "iter_frames",
+]
 
 FRAME_CPU = 0.5  # seconds of CPU budget each sampled frame adds (decoding up to it, hashing it)
 
@@ -71,14 +80,11 @@ def _luma(frame: av.VideoFrame) -> npt.NDArray[np.float32]:
     return (y - np.float32(16.0)) * np.float32(255.0 / 219.0)
 
 
-def iter_frames(
-    data: bytes,
-    source: str,
-    fps: float = 1.0,
-    keyframes_only: bool = False,
-    limits: VideoLimits = VideoLimits(),
-) -> Iterator[VideoFrame]:
-    """Yield sampled frames of the first video stream of ``data``."""
+@contextmanager
+def _video_stream(
+    data: bytes, source: str, limits: VideoLimits
+) -> Iterator[tuple[av.container.InputContainer, av.video.stream.VideoStream]]:
+    """The container and its first video stream, checked against ``limits``."""
     if len(data) > limits.max_bytes:
         raise MediaTooLarge(source, f"{len(data)} bytes is over the limit of {limits.max_bytes}")
     container = _open(data, source)
@@ -93,9 +99,88 @@ def iter_frames(
         # one decoding thread: Vigil parallelises by process (scan workers), and speeds are
         # reported per core
         stream.codec_context.thread_count = 1
+        yield container, stream
+
+
+def iter_frames(
+    data: bytes,
+    source: str,
+    fps: float = 1.0,
+    keyframes_only: bool = False,
+    limits: VideoLimits = VideoLimits(),
+) -> Iterator[VideoFrame]:
+    """Yield sampled frames of the first video stream of ``data``."""
+    with _video_stream(data, source, limits) as (container, stream):
         if keyframes_only:
             stream.codec_context.skip_frame = "NONKEY"
         yield from _sample(container, stream, source, fps, keyframes_only, limits)
+
+
+def frame_rate(stream: av.video.stream.VideoStream) -> float:
+    """The stream's frame rate as vpdq reads it: the average rate, else the base rate (the
+    lowest rate that represents every timestamp); 0 when the container gives neither."""
+    for rate in (stream.average_rate, stream.base_rate):
+        if rate:
+            return float(rate)
+    return 0.0
+
+
+def iter_counted_frames(
+    data: bytes,
+    source: str,
+    seconds: float = 1.0,
+    phases: int = 1,
+    limits: VideoLimits = VideoLimits(),
+) -> Iterator[VideoFrame]:
+    """Every ``step = max(1, int(seconds * frame rate))``-th decoded frame, counted from 0,
+    timed ``index / frame rate``: the frames Meta's vpdq hashes, and the times it gives them
+    (at 29.83 fps, frames 0, 29, 58, ... at 0.972 s, 1.944 s, ...). With ``phases`` > 1, frames
+    ``step * k / phases`` after each of them too (slot ``phases * n + k``). Every frame is
+    decoded (counting needs them all). A stream without a frame rate is sampled by time."""
+    with _video_stream(data, source, limits) as (container, stream):
+        rate = frame_rate(stream)
+        if rate <= 0:
+            yield from _sample(container, stream, source, phases / seconds, False, limits)
+            return
+        step = max(1, int(seconds * rate))
+        offsets = {round(step * k / phases): k for k in range(phases)}
+        emitted = _Emitted(source, limits)
+        try:
+            for index, frame in enumerate(container.decode(stream)):
+                n, offset = divmod(index, step)
+                emitted.within(index / rate)
+                if offset in offsets:
+                    emitted.check()
+                    slot = phases * n + offsets[offset]
+                    yield VideoFrame(index, round(index / rate, 3), slot, _luma(frame))
+                    emitted.count()
+        except av.error.FFmpegError as exc:
+            raise emitted.damaged(exc) from exc
+
+
+class _Emitted:
+    """The bounds on sampled frames, and the CPU each earns (both kinds of sampling)."""
+
+    def __init__(self, source: str, limits: VideoLimits) -> None:
+        self.source, self.limits, self.returned = source, limits, 0
+
+    def within(self, t: float) -> None:
+        """Checked for each decoded frame: a video too long is refused, sampled or not."""
+        if t > self.limits.max_seconds:
+            raise MediaTooLarge(self.source, f"longer than {self.limits.max_seconds:.0f} s")
+
+    def check(self) -> None:
+        """Checked before a frame is returned."""
+        if self.returned >= self.limits.max_frames:
+            raise MediaTooLarge(self.source, f"more than {self.limits.max_frames} sampled frames")
+
+    def count(self) -> None:
+        self.returned += 1
+        grant(FRAME_CPU)  # a sandboxed job earns CPU time with each real frame
+
+    def damaged(self, exc: Exception) -> CorruptMedia:
+        reason = f"video data is damaged after {self.returned} frames: {exc}"
+        return CorruptMedia(self.source, reason)
 
 
 def _decode(
@@ -128,9 +213,9 @@ def _sample(
     limits: VideoLimits,
 ) -> Iterator[VideoFrame]:
     next_time = 0.0
-    returned = 0
     start: float | None = None
     index = -1
+    emitted = _Emitted(source, limits)
     try:
         for frame in _decode(container, stream, fps if not keyframes_only else 0.0):
             index += 1
@@ -138,17 +223,14 @@ def _sample(
                 continue
             start = frame.time if start is None else start
             t = frame.time - start
-            if t > limits.max_seconds:
-                raise MediaTooLarge(source, f"longer than {limits.max_seconds:.0f} s")
+            emitted.within(t)
             if not keyframes_only and fps > 0 and t + 1e-6 < next_time:
                 continue
-            if returned >= limits.max_frames:
-                raise MediaTooLarge(source, f"more than {limits.max_frames} sampled frames")
+            emitted.check()
             slot = math.floor(t * fps + 1e-6) if fps > 0 else index
             yield VideoFrame(index, round(t, 3), slot, _luma(frame))
-            returned += 1
-            grant(FRAME_CPU)  # a sandboxed job earns CPU time with each real frame
+            emitted.count()
             if fps > 0:
                 next_time = (math.floor(t * fps + 1e-6) + 1) / fps
     except av.error.FFmpegError as exc:
-        raise CorruptMedia(source, f"video data is damaged after {returned} frames: {exc}") from exc
+        raise emitted.damaged(exc) from exc

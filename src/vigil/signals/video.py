@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+from fractions import Fraction
 from typing import ClassVar
 
 import numpy as np
@@ -14,7 +15,7 @@ import numpy.typing as npt
 
 from vigil.errors import InvalidSignal, UnsupportedMedia
 from vigil.media.sniff import sniff
-from vigil.media.video import VIDEO_KINDS, iter_frames
+from vigil.media.video import VIDEO_KINDS, iter_counted_frames
 from vigil.signals.base import Content, SignalExample, SignalType, SignalValue, hamming, registry
 from vigil.signals.pdq_algo import hash_luma
 
@@ -54,7 +55,7 @@ def example_frame(t: float, size: tuple[int, int] = (96, 64)) -> npt.NDArray[np.
 
 def example_video(
     seconds: float = 3,
-    fps: int = 4,
+    fps: int | Fraction = 4,
     size: tuple[int, int] = (96, 64),
     start: float = 0.0,
     pad: int = 0,
@@ -159,17 +160,19 @@ FrameList = list[tuple[str, int, float]]
 
 def _frame_hashes(content: Content) -> dict[tuple[str, int], FrameList]:
     """PDQ of sampled frames, as they are and with dark bars cropped, computed once per content
-    for all video signal types. Keys: ("plain" | "borderless", phase). Phase 0 is the 1 frame
-    per second sampling python-threatexchange uses; with ``content.variants`` the other phases
-    sample the same seconds shifted, so that a clip cut mid-second still lines up with
-    the known video's samples within 1/8 s."""
+    for all video signal types. Keys: ("plain" | "borderless", phase). Phase 0 holds the
+    frames Meta's vpdq hashes (every ``int(fps)``-th frame, timed as vpdq times them), so
+    that a vPDQ made here and one made by vpdq or pytx agree frame for frame; with
+    ``content.variants`` the other phases sample a quarter, half and three quarters of that
+    step later, so that a clip cut mid-second still lines up with the known video's samples
+    within 1/8 s."""
     cached = content.cache.get("frame_hashes")
     if isinstance(cached, dict):
         return cached
     require_video(content)
-    fps = DEFAULT_FPS * (PHASES if content.variants else 1)
+    phases = PHASES if content.variants else 1
     out: dict[tuple[str, int], FrameList] = {}
-    for frame in iter_frames(content.data, content.source, fps=fps):
+    for frame in iter_counted_frames(content.data, content.source, 1 / DEFAULT_FPS, phases):
         phase = frame.slot % PHASES if content.variants else 0
         plain = hash_luma(frame.luma)
         inner = crop_borders(frame.luma)
