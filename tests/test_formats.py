@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import csv
 import io
 import json
+from pathlib import Path
 
 import pytest
 
@@ -231,3 +233,86 @@ def test_video_sha256_is_a_signal_type() -> None:
     (entry,) = _read("te-lines", f"video_sha256 {sha}\n".encode())
     assert isinstance(entry, Entry)
     assert entry.signals == [("video_sha256", sha)]
+
+
+_VPDQ = (
+    '["26649597f9d8797896876664d0a799987978868726656664d99b797886872667,100,0.000", '
+    '"a8add7f267d2694ee80d4552790f794ee80d17d2961b1730baad06f082f3e847,100,1.000"]'
+)
+RICH = [
+    Entry("photo-1", [("md5", "900150983cd24fb0d6963f7d28e17f72"),
+                      ("sha1", "a9993e364706816aba3e25717850c26c9cd0d89d"),
+                      ("pdq", EXAMPLE_PDQ[0])],
+          category=1, series="benign-series", victim_identified=True, source="demo",
+          tags=["a", "b"], comments="a note", extra={"MediaSize": 3, "nested": {"x": [1]}}),
+    Entry("ncmec:42:1001", [("md5", "d41d8cd98f00b204e9800998ecf8427e"), ("pdq", EXAMPLE_PDQ[1])],
+          category=2, extra={"media_type": "image", "member": "Example ESP",
+                             "timestamp": "2024-01-02T03:04:05Z", "classification": "A1"}),
+    Entry("video-1", [("md5", "e2fc714c4727ee9395f324cd2e7f331f"),
+                      ("video_md5", "e2fc714c4727ee9395f324cd2e7f331f"),
+                      ("sha256", "ba7816bf8f01cfea414140de5dae2223"
+                                 "b00361a396177a9cb410ff61f20015ad"),
+                      ("vpdq", _VPDQ)], category=3, source="demo"),
+    Entry("md5-only", [("md5", "0cc175b9c0f1b6a831c399e269772661")], tags=["t"]),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("cls", [c for c in ALL if c.can_write], ids=lambda c: c.name)
+def test_every_entry_a_format_writes_comes_back_the_same(cls: type[ListFormat]) -> None:
+    """Issue 17: a round trip gave 30 entries for 6 (one a signal) and lost metadata."""
+    out = io.BytesIO()
+    result = cls.write(RICH, out)
+    skipped = {key for key, _ in result.skipped}
+    assert result.written == len(RICH) - len(skipped) > 0
+    back = [r for r in _read(cls, out.getvalue()) if not isinstance(r, RowProblem)]
+    assert all(isinstance(e, Entry) for e in back)
+    expected = [e for e in RICH if e.key not in skipped]
+    assert [(e.key, e.digest()) for e in back] == [(e.key, e.digest()) for e in expected]  # type: ignore[union-attr]
+
+
+def test_te_csv_rows_are_pytx_signals_and_an_entry_without_one_is_skipped() -> None:
+    out = io.BytesIO()
+    result = formats.get("te-csv").write(RICH, out)
+    rows = list(csv.DictReader(io.StringIO(out.getvalue().decode())))  # as a pytx user reads it
+    assert {r["signal_type"] for r in rows} == {"pdq", "video_md5", "vpdq"}
+    assert [r["entry"] for r in rows] == ["photo-1", "ncmec:42:1001", "video-1", "video-1"]
+    assert result.skipped == [("md5-only", result.skipped[0][1])]
+    assert "pytx" in result.skipped[0][1]
+
+
+def test_te_csv_from_pytx_each_row_its_own_entry_any_column_order() -> None:
+    data = (
+        "tags,signal_str,signal_type,category,collab\n"
+        f"x y,{EXAMPLE_PDQ[0]},pdq,POSITIVE_CLASS,Sample Data\n"
+        "z,D41D8CD98F00B204E9800998ECF8427E,video_md5,POSITIVE_CLASS,Sample Data\n"
+    ).encode()
+    first, second = _read("te-csv", data)
+    assert isinstance(first, Entry)
+    assert isinstance(second, Entry)
+    assert first.key == f"pdq:{EXAMPLE_PDQ[0]}"
+    assert first.tags == ["x", "y"]
+    assert first.source == "Sample Data"
+    assert first.extra["category"] == "POSITIVE_CLASS"
+    assert second.signals == [("video_md5", "d41d8cd98f00b204e9800998ecf8427e")]
+
+
+def test_a_named_category_takes_the_number_the_lists_labels_give_it(tmp_path: Path) -> None:
+    from vigil.store import Store
+
+    store = Store.open(tmp_path)
+    store.create_list("ncmec", category_labels={"1": "A1", "2": "A2", "3": "positive_class"})
+    store.apply("ncmec", _read("ncmec", formats.get("ncmec").example()))  # type: ignore[arg-type]
+    store.apply(
+        "ncmec",
+        _read(
+            "te-csv",
+            (  # type: ignore[arg-type]
+                f"signal_type,signal_str,collab,category,tags\npdq,{EXAMPLE_PDQ[1]},c,POSITIVE_CLASS,\n"
+            ).encode(),
+        ),
+    )
+    by_key = {e.key: e for e in store.iter_entries("ncmec")}
+    assert by_key["ncmec:42:1001"].category == 1  # classification A1
+    assert by_key["ncmec:42:1001"].extra["classification"] == "A1"  # kept for export
+    assert by_key[f"pdq:{EXAMPLE_PDQ[1]}"].category == 3
+    store.close()

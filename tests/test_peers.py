@@ -8,6 +8,7 @@ import json
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 
@@ -98,3 +99,48 @@ def test_pytx_stopncii_client_reads_vigils_stopncii_export(
     assert by_type["ImagePDQ"].hashStatus.value == "Received"
     assert [f.feedbackValue.value for f in by_type["ImagePDQ"].CSPFeedbacks] == ["Blocked"]
     assert by_type["VideoMD5"].hashValue == "900150983cd24fb0d6963f7d28e17f72"
+
+
+def test_pytx_local_file_api_reads_vigils_te_lines_export(tmp_path: Path) -> None:
+    """pytx reads the signals it knows and passes over Vigil's annotation lines."""
+    from threatexchange.exchanges.impl.file_api import (
+        FileCollaborationConfig,
+        LocalFileSignalExchangeAPI,
+    )
+    from threatexchange.extensions.vpdq.vpdq import VPDQSignal
+    from threatexchange.signal_type.md5 import VideoMD5Signal
+    from threatexchange.signal_type.pdq.signal import PdqSignal
+
+    from tests.test_formats import RICH
+
+    path = tmp_path / "export.txt"
+    with path.open("wb") as fh:
+        formats.get("te-lines").write(RICH, fh)
+    collab = FileCollaborationConfig(filename=str(path), name="vigil")
+    api = LocalFileSignalExchangeAPI.for_collab(collab)
+    (delta,) = api.fetch_iter([], None)
+    types = [PdqSignal, VideoMD5Signal, VPDQSignal]
+    by_type = api.naive_convert_to_signal_type(types, collab, delta.updates)
+    assert set(by_type[PdqSignal]) == {EXAMPLE_PDQ[0], EXAMPLE_PDQ[1]}
+    assert set(by_type[VideoMD5Signal]) == {"e2fc714c4727ee9395f324cd2e7f331f"}
+    assert len(by_type[VPDQSignal]) == 1
+    (vpdq,) = by_type[VPDQSignal]
+    VPDQSignal.validate_signal_str(vpdq)  # pytx's own check of the value
+
+
+def test_pytx_csv_readers_see_pytx_columns(tmp_path: Path) -> None:
+    """What ``threatexchange dataset --csv`` writes, a csv.DictReader reads; so it reads
+    Vigil's te-csv, whose signal rows pytx's signal types all accept."""
+    import csv
+
+    from threatexchange.extensions.vpdq.vpdq import VPDQSignal
+    from threatexchange.signal_type.md5 import VideoMD5Signal
+    from threatexchange.signal_type.pdq.signal import PdqSignal
+
+    from tests.test_formats import RICH
+
+    out = io.BytesIO()
+    formats.get("te-csv").write(RICH, out)
+    known = {t.get_name(): t for t in (PdqSignal, VideoMD5Signal, VPDQSignal)}
+    for row in csv.DictReader(io.StringIO(out.getvalue().decode())):
+        assert known[row["signal_type"]].validate_signal_str(row["signal_str"])

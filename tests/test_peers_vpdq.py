@@ -49,10 +49,11 @@ def test_vpdq_samples_the_frames_meta_vpdq_hashes(tmp_path: Path, fps: Fraction)
 
 
 def test_shared_videos_sample_as_vpdq_does_and_pytx_says_they_match(shared: Path) -> None:
+    for path in sorted((shared / "videos").glob("*/*.mp4")):
+        _same_frames(path)
     base = shared / "videos" / "intel-sample-videos"
     for name in ("bottle-detection.mp4", "car-detection.mp4"):  # 29.83 fps and 12.5 fps
         path = base / name
-        _same_frames(path)
         theirs = signal.VPDQSignal.hash_from_file(path)
         ours = VPDQ.compute(Content(path.read_bytes(), name)).value
         result = signal.VPDQSignal.compare_hash(ours, theirs)

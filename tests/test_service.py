@@ -131,6 +131,10 @@ def test_curators_manage_lists_and_every_action_is_audited(server: Server) -> No
         assert added["added"] == 1
         exported = c.get("/v1/lists/reports/export", params={"format": "te-lines"})
         assert exported.status_code == 200
+        assert f"md5 {md5}" in exported.text
+        assert exported.headers["x-vigil-skipped"] == "0"
+        no_pytx_signal = c.get("/v1/lists/reports/export", params={"format": "te-csv"})
+        assert no_pytx_signal.headers["x-vigil-skipped"] == "1"  # an MD5 alone: said, not lost
         lines = b"0a1b2c3d4e5f\n" + b"not a hash\n"
         params = {"format": "te-lines", "signal_type": "autov3"}
         imported = c.post("/v1/lists/reports/import", content=lines, params=params).json()
@@ -155,8 +159,8 @@ def test_curators_manage_lists_and_every_action_is_audited(server: Server) -> No
         assert c.delete("/v1/lists/reports").status_code == 404
     with server.client("admin") as c:
         actions = [e["action"] for e in c.get("/v1/audit").json()["entries"]]
-    assert actions[:6] == ["list.delete", "entries.remove", "list.import", "list.export",
-                           "entries.add", "list.create"]  # fmt: skip
+    assert actions[:7] == ["list.delete", "entries.remove", "list.import", "list.export",
+                           "list.export", "entries.add", "list.create"]  # fmt: skip
 
 
 def test_rate_limit_per_key(prepared: Server) -> None:

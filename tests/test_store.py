@@ -94,7 +94,7 @@ def test_delete_list_and_export_streams(store: Store) -> None:
     store.create_list("a")
     store.apply("a", _entries(7))
     out = io.BytesIO()
-    assert formats.get("te-csv").write(store.iter_entries("a"), out).written == 7
+    assert formats.get("vics").write(store.iter_entries("a"), out).written == 7
     assert store.delete_list("a") == 7
     with pytest.raises(ListNotFound):
         store.get_list("a")

@@ -2,17 +2,19 @@
 
 Frames are sampled at ``fps`` (default 1 frame per second; 0 = every frame) by presentation
 time, or only key frames are decoded (fast mode), or (:func:`iter_counted_frames`) every
-``int(seconds * frame rate)``-th decoded frame, the way Meta's vpdq picks its frames. Duration, frame count and frame size are
-bounded, and a broken or hostile container gives a :class:`~vigil.errors.MediaError` naming the
-input. Only the luma (Y) plane is read: PDQ's bits do not change under an affine change of luma,
-so hashing Y matches hashing the RGB frame without the cost of a colour conversion.
+``int(seconds * frame rate)``-th decoded frame, the way Meta's vpdq picks its frames.
+Duration, frame count and frame size are bounded, and a broken or hostile container gives a
+:class:`~vigil.errors.MediaError` naming the input. Only the luma (Y) plane is read: PDQ's bits
+do not change under an affine change of luma, so hashing Y matches hashing the RGB frame
+without the cost of a colour conversion.
 """
 
 from __future__ import annotations
 
+import bisect
 import io
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -135,8 +137,8 @@ def iter_counted_frames(
     """Every ``step = max(1, int(seconds * frame rate))``-th decoded frame, counted from 0,
     timed ``index / frame rate``: the frames Meta's vpdq hashes, and the times it gives them
     (at 29.83 fps, frames 0, 29, 58, ... at 0.972 s, 1.944 s, ...). With ``phases`` > 1, frames
-    ``step * k / phases`` after each of them too (slot ``phases * n + k``). Every frame is
-    decoded (counting needs them all). A stream without a frame rate is sampled by time."""
+    ``step * k / phases`` after each of them too (slot ``phases * n + k``). A stream without a
+    frame rate is sampled by time."""
     with _video_stream(data, source, limits) as (container, stream):
         rate = frame_rate(stream)
         if rate <= 0:
@@ -146,7 +148,7 @@ def iter_counted_frames(
         offsets = {round(step * k / phases): k for k in range(phases)}
         emitted = _Emitted(source, limits)
         try:
-            for index, frame in enumerate(container.decode(stream)):
+            for index, frame in _counted(container, stream, rate, _near(step, set(offsets))):
                 n, offset = divmod(index, step)
                 emitted.within(index / rate)
                 if offset in offsets:
@@ -156,6 +158,48 @@ def iter_counted_frames(
                     emitted.count()
         except av.error.FFmpegError as exc:
             raise emitted.damaged(exc) from exc
+
+
+def _near(step: int, offsets: set[int]) -> Callable[[float], bool]:
+    """Whether a frame at (estimated) position ``x`` may be one of the sampled ones: within 1.5
+    frames of ``n * step + offset``."""
+
+    def near(x: float) -> bool:
+        r = x % step
+        return any(min(abs(r - o), step - abs(r - o)) < 1.5 for o in offsets)
+
+    return near
+
+
+def _counted(
+    container: av.container.InputContainer,
+    stream: av.video.stream.VideoStream,
+    rate: float,
+    wanted: Callable[[float], bool],
+) -> Iterator[tuple[int, av.VideoFrame]]:
+    """Decoded frames with their position among all the stream's frames, as a decoder that
+    outputs every frame counts it (what vpdq counts): the number of packets that present
+    before it. That count holds for frames whose decode is skipped, so the decode of a frame
+    nothing refers to (H.264 non-reference frames) is skipped when its position, estimated
+    from its timestamp, is not near a wanted one; without timestamps every frame is decoded."""
+    ctx, base = stream.codec_context, stream.time_base
+    seen: list[int] = []  # the presentation times of the packets so far, in order
+    first: int | None = None
+    decoded = 0
+    timed: bool | None = None  # whether the stream's packets have timestamps (its first has)
+    for packet in container.demux(stream):
+        skip = False
+        timed = (packet.pts is not None and base is not None) if timed is None else timed
+        if timed and packet.pts is not None and base is not None:
+            bisect.insort(seen, packet.pts)
+            first = packet.pts if first is None else min(first, packet.pts)
+            skip = not wanted(float((packet.pts - first) * base) * rate)
+        ctx.skip_frame = "NONREF" if skip else "DEFAULT"
+        for frame in packet.decode():
+            pts = frame.pts
+            index = bisect.bisect_left(seen, pts) if timed and pts is not None else decoded
+            decoded += 1
+            yield index, frame
 
 
 class _Emitted:

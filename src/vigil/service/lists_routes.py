@@ -178,7 +178,10 @@ def list_routes(svc: Any, role: Callable[[str], Callable[..., Awaitable[ApiKey]]
             shutil.rmtree(folder)
             raise
         svc.keys.audit(key.name, "list.export", name, {"format": format, "entries": result.written})
-        return FileResponse(tmp, filename=f"{name}.{format}",
+        # what the format could not hold is counted, never dropped unsaid
+        counts = {"X-Vigil-Written": str(result.written),
+                  "X-Vigil-Skipped": str(len(result.skipped))}  # fmt: skip
+        return FileResponse(tmp, filename=f"{name}.{format}", headers=counts,
                             background=BackgroundTask(shutil.rmtree, folder, True))  # fmt: skip
 
     return router

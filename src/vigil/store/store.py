@@ -178,7 +178,7 @@ class Store(Reads):
         report = ImportReport(source or list_name)
         batch: list[Record] = []
         with self._bulk_writes(), self._transactions(atomic) as begin:
-            for rec in _guarded(records):
+            for rec in _labelled(_guarded(records), info.category_labels):
                 batch.append(rec)
                 if len(batch) >= batch_size:
                     with begin() as conn:
@@ -391,6 +391,19 @@ class Store(Reads):
         database). A video signal adds one row per usable frame, with id ``signal id <<
         FRAME_BITS | frame number``; removing it removes the group."""
         return to_ops(rows, signal_type, self.frames_of)
+
+
+def _labelled(records: Iterable[Record], labels: dict[str, str]) -> Iterator[Record]:
+    """Entries whose category came as a name (an NCMEC classification such as ``A1``, a pytx
+    category such as ``POSITIVE_CLASS``) get the number the list's category labels give that
+    name (any case); the name stays in ``extra``, for export."""
+    by_name = {label.strip().lower(): int(n) for n, label in labels.items() if n.isdigit()}
+    for rec in records:
+        if by_name and isinstance(rec, Entry) and rec.category is None:
+            name = rec.extra.get("category", rec.extra.get("classification"))
+            if isinstance(name, str) and name.strip().lower() in by_name:
+                rec.category = by_name[name.strip().lower()]
+        yield rec
 
 
 def _guarded(records: Iterable[Record]) -> Iterator[Record]:

@@ -3,7 +3,9 @@ reads it): ``<images>`` / ``<videos>`` holding ``<image>``/``<video>`` entries a
 ``<deletedImage>``/``<deletedVideo>`` tombstones, each with ``member@id``, ``id``, ``timestamp``,
 ``classification`` and ``fingerprints`` (``md5``, ``sha1``, ``pdq``, ``pdna``, ...).
 
-Read as a stream (``iterparse``), so the file is never held whole in memory.
+Read as a stream (``iterparse``), so the file is never held whole in memory. Vigil writes each
+entry's other signals and metadata in a ``<vigilEntry>`` child (JSON), which pytx's reader
+skips (:mod:`vigil.lists.formats.carry`).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import IO, Any
 from xml.sax.saxutils import escape, quoteattr
 
 from vigil.lists.formats.base import ListFormat, WriteResult, formats, signal_or_problem
+from vigil.lists.formats.carry import annotation_json, restore
 from vigil.lists.model import Entry, Record, Removal, RowProblem
 from vigil.signals.pdq import EXAMPLE_PDQ
 
@@ -58,6 +61,9 @@ def _entry(elem: ET.Element, where: str, source: str) -> Record:
             sigs.append(got)
         else:
             extra.setdefault("fingerprints", {})[name] = value
+    note = _child(elem, "vigilEntry")
+    if note is not None:
+        return restore(note.text or "", sigs, where, source)
     if not sigs:
         return RowProblem(where, "entry has no md5, sha1 or pdq fingerprint")
     for name in ("classification", "timestamp"):
@@ -111,7 +117,8 @@ class NcmecXml(ListFormat):
         parts = e.key.split(":")
         if len(parts) != 3 or parts[0] != "ncmec":
             return None
-        fps = "".join(f"<{t}>{v}</{t}>" for t, v in e.signals if t in FINGERPRINTS)
+        carried = [(t, v) for t, v in e.signals if t in FINGERPRINTS]
+        fps = "".join(f"<{t}>{v}</{t}>" for t, v in carried)
         fps += "".join(
             f"<{k}>{escape(str(v))}</{k}>" for k, v in e.extra.get("fingerprints", {}).items()
         )
@@ -123,7 +130,8 @@ class NcmecXml(ListFormat):
         member = escape(str(e.extra.get("member", "")))
         return (
             f"<{tag}><member id={quoteattr(parts[1])}>{member}</member>{fields}"
-            f"<id>{escape(parts[2])}</id><fingerprints>{fps}</fingerprints></{tag}>\n"
+            f"<id>{escape(parts[2])}</id><fingerprints>{fps}</fingerprints>"
+            f"<vigilEntry>{escape(annotation_json(e, carried))}</vigilEntry></{tag}>\n"
         ).encode()
 
     @classmethod

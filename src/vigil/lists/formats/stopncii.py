@@ -4,6 +4,11 @@ caseNumbers: {uuid: status}, lastModtimestamp, CSPFeedbacks}, ...]}``.
 A later record for the same (signalType, hash) replaces the earlier; a record whose hash status,
 or every case, is Withdrawn or Deleted removes the entry. Also accepts a bare list of records or
 one record per line (JSON lines), as a sync job may store pages.
+
+Vigil writes an entry's records next to each other, each with a ``vigil.entry`` field (pytx's
+client and the service's readers skip fields they do not know): the first holds the entry's
+key, all its signals (a record renames an MD5: ``VideoMD5`` reads back as ``md5``) and its
+metadata (:mod:`vigil.lists.formats.carry`), the rest its key.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from collections.abc import Iterable, Iterator
 from typing import IO, Any
 
 from vigil.lists.formats.base import ListFormat, WriteResult, formats, signal_or_problem
+from vigil.lists.formats.carry import annotation, restore
 from vigil.lists.model import Entry, Record, Removal, RowProblem
 from vigil.signals.pdq import EXAMPLE_PDQ
 
@@ -23,6 +29,7 @@ TYPES = {"ImagePDQ": "pdq", "VideoMD5": "md5"}
 WRITE_TYPES = {"pdq": "ImagePDQ", "md5": "VideoMD5", "video_md5": "VideoMD5"}
 GONE = {"Withdrawn", "Deleted"}
 KEPT = ("caseNumbers", "lastModtimestamp", "CSPFeedbacks", "hashStatus", "hashRegions")
+ANNOTATION = "vigil.entry"
 VIDEO_SIGNALS = {"vpdq", "vpdq_borderless", "vlocal_video", "video_md5"}
 
 
@@ -77,9 +84,21 @@ class StopNciiJson(ListFormat):
 
     @classmethod
     def read(cls, stream: IO[bytes], source: str, **options: str) -> Iterator[Record]:
+        group: _Group | None = None
         try:
             for where, rec in _records(stream.read().decode("utf-8-sig")):
-                yield rec if isinstance(rec, RowProblem) else _record(rec, where, source)
+                got = rec if isinstance(rec, RowProblem) else _record(rec, where, source)
+                note = rec.get(ANNOTATION) if isinstance(rec, dict) else None
+                if isinstance(got, Entry) and isinstance(note, dict):
+                    if group is not None and group.key == note.get("key"):
+                        continue
+                    yield from group.entry() if group else ()
+                    group = _Group(note, where, source)
+                    continue
+                yield from group.entry() if group else ()
+                group = None
+                yield got
+            yield from group.entry() if group else ()
         except (UnicodeDecodeError, ValueError, RecursionError) as exc:
             reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)[:300]
             yield RowProblem("file", f"not StopNCII JSON: {reason}")
@@ -93,10 +112,14 @@ class StopNciiJson(ListFormat):
         out.write(b'{"hashRecords":[')
         count, latest = 0, 0
         for e in entries:
-            rows = [_row(e, t, v) for t, v in e.signals if _carried(e, t)]
+            carried = list(dict.fromkeys((t, v) for t, v in e.signals if _carried(e, t)))
+            rows = list({(WRITE_TYPES[t], v): _row(e, t, v) for t, v in carried}.values())
             if not rows:
                 result.skipped.append((e.key, "StopNCII carries image PDQ and video MD5 only"))
                 continue
+            rows[0][ANNOTATION] = annotation(e, ())  # every signal: records rename MD5s
+            for row in rows[1:]:
+                row[ANNOTATION] = {"key": e.key}
             for row in rows:
                 out.write((b"," if count else b"") + b"\n" + json.dumps(row).encode())
                 count += 1
@@ -166,3 +189,14 @@ def _row(e: Entry, signal_type: str, value: str) -> dict[str, Any]:
     }
     row.update({k: e.extra[k] for k in ("CSPFeedbacks", "hashRegions") if k in e.extra})
     return row
+
+
+class _Group:
+    """The adjacent records of one entry, read as the first one's annotation."""
+
+    def __init__(self, note: dict[str, Any], where: str, source: str) -> None:
+        self.note, self.where, self.source = note, where, source
+        self.key = note.get("key")
+
+    def entry(self) -> Iterator[Record]:
+        yield restore(self.note, [], self.where, self.source)  # the note lists every signal

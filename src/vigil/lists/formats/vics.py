@@ -1,8 +1,11 @@
 """Project VIC / VICS OData JSON, versions 1.x (``odata.metadata``) and 2.0 (``@odata.context``).
 
 Reads ``#Media`` hash sets and ``#Cases`` files (their ``Media`` arrays); tolerates a UTF-8 BOM,
-string booleans and upper-case hex. MD5 is the key (as in the data model); PDQ travels in
-``AlternativeHashes`` with ``HashName`` "PDQ"; PhotoDNA is kept opaque. Writes 2.0 ``#Media``.
+string booleans and upper-case hex. MD5 is the key (as in the data model), or SHA1 where a
+record has no MD5; PDQ travels in ``AlternativeHashes`` with ``HashName`` "PDQ"; PhotoDNA is
+kept opaque. Writes 2.0 ``#Media``, each with Vigil's entry annotation as an OData instance
+annotation, ``@vigil.entry`` (which OData readers skip when they do not know it): the entry's
+key, its other signals and its metadata (:mod:`vigil.lists.formats.carry`).
 """
 
 from __future__ import annotations
@@ -19,10 +22,12 @@ from vigil.lists.formats.base import (
     parse_category,
     signal_or_problem,
 )
+from vigil.lists.formats.carry import annotation, restore
 from vigil.lists.model import Entry, Record, RowProblem
 
 __all__ = ["VicsJson"]
 
+ANNOTATION = "@vigil.entry"
 CONTEXT_20 = "http://github.com/VICSDATAMODEL/ProjectVic/DataModels/2.0.xml/Default/$metadata#Media"
 # Media fields kept as they are in ``extra`` and written back on export.
 PASSTHROUGH = (
@@ -78,6 +83,8 @@ def _entry(media: Any, where: str, source: str) -> Entry | RowProblem:
         if isinstance(got, RowProblem):
             return got
         sigs.append(got)
+    if ANNOTATION in media:
+        return restore(media[ANNOTATION], sigs, where, source)
     try:
         category = parse_category(media.get("Category"))
         victim = parse_bool(media.get("VictimIdentified"))
@@ -98,11 +105,13 @@ def _entry(media: Any, where: str, source: str) -> Entry | RowProblem:
 
 
 def _media_of(entry: Entry, media_id: int) -> dict[str, Any] | None:
-    md5 = entry.signal("md5")
-    if md5 is None:
+    md5, sha1 = entry.signal("md5"), entry.signal("sha1")
+    if md5 is None and sha1 is None:
         return None
-    out: dict[str, Any] = {"MediaID": media_id, "MD5": md5.upper(), "IsPrecategorized": False}
-    if (sha1 := entry.signal("sha1")) is not None:
+    out: dict[str, Any] = {"MediaID": media_id, "IsPrecategorized": False}
+    if md5 is not None:
+        out["MD5"] = md5.upper()
+    if sha1 is not None:
         out["SHA1"] = sha1.upper()
     if entry.category is not None:
         out["Category"] = entry.category
@@ -116,17 +125,16 @@ def _media_of(entry: Entry, media_id: int) -> dict[str, Any] | None:
     if entry.tags:
         out["Tags"] = ",".join(entry.tags)
     out.update({k: v for k, v in entry.extra.items() if k in PASSTHROUGH and k != "PhotoDNA"})
-    alts = [
-        {"MD5": md5.upper(), "HashName": "PDQ", "HashValue": v}
-        for t, v in entry.signals
-        if t == "pdq"
-    ]
+    pdqs = [("pdq", v) for t, v in entry.signals if t == "pdq"]
+    alts = [{"HashName": "PDQ", "HashValue": v} for _, v in pdqs]
     if "PhotoDNA" in entry.extra:
-        alts.append(
-            {"MD5": md5.upper(), "HashName": "PhotoDNA", "HashValue": entry.extra["PhotoDNA"]}
-        )
+        alts.append({"HashName": "PhotoDNA", "HashValue": entry.extra["PhotoDNA"]})
+    for alt in alts:
+        alt.update({"MD5": md5.upper()} if md5 else {})
     if alts:
         out["AlternativeHashes"] = alts
+    carried = [*([("md5", md5)] if md5 else []), *([("sha1", sha1)] if sha1 else []), *pdqs]
+    out[ANNOTATION] = annotation(entry, carried)
     return out
 
 
@@ -154,7 +162,7 @@ class VicsJson(ListFormat):
         for entry in entries:
             media = _media_of(entry, result.written + 1)
             if media is None:
-                result.skipped.append((entry.key, "VICS needs an MD5"))
+                result.skipped.append((entry.key, "VICS needs an MD5 or a SHA1"))
                 continue
             out.write((b",\n" if result.written else b"\n") + json.dumps(media).encode())
             result.written += 1
