@@ -4,7 +4,9 @@
 VigilError                      exit 1    (anything Vigil knows about)
 ├── UsageError                  exit 2    bad arguments, unknown names
 │   ├── UnknownSignalType
-│   └── UnknownFormat
+│   ├── UnknownFormat
+│   └── FetchRefused                      a URL the service may not fetch (fetching off, a
+│                                         host not allowed, a private address)
 ├── InputError                  exit 3    one input (file, value, row) is bad; names it
 │   ├── MediaError                        a file that cannot be decoded safely
 │   │   ├── EmptyFile
@@ -17,7 +19,8 @@ VigilError                      exit 1    (anything Vigil knows about)
 │   ├── OverBudget                        reading it took more CPU, memory or time than its
 │   │                                     budget (a hostile file); the worker was replaced
 │   ├── InvalidSignal                     a hash value of the wrong shape
-│   └── ListFormatError                   a list file that cannot be read at all
+│   ├── ListFormatError                   a list file that cannot be read at all
+│   └── FetchFailed                       a URL that was allowed but did not give a file
 ├── NotFound                    exit 4
 │   ├── ListNotFound
 │   └── EntryNotFound
@@ -38,6 +41,8 @@ __all__ = [
     "CorruptMedia",
     "EmptyFile",
     "EntryNotFound",
+    "FetchFailed",
+    "FetchRefused",
     "IndexCorrupt",
     "InputError",
     "InvalidSignal",
@@ -80,6 +85,11 @@ class UnknownSignalType(UsageError):
 
 class UnknownFormat(UsageError):
     """A list format name that is not in the registry."""
+
+
+class FetchRefused(UsageError):
+    """The service may not fetch this URL (fetching is off, or the host is not allowed, or it
+    resolves to a private, loopback or link-local address that the operator did not name)."""
 
 
 class InputError(VigilError):
@@ -135,6 +145,10 @@ class InvalidSignal(InputError):
 
 class ListFormatError(InputError):
     """A list file that cannot be read at all (bad rows alone are reported, not raised)."""
+
+
+class FetchFailed(InputError):
+    """An allowed URL that could not be fetched (no answer, an error status, a redirect)."""
 
 
 class NotFound(VigilError):

@@ -59,6 +59,23 @@ def serve_command(
     uploads_per_key: Annotated[
         int, typer.Option(help="Uploads one API key may have in flight at once (0: any).")
     ] = 4,
+    fetch_allow: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="A host HMA's ?url= routes may fetch from (with its subdomains; an IP address "
+            "also allows that private address); repeat for more. None: fetching is off."
+        ),
+    ] = None,
+    hma_key_header: Annotated[
+        str, typer.Option(help="Header an HMA client's API key comes in (Bearer works too).")
+    ] = "X-API-Key",
+    hma_open: Annotated[
+        str | None,
+        typer.Option(
+            help="Let keyless HMA calls from loopback act with this role (match or curator); "
+            "refused unless the server listens on loopback."
+        ),
+    ] = None,
 ) -> None:
     """Serve the matching API over HTTP (OpenAPI at /openapi.json, interactive docs at /docs).
 
@@ -72,12 +89,17 @@ def serve_command(
     file stopped past --cpu-budget seconds or 1 GiB; on SIGTERM the server stops accepting,
     finishes what is in flight (at most 10 s) and exits.
 
+    HMA's routes (/m, /h, /c, /status) are served beside /v1 for HMA clients: they need a key
+    too, in --hma-key-header, unless --hma-open lets loopback callers in without one.
+
     Example: vigil serve --host 0.0.0.0 --port 8080
     """
     import uvicorn
     from threadpoolctl import threadpool_limits
 
+    from vigil.errors import UsageError
     from vigil.service import ServiceConfig, create_app
+    from vigil.service.hma.fetch import FetchPolicy
 
     _few_malloc_arenas()
     # requests run in parallel threads (and processes): a BLAS that also starts a thread per
@@ -97,7 +119,12 @@ def serve_command(
         hash_workers=hash_workers or max(1, (os.cpu_count() or 1) // max(workers, 1)),
         cpu_budget=cpu_budget,
         uploads_per_key=uploads_per_key,
+        fetch=FetchPolicy(tuple(fetch_allow or ()), max_upload_mb * 2**20),
+        hma_key_header=hma_key_header,
+        hma_open_role=hma_open,
     )
+    if hma_open is not None and hma_open not in ("match", "curator"):
+        raise UsageError("--hma-open takes match or curator")
     own_sockets = fd is None and workers > 1 and hasattr(socket, "SO_REUSEPORT")
     if fd is not None:  # a socket handed over already listening (systemd, tests)
         sock = socket.socket(fileno=fd)
@@ -106,6 +133,8 @@ def serve_command(
         port = sock.getsockname()[1]
     else:
         sock = socket.create_server((host, port), backlog=2048)
+    if hma_open is not None and not _loopback(sock):
+        raise UsageError("--hma-open needs the server to listen on loopback (--host 127.0.0.1)")
     store = state.store()  # opened (and migrated) once, before any worker starts
 
     def run() -> None:
@@ -130,6 +159,15 @@ def serve_command(
     else:
         store.engine.dispose()  # each worker opens its own connections
         supervise(workers, run)
+
+
+def _loopback(sock: socket.socket) -> bool:
+    import ipaddress
+
+    try:
+        return ipaddress.ip_address(sock.getsockname()[0]).is_loopback
+    except (ValueError, OSError):
+        return False
 
 
 def _reserve(host: str, port: int) -> socket.socket:

@@ -63,6 +63,8 @@ class Entry:
     tags: list[str] = field(default_factory=list)
     comments: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # the store's id of the entry, once stored (HMA's content id); not part of its content
+    row_id: int | None = field(default=None, compare=False, repr=False)
 
     def signal(self, type_name: str) -> str | None:
         return next((v for t, v in self.signals if t == type_name), None)

@@ -12,7 +12,7 @@ import time
 import traceback
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
@@ -41,6 +41,8 @@ from vigil.service.content_routes import content_routes
 from vigil.service.errors import status_for
 from vigil.service.fair import Busy, FairSlots
 from vigil.service.follower import Follower
+from vigil.service.hma import hma_routes, is_hma_path
+from vigil.service.hma.fetch import FetchPolicy
 from vigil.service.importer import sweep_work_folders
 from vigil.service.keys import ApiKey, KeyStore
 from vigil.service.lists_routes import SignalIn, list_routes
@@ -71,6 +73,9 @@ class ServiceConfig:
     webhook_attempts: int = 8  # then the delivery stays as a dead letter
     freeze_gc: bool = False  # a server process: exempt what is loaded from full collections
     content_key_file: Path | None = None  # seals kept content (default: <home>/content.key)
+    fetch: FetchPolicy = field(default_factory=FetchPolicy)  # HMA's ?url= (off: no hosts)
+    hma_key_header: str = "X-API-Key"  # where an HMA client's key comes (Bearer works too)
+    hma_open_role: str | None = None  # keyless HMA calls from loopback act with this role
 
 
 class MatchSignals(BaseModel):
@@ -200,15 +205,18 @@ def create_app(store: Store, config: ServiceConfig | None = None) -> FastAPI:
         redoc_url=None, title="Vigil", version="1", description=__doc__, lifespan=lifespan
     )
 
-    def role(needed: str) -> Callable[..., Awaitable[ApiKey]]:
+    def role(needed: str, hma: bool = False) -> Callable[..., Awaitable[ApiKey]]:
         # async: FastAPI would run a plain function in a worker thread, a hand-off per request
         # costing more than the check; the database (at most once a second per key) is read in
         # a thread, never on the event loop
         async def check(request: Request, authorization: Annotated[str | None, Header()] = None,
                         x_api_key: Annotated[str | None, Header()] = None) -> ApiKey:  # fmt: skip
+            if hma:
+                x_api_key = request.headers.get(svc.config.hma_key_header) or x_api_key
             secret = x_api_key or (authorization or "").removeprefix("Bearer ").strip()
-            known, key = svc.keys.remembered(secret) if secret else (True, None)
             client = request.client.host if request.client else "?"
+            opened = _opened(svc.config, client) if hma and not secret else None
+            known, key = svc.keys.remembered(secret) if secret else (True, opened)
             if not known:
                 if not svc.failures.has_tokens(client):  # refused before the database
                     raise _HttpError(429, TOO_MANY_FAILURES)
@@ -226,7 +234,9 @@ def create_app(store: Store, config: ServiceConfig | None = None) -> FastAPI:
         return check
 
     @app.exception_handler(VigilError)
-    async def _vigil(_: Request, exc: VigilError) -> JSONResponse:
+    async def _vigil(request: Request, exc: VigilError) -> JSONResponse:
+        if is_hma_path(request.url.path):  # HMA's shape and status codes on HMA's routes
+            return JSONResponse({"message": str(exc)}, status_for(exc, hma=True))
         return JSONResponse({"error": {"type": type(exc).__name__, "message": str(exc)}},
                             status_for(exc))  # fmt: skip
 
@@ -242,25 +252,26 @@ def create_app(store: Store, config: ServiceConfig | None = None) -> FastAPI:
         return Response(status_code=400)  # nobody is there to read it; nothing to log
 
     @app.exception_handler(_HttpError)
-    async def _http(_: Request, exc: _HttpError) -> JSONResponse:
+    async def _http(request: Request, exc: _HttpError) -> JSONResponse:
         kind = {401: "Unauthorized", 403: "Forbidden", 429: "TooManyRequests"}[exc.status]
         headers = {"Retry-After": "1"} if exc.status == 429 else None
-        return JSONResponse({"error": {"type": kind, "message": exc.message}}, exc.status,
+        return JSONResponse(_error_body(request, kind, exc.message), exc.status,
                             headers=headers)  # fmt: skip
 
     @app.exception_handler(RequestValidationError)
-    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         # where and why, never the values sent (an upload's bytes must not be echoed or logged)
         details = [{"loc": list(e.get("loc", ())), "msg": str(e.get("msg", ""))[:200]}
                    for e in exc.errors()[:20]]  # fmt: skip
-        body = {"type": "InvalidRequest", "message": "the request is not valid", "details": details}
-        return JSONResponse({"error": body}, 422)
+        body = _error_body(request, "InvalidRequest", "the request is not valid")
+        (body.get("error", body))["details"] = details
+        return JSONResponse(body, 422)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _framework(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _framework(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         kind = {400: "BadRequest", 404: "NotFound", 405: "MethodNotAllowed"}.get(exc.status_code)
-        body = {"type": kind or "HTTPError", "message": str(exc.detail)[:200]}
-        return JSONResponse({"error": body}, exc.status_code, headers=exc.headers)
+        body = _error_body(request, kind or "HTTPError", str(exc.detail)[:200])
+        return JSONResponse(body, exc.status_code, headers=exc.headers)
 
     app.add_middleware(_Measure, metrics=svc.metrics)
 
@@ -350,6 +361,7 @@ def create_app(store: Store, config: ServiceConfig | None = None) -> FastAPI:
 
     app.include_router(list_routes(svc, role))
     app.include_router(content_routes(svc, role))
+    app.include_router(hma_routes(svc, partial(role, hma=True)))
 
     @app.get("/v1/keys")
     def keys(key: Annotated[ApiKey, Depends(role("admin"))]) -> dict[str, Any]:
@@ -378,6 +390,23 @@ def create_app(store: Store, config: ServiceConfig | None = None) -> FastAPI:
         return {"entries": svc.keys.audit_entries(min(limit, 1000))}
 
     return app
+
+
+def _error_body(request: Request, kind: str, message: str) -> dict[str, Any]:
+    """An error's body: HMA's ``{"message": ...}`` on its routes, Vigil's own elsewhere."""
+    if is_hma_path(request.url.path):
+        return {"message": message}
+    return {"error": {"type": kind, "message": message}}
+
+
+LOOPBACK = ("127.", "::1", "localhost")
+
+
+def _opened(config: ServiceConfig, client: str) -> ApiKey | None:
+    """The role keyless HMA calls act with (``--hma-open``), for callers on loopback only."""
+    if config.hma_open_role is None or not client.startswith(LOOPBACK):
+        return None
+    return ApiKey("hma-open", config.hma_open_role)
 
 
 def _by_values(svc: Service, matcher: Matcher, signals: list[SignalIn]) -> list[dict[str, Any]]:

@@ -8,6 +8,7 @@ from vigil import errors
 __all__ = ["status_for"]
 
 _STATUS: list[tuple[type[errors.VigilError], int]] = [
+    (errors.FetchRefused, 403),
     (errors.MediaTooLarge, 413),
     (errors.UnsupportedMedia, 415),
     (errors.EmptyFile, 400),
@@ -19,5 +20,16 @@ _STATUS: list[tuple[type[errors.VigilError], int]] = [
 ]
 
 
-def status_for(exc: errors.VigilError) -> int:
-    return next((code for cls, code in _STATUS if isinstance(exc, cls)), 500)
+# HMA's routes answer as HMA does: a bad signal or file is 400 there, an existing bank 403
+_HMA_STATUS: list[tuple[type[errors.VigilError], int]] = [
+    (errors.FetchRefused, 403),
+    (errors.MediaTooLarge, 413),
+    (errors.InputError, 400),
+    (errors.Conflict, 403),
+]
+
+
+def status_for(exc: errors.VigilError, hma: bool = False) -> int:
+    """The status of ``exc`` on Vigil's routes, or (``hma``) on the HMA-compatible ones."""
+    table = [*_HMA_STATUS, *_STATUS] if hma else _STATUS
+    return next((code for cls, code in table if isinstance(exc, cls)), 500)

@@ -28,6 +28,7 @@ class ListInfo:
     category_labels: dict[str, str]
     created_at: datetime
     entries: int = 0
+    enabled_ratio: float = 1.0  # the share of HMA lookups the list takes part in
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -38,11 +39,12 @@ class ListInfo:
             "pdq_threshold": self.pdq_threshold,
             "category_labels": self.category_labels,
             "created_at": self.created_at.isoformat(),
+            "enabled_ratio": self.enabled_ratio,
         }
 
 
 def row_to_entry(row: Any, sigs: list[tuple[str, str]]) -> Entry:
-    return Entry(
+    entry = Entry(
         row.key,
         sigs,
         row.category,
@@ -53,6 +55,8 @@ def row_to_entry(row: Any, sigs: list[tuple[str, str]]) -> Entry:
         row.comments,
         json.loads(row.extra),
     )
+    entry.row_id = row.id
+    return entry
 
 
 class Reads:
@@ -82,6 +86,7 @@ class Reads:
             json.loads(row.category_labels),
             created,
             count,
+            float(row.enabled_ratio),
         )
 
     def all_lists(self, counts: bool = True) -> list[ListInfo]:
@@ -164,17 +169,32 @@ class Reads:
             hits = conn.execute(
                 select(signals.c.id, signals.c.entry_id).where(signals.c.id.in_(signal_ids))
             ).all()
-            entry_ids = list({h.entry_id for h in hits})
+        found = self.entries_by_id(list({h.entry_id for h in hits}), frames=False)
+        return {h.id: found[h.entry_id] for h in hits if h.entry_id in found}
+
+    def entries_by_id(
+        self, entry_ids: list[int], frames: bool = True
+    ) -> dict[int, tuple[ListInfo, Entry]]:
+        """For each entry id (HMA's content id) that exists: its list and the entry. Without
+        ``frames``, a video signal's value is its stored digest, not its frames (matching
+        reads those apart, only where it needs them)."""
+        if not entry_ids:
+            return {}
+        with self.engine.connect() as conn:
             rows = {
                 r.id: r for r in conn.execute(select(entries).where(entries.c.id.in_(entry_ids)))
             }
             sigs: dict[int, list[tuple[str, str]]] = {}
+            on = frame_sets.c.signal_id == signals.c.id
+            held = frame_sets.c.frames if frames else signals.c.value.label("frames")
+            query = select(signals.c.entry_id, signals.c.type, signals.c.value, held)
+            if frames:
+                query = query.select_from(signals.outerjoin(frame_sets, on))
             for s in conn.execute(
-                select(signals.c.entry_id, signals.c.type, signals.c.value).where(
-                    signals.c.entry_id.in_(entry_ids)
-                )
+                query.where(signals.c.entry_id.in_(list(rows))).order_by(signals.c.id)
             ):
-                sigs.setdefault(s.entry_id, []).append((s.type, s.value))
+                value = s.frames if s.frames is not None else s.value
+                sigs.setdefault(s.entry_id, []).append((s.type, value))
             list_rows = {
                 r.id: self._info(r, 0)
                 for r in conn.execute(
@@ -182,9 +202,15 @@ class Reads:
                 )
             }
         return {
-            h.id: (
-                list_rows[rows[h.entry_id].list_id],
-                row_to_entry(rows[h.entry_id], sigs.get(h.entry_id, [])),
-            )
-            for h in hits
+            eid: (list_rows[row.list_id], row_to_entry(row, sigs.get(eid, [])))
+            for eid, row in rows.items()
         }
+
+    def entry_id(self, list_name: str, key: str) -> int | None:
+        """The id of the entry ``key`` of a list, or None."""
+        info = self.get_list(list_name)
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(entries.c.id).where(entries.c.list_id == info.id, entries.c.key == key)
+            ).first()
+        return None if row is None else int(row.id)

@@ -46,6 +46,8 @@ lists = Table(
     Column("pdq_threshold", Integer, nullable=True),
     Column("category_labels", Text, nullable=False, default="{}"),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    # the share of HMA lookups the list takes part in (HMA's enabled_ratio; 0: off)
+    Column("enabled_ratio", Float, nullable=False, default=1.0, server_default="1.0"),
 )
 
 entries = Table(

@@ -149,6 +149,15 @@ class Store(Reads):
             conn.execute(update(lists).where(lists.c.id == info.id).values(name=new))
         return self.get_list(new)
 
+    def set_enabled_ratio(self, name: str, ratio: float) -> ListInfo:
+        """The share (0-1) of HMA lookups the list takes part in (HMA's ``enabled_ratio``)."""
+        info = self.get_list(name)
+        if not 0.0 <= ratio <= 1.0:
+            raise UsageError(f"enabled_ratio must be from 0 to 1, got {ratio:g}")
+        with self.engine.begin() as conn:
+            conn.execute(update(lists).where(lists.c.id == info.id).values(enabled_ratio=ratio))
+        return self.get_list(info.name)
+
     def delete_list(self, name: str) -> int:
         """Delete a list and its entries (removing them from matching); returns entry count."""
         info = self.get_list(name)
