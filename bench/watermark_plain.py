@@ -74,7 +74,9 @@ TRANSFORMS: dict[str, Transform] = {
     "near flat (15% contrast), JPEG 75": lambda data, img: _save(_low_contrast(img), quality=75),
     "upscaled to 1024 px, JPEG 85": lambda data, img: _save(_upscale(img), quality=85),
     "grey, JPEG 85": lambda data, img: _save(img.convert("L").convert("RGB"), quality=85),
-    "blurred, JPEG 75": lambda data, img: _save(img.filter(ImageFilter.GaussianBlur(3)), quality=75),
+    "blurred, JPEG 75": lambda data, img: _save(
+        img.filter(ImageFilter.GaussianBlur(3)), quality=75
+    ),
     "black border 10%, JPEG 20": lambda data, img: _save(_border(img, 0.1, (0, 0, 0)), quality=20),
 }
 

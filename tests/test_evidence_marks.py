@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,7 +18,7 @@ from tests.evidence_fixtures import (
     watermarked,
 )
 from vigil.evidence import Evidence, inspect_bytes
-from vigil.evidence.watermark import MARKS, block_bits, decode_bits
+from vigil.evidence.watermark import MARKS, block_bits, block_phases, decode_bits, rotations
 
 MARK_NAMES = {"sd1": "Stable Diffusion 1.x", "sd2": "Stable Diffusion 2.x", "sdxl": "SDXL"}
 
@@ -146,3 +147,26 @@ def test_truncated_text_chunk_is_an_error_item_not_a_crash() -> None:
         report = inspect_bytes(data[:cut], "cut.png")  # inside the chunk, or only IEND lost
         assert report.summary.label == label
         assert any("truncated" in str(e.value) for e in report.errors), report.errors
+
+
+# Unmarked shared photos that the watermark extractor called SD 1.x once it padded them
+# (issue 17, item 12): the bars' blocks lined up with the payload's structure.
+PADDED_FALSE = [
+    ("021bfd37-1620-4aac-916c-8575c4d3af6b.jpg", "letterbox 16:9, JPEG 85"),
+    ("0558b2c5-be00-49de-b27f-8c88114ac36f.jpg", "black border 10%, JPEG 20"),
+]
+
+
+def test_padded_photos_are_not_called_watermarked(shared: Path) -> None:
+    from bench.watermark_plain import TRANSFORMS
+
+    for name, transform in PADDED_FALSE:
+        data = (shared / "photos" / "clothing" / name).read_bytes()
+        padded = TRANSFORMS[transform](data, Image.open(io.BytesIO(data)).convert("RGB"))
+        assert not claims(inspect_bytes(padded, name).items, "ai_generated"), transform
+
+
+def test_a_mark_aligns_with_its_payload_and_not_with_a_rotation() -> None:
+    bgr = np.ascontiguousarray(np.asarray(watermarked(base_image(), "sd1"))[:, :, ::-1])
+    scores = rotations(block_phases(bgr), MARKS["Stable Diffusion 1.x (StableDiffusionV1)"])
+    assert scores[0] > 5 * scores[1:].max()  # rotations echo it only through ASCII structure

@@ -1,6 +1,7 @@
 """A property-based fuzzing pass (schemathesis) over every route of the OpenAPI schema, against
 a real `vigil serve` on 127.0.0.1: valid and invalid requests alike must never be answered
-with a 5xx (issue 24: bad input is a 4xx, never 500 or 503)."""
+with a 5xx (issue 24: bad input is a 4xx, never 500 or 503), and every answer must fit the
+schema /openapi.json declares for it (issue 17: clients are generated from it)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
+from schemathesis.core.failures import FailureGroup
+from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from tests.service_kit import serving
 from vigil.lists import Entry
@@ -52,10 +55,19 @@ def test_no_request_is_answered_with_a_server_error(api_schema: Any) -> None:
                   suppress_health_check=list(HealthCheck))  # fmt: skip
         def check(case: Any) -> None:
             response = case.call(headers={"X-API-Key": KEY["curator"]}, timeout=30)
+            where = f"{case.method} {case.formatted_path}: {response.status_code}"
             if response.status_code >= 500:
-                errors.append(f"{case.method} {case.formatted_path}: {response.status_code} "
-                              f"{response.text[:200]}")  # fmt: skip
+                errors.append(f"{where} {response.text[:200]}")
+            try:  # the answer, error or not, has the shape /openapi.json declares for it
+                case.validate_response(response, checks=[response_schema_conformance])
+            except (AssertionError, FailureGroup) as exc:  # one failure, or several
+                errors.append(f"{where} breaks its schema: {_first_failure(exc)}")
 
         check()
     assert {"/v1/match/signals", "/v1/lists", "/v1/lists/{name}/entries"} <= fuzzed
     assert not errors, errors[:10]
+
+
+def _first_failure(exc: BaseException) -> str:
+    inner = exc.exceptions[0] if isinstance(exc, FailureGroup) else exc
+    return str(inner)[:400]

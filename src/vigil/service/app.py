@@ -48,6 +48,18 @@ from vigil.service.keys import ApiKey, KeyStore
 from vigil.service.lists_routes import SignalIn, list_routes
 from vigil.service.locker import ContentLocker
 from vigil.service.params import Limit
+from vigil.service.schemas import (
+    UPLOAD_BODY,
+    AuditOut,
+    BatchOut,
+    DeliveriesOut,
+    HashOut,
+    KeyMade,
+    KeysOut,
+    MatchOut,
+    RevokedOut,
+    doc,
+)
 from vigil.service.uploads import Upload, read_upload
 from vigil.signals import registry
 from vigil.store import Store
@@ -294,7 +306,7 @@ def create_app(store: Store, config: ServiceConfig | None = None) -> FastAPI:
     def metrics() -> Response:
         return Response(generate_latest(svc.metrics.registry), media_type="text/plain")
 
-    @app.post("/v1/hash")
+    @app.post("/v1/hash", **doc(HashOut), openapi_extra=UPLOAD_BODY)
     async def hash_upload(request: Request, key: Annotated[ApiKey, Depends(role("match"))]
                           ) -> dict[str, Any]:  # fmt: skip
         upload = await read_upload(request, svc.config.max_upload)
@@ -303,7 +315,7 @@ def create_app(store: Store, config: ServiceConfig | None = None) -> FastAPI:
         body.pop("path", None)
         return body
 
-    @app.post("/v1/match")
+    @app.post("/v1/match", **doc(MatchOut), openapi_extra=UPLOAD_BODY)
     async def match_upload(request: Request, key: Annotated[ApiKey, Depends(role("match"))],
                            lists: str | None = None, signal_types: str | None = None
                            ) -> dict[str, Any]:  # fmt: skip
@@ -330,7 +342,7 @@ def create_app(store: Store, config: ServiceConfig | None = None) -> FastAPI:
 
         return await run_in_threadpool(match)
 
-    @app.post("/v1/match/signals")
+    @app.post("/v1/match/signals", **doc(MatchOut))
     async def match_signals(body: MatchSignals, key: Annotated[ApiKey, Depends(role("match"))]
                             ) -> Response:  # fmt: skip
         # runs on the event loop: a lookup costs well under a millisecond, less than a thread
@@ -345,7 +357,7 @@ def create_app(store: Store, config: ServiceConfig | None = None) -> FastAPI:
             await run_in_threadpool(svc.actions.enqueue, posts)
         return _json({"outcome": outcome, "matches": found})
 
-    @app.post("/v1/match/batch")
+    @app.post("/v1/match/batch", **doc(BatchOut))
     def match_batch(body: MatchBatch, key: Annotated[ApiKey, Depends(role("match"))]
                     ) -> dict[str, Any]:  # fmt: skip
         if len(body.items) > svc.config.max_batch:
@@ -363,29 +375,29 @@ def create_app(store: Store, config: ServiceConfig | None = None) -> FastAPI:
     app.include_router(content_routes(svc, role))
     app.include_router(hma_routes(svc, partial(role, hma=True)))
 
-    @app.get("/v1/keys")
+    @app.get("/v1/keys", **doc(KeysOut))
     def keys(key: Annotated[ApiKey, Depends(role("admin"))]) -> dict[str, Any]:
         return {"keys": svc.keys.all()}
 
-    @app.post("/v1/keys", status_code=201)
+    @app.post("/v1/keys", **doc(KeyMade, 201))
     def create_key(body: KeyIn, key: Annotated[ApiKey, Depends(role("admin"))]) -> dict[str, str]:
         secret = svc.keys.create(body.name, body.role)
         svc.keys.audit(key.name, "key.create", body.name, {"role": body.role})
         return {"name": body.name, "role": body.role, "key": secret}
 
-    @app.delete("/v1/keys/{name}")
+    @app.delete("/v1/keys/{name}", **doc(RevokedOut))
     def revoke_key(name: str, key: Annotated[ApiKey, Depends(role("admin"))]) -> dict[str, str]:
         svc.keys.revoke(name)
         svc.keys.audit(key.name, "key.revoke", name, {})
         return {"revoked": name}
 
-    @app.get("/v1/deliveries")
+    @app.get("/v1/deliveries", **doc(DeliveriesOut))
     def list_deliveries(key: Annotated[ApiKey, Depends(role("curator"))],
                         status: str | None = None, limit: Limit = 100
                         ) -> dict[str, Any]:  # fmt: skip
         return {"deliveries": svc.actions.list_deliveries(status, min(limit, 1000))}
 
-    @app.get("/v1/audit")
+    @app.get("/v1/audit", **doc(AuditOut))
     def audit(key: Annotated[ApiKey, Depends(role("admin"))], limit: Limit = 100) -> dict[str, Any]:
         return {"entries": svc.keys.audit_entries(min(limit, 1000))}
 

@@ -9,20 +9,24 @@ from fastapi import APIRouter, Depends, Response
 
 from vigil.service.keys import ApiKey
 from vigil.service.params import Limit, RowId
+from vigil.service.schemas import DeletedOut, KeptOut, doc, error_responses
 
 __all__ = ["content_routes"]
+
+KEPT_FILE = {"description": "the kept upload's bytes", "content": {
+    "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}  # fmt: skip
 
 
 def content_routes(svc: Any, role: Callable[[str], Callable[..., Awaitable[ApiKey]]]) -> APIRouter:
     router = APIRouter(prefix="/v1/content")
     curator = Annotated[ApiKey, Depends(role("curator"))]
 
-    @router.get("")
+    @router.get("", **doc(KeptOut))
     def listing(key: curator, limit: Limit = 100) -> dict[str, Any]:
         svc.keys.audit(key.name, "content.list", "", {"limit": limit})
         return {"content": svc.locker.listing(min(limit, 1000))}
 
-    @router.get("/{content_id}")
+    @router.get("/{content_id}", responses={200: KEPT_FILE, **error_responses()})
     def view(content_id: RowId, key: curator) -> Response:
         svc.keys.audit(key.name, "content.view", str(content_id), {})
         meta, data = svc.locker.open(content_id)
@@ -33,7 +37,7 @@ def content_routes(svc: Any, role: Callable[[str], Callable[..., Awaitable[ApiKe
                    "Cache-Control": "no-store", "X-Vigil-SHA256": meta["sha256"]}  # fmt: skip
         return Response(data, media_type="application/octet-stream", headers=headers)
 
-    @router.delete("/{content_id}")
+    @router.delete("/{content_id}", **doc(DeletedOut))
     def remove(content_id: RowId, key: curator) -> dict[str, Any]:
         svc.keys.audit(key.name, "content.delete", str(content_id), {})
         svc.locker.delete(content_id)

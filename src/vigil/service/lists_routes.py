@@ -21,10 +21,25 @@ from vigil.lists import Entry, Removal, RowProblem, detect, formats
 from vigil.lists.model import normalized_signal
 from vigil.service.importer import import_in_child, work_folder
 from vigil.service.keys import ApiKey
+from vigil.service.schemas import (
+    DeletedOut,
+    ImportOut,
+    ListOut,
+    ListsOut,
+    RemovedOut,
+    RuleOut,
+    doc,
+    error_responses,
+)
 
 __all__ = ["SignalIn", "list_routes"]
 
 MAX_IMPORT = 4 * 2**30  # bytes of one imported list file
+# an import's body: the list file as it is, in any format Vigil reads
+LIST_BODY = {"requestBody": {"required": True, "content": {
+    "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}}  # fmt: skip
+EXPORT = {"description": "the list file", "content": {
+    "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}  # fmt: skip
 
 
 class SignalIn(BaseModel):
@@ -83,11 +98,11 @@ def list_routes(svc: Any, role: Callable[[str], Callable[..., Awaitable[ApiKey]]
     curator = Annotated[ApiKey, Depends(role("curator"))]
     store = svc.store
 
-    @router.get("")
+    @router.get("", **doc(ListsOut))
     def all_lists(key: curator) -> dict[str, Any]:
         return {"lists": [info.as_dict() for info in store.all_lists()]}
 
-    @router.post("", status_code=201)
+    @router.post("", **doc(ListOut, 201))
     def create(body: ListIn, key: curator) -> dict[str, Any]:
         info = store.create_list(body.name, body.description, body.pdq_threshold,
                                  body.category_labels)  # fmt: skip
@@ -96,7 +111,7 @@ def list_routes(svc: Any, role: Callable[[str], Callable[..., Awaitable[ApiKey]]
         result: dict[str, Any] = info.as_dict()
         return result
 
-    @router.post("/{name}/rename")
+    @router.post("/{name}/rename", **doc(ListOut))
     def rename(name: str, body: RenameIn, key: curator) -> dict[str, Any]:
         info = store.rename_list(name, body.name)
         svc.changed()
@@ -104,14 +119,14 @@ def list_routes(svc: Any, role: Callable[[str], Callable[..., Awaitable[ApiKey]]
         result: dict[str, Any] = info.as_dict()
         return result
 
-    @router.delete("/{name}")
+    @router.delete("/{name}", **doc(DeletedOut))
     def delete(name: str, key: curator) -> dict[str, Any]:
         removed = store.delete_list(name)
         svc.changed()
         svc.keys.audit(key.name, "list.delete", name, {"entries": removed})
         return {"deleted": name, "entries": removed}
 
-    @router.post("/{name}/entries")
+    @router.post("/{name}/entries", **doc(ImportOut))
     def add(name: str, body: EntriesIn, key: curator) -> dict[str, Any]:
         records = [_record(n, e) for n, e in enumerate(body.entries)]
         report = store.apply(name, records, source=f"HTTP by {key.name}")
@@ -120,14 +135,14 @@ def list_routes(svc: Any, role: Callable[[str], Callable[..., Awaitable[ApiKey]]
         result: dict[str, Any] = report.as_dict()
         return result
 
-    @router.delete("/{name}/entries/{entry}")
+    @router.delete("/{name}/entries/{entry}", **doc(RemovedOut))
     def remove(name: str, entry: str, key: curator) -> dict[str, Any]:
         report = store.apply(name, [Removal(entry, f"removed by {key.name}")])
         svc.changed()
         svc.keys.audit(key.name, "entries.remove", name, {"key": entry})
         return {"removed": report.removed}
 
-    @router.post("/{name}/import")
+    @router.post("/{name}/import", **doc(ImportOut), openapi_extra=LIST_BODY)
     async def import_file(name: str, request: Request, key: curator, format: str | None = None,
                           signal_type: str | None = None) -> dict[str, Any]:  # fmt: skip
         store.get_list(name)  # NotFound before reading the body
@@ -154,7 +169,7 @@ def list_routes(svc: Any, role: Callable[[str], Callable[..., Awaitable[ApiKey]]
         svc.keys.audit(key.name, "list.import", name, {"format": fmt, "rows": result["rows"]})
         return result
 
-    @router.put("/{name}/action")
+    @router.put("/{name}/action", **doc(RuleOut))
     def set_action(name: str, body: ActionIn, key: curator) -> dict[str, Any]:
         store.get_list(name)
         svc.actions.set(name, body.outcome, body.webhook_url, body.webhook_secret, body.keep_days)
@@ -163,7 +178,7 @@ def list_routes(svc: Any, role: Callable[[str], Callable[..., Awaitable[ApiKey]]
         svc.keys.audit(key.name, "list.action", name, shown)
         return shown
 
-    @router.get("/{name}/export")
+    @router.get("/{name}/export", responses={200: EXPORT, **error_responses()})
     def export(name: str, key: curator, format: str = "vics") -> FileResponse:
         writer = formats.get(format)
         if not writer.can_write:

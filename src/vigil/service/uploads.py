@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import Request
 
@@ -100,12 +101,15 @@ async def read_upload(request: Request, limit: int, names: tuple[str, ...] = ("f
         raise UsageError("a multipart upload needs a boundary in its Content-Type")
     parts = _Parts(names, limit)
     parser, size = parts.parser(boundary), 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit + OVERHEAD:
-            raise MediaTooLarge("upload", f"over the upload limit of {limit:,} bytes")
-        parser.write(chunk)
-    parser.finalize()
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit + OVERHEAD:
+                raise MediaTooLarge("upload", f"over the upload limit of {limit:,} bytes")
+            parser.write(chunk)
+        parser.finalize()
+    except FormParserError as exc:
+        raise UsageError(f"the multipart body is malformed: {str(exc)[:200]}") from None
     if not parts.files:
         wanted = " or ".join(repr(n) for n in names)
         raise UsageError(f"a multipart upload needs a file field named {wanted}")

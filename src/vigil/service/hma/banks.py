@@ -13,7 +13,7 @@ from vigil.errors import ListNotFound, UsageError
 from vigil.lists import Removal
 from vigil.service.hma.content import bank_of, content_entry, content_of, get_content, new_entry
 from vigil.service.hma.matching import require_media
-from vigil.service.hma.media import read_media
+from vigil.service.hma.media import json_body, read_media
 from vigil.service.hma.models import (
     BankConfig,
     BankCreate,
@@ -21,6 +21,7 @@ from vigil.service.hma.models import (
     ContentMetadata,
     Deleted,
     Message,
+    hma_errors,
 )
 from vigil.service.keys import ApiKey
 from vigil.signals import registry
@@ -38,7 +39,7 @@ def _check_name(name: str) -> str:
 
 
 def bank_routes(svc: Any, role: Role) -> APIRouter:
-    router = APIRouter(prefix="/c", tags=["HMA: curation"])
+    router = APIRouter(prefix="/c", tags=["HMA: curation"], responses=hma_errors())
     curator = Annotated[ApiKey, Depends(role("curator"))]
     reader = Annotated[ApiKey, Depends(role("match"))]
     store = svc.store
@@ -161,10 +162,7 @@ def bank_routes(svc: Any, role: Role) -> APIRouter:
 
 
 async def _json_object(request: Request) -> dict[str, Any]:
-    try:
-        body = json.loads(await request.body() or b"{}")
-    except ValueError:
-        raise UsageError("the request body must be a JSON object") from None
+    body = await json_body(request)
     if not isinstance(body, dict):
         raise UsageError("the request body must be a JSON object")
     return body

@@ -19,8 +19,8 @@ from vigil.errors import UsageError
 from vigil.hashing import HashResult
 from vigil.match import Match
 from vigil.service.hma.content import enabled
-from vigil.service.hma.media import read_media
-from vigil.service.hma.models import RawLookup
+from vigil.service.hma.media import json_body, read_media
+from vigil.service.hma.models import RawLookup, hma_errors
 from vigil.service.keys import ApiKey
 from vigil.signals import registry
 from vigil.store.store import indexed_types
@@ -53,7 +53,7 @@ def _by_bank(found: Iterable[Match], ratios: dict[str, float], coinflip: float |
 
 
 def matching_routes(svc: Any, role: Role) -> APIRouter:
-    router = APIRouter(tags=["HMA: matching"])
+    router = APIRouter(tags=["HMA: matching"], responses=hma_errors())
     matcher_key = Annotated[ApiKey, Depends(role("match"))]
 
     def coinflip(request: Request, bypass: bool) -> float:
@@ -111,7 +111,7 @@ def matching_routes(svc: Any, role: Role) -> APIRouter:
 
     @router.post("/m/compare")
     async def compare(request: Request, key: matcher_key) -> dict[str, Any]:
-        body = await request.json()
+        body = await json_body(request)
         if not isinstance(body, dict):
             raise UsageError("Request input was not a dict")
         out: dict[str, Any] = {}

@@ -10,10 +10,11 @@ from typing import Any
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
+from vigil.errors import UsageError
 from vigil.service.hma.fetch import fetch
 from vigil.service.uploads import Upload, read_upload
 
-__all__ = ["CONTENT_TYPES", "read_media"]
+__all__ = ["CONTENT_TYPES", "json_body", "read_media"]
 
 CONTENT_TYPES = ("photo", "video")
 
@@ -23,9 +24,17 @@ async def read_media(svc: Any, request: Request, url: str | None) -> tuple[Uploa
     if url:
         got = await run_in_threadpool(fetch, url, svc.config.fetch)
         if request.headers.get("content-type", "").startswith("application/json"):
-            body = json.loads(await request.body() or b"{}")
+            body = await json_body(request)
             fields.update(body if isinstance(body, dict) else {})
         return Upload("url", got.name, got.data), fields
     upload = await read_upload(request, svc.config.max_upload, CONTENT_TYPES)
     fields.update(upload.fields)
     return upload, fields
+
+
+async def json_body(request: Request) -> Any:
+    """The request's JSON body (``{}`` when empty); UsageError when it is not JSON."""
+    try:
+        return json.loads(await request.body() or b"{}")
+    except (ValueError, RecursionError):
+        raise UsageError("the request body must be JSON") from None

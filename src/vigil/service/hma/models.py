@@ -15,14 +15,28 @@ __all__ = [
     "ContentMetadata",
     "ContentUpdate",
     "Deleted",
+    "HmaError",
     "MatchWithDistance",
     "Message",
     "RawLookup",
+    "hma_errors",
 ]
 
 
 class Message(BaseModel):
     message: str
+
+
+class HmaError(BaseModel):
+    """HMA's error body (``api_error_handler``); Vigil adds ``details`` to a request that does
+    not validate."""
+
+    message: str
+    details: list[dict[str, Any]] | None = None
+
+
+def hma_errors() -> dict[int | str, dict[str, Any]]:
+    return {code: {"model": HmaError} for code in (400, 401, 403, 404, 413, 422, 429, 503)}
 
 
 class BankConfig(BaseModel):
