@@ -25,9 +25,12 @@ VigilError                      exit 1    (anything Vigil knows about)
 │   ├── ListNotFound
 │   └── EntryNotFound
 ├── Conflict                    exit 5    e.g. a list that already exists
-└── StoreError                  exit 6    the data directory or database is unusable
-    ├── IndexCorrupt                      an index file fails its checks
-    └── NotReady                          the service's indexes are still loading
+├── StoreError                  exit 6    the data directory or database is unusable
+│   ├── IndexCorrupt                      an index file fails its checks
+│   └── NotReady                          the service's indexes are still loading
+└── ExchangeError               exit 8    an exchange cannot be synced now
+    ├── ExchangeUnavailable               it kept failing (429, 5xx, timeouts) past its retries
+    └── ExchangeBusy                      another fetcher holds its lease
 ```
 
 The CLI maps a class to its exit code in :mod:`vigil.cli.errors` (one place); later the HTTP
@@ -41,6 +44,9 @@ __all__ = [
     "CorruptMedia",
     "EmptyFile",
     "EntryNotFound",
+    "ExchangeBusy",
+    "ExchangeError",
+    "ExchangeUnavailable",
     "FetchFailed",
     "FetchRefused",
     "IndexCorrupt",
@@ -187,3 +193,15 @@ class IndexCorrupt(StoreError):
 
 class NotReady(StoreError):
     """The service is still loading or catching up its indexes; try again shortly."""
+
+
+class ExchangeError(VigilError):
+    """An exchange cannot be synced now; its checkpoint stays where it was."""
+
+
+class ExchangeUnavailable(ExchangeError):
+    """The exchange kept failing (429, 5xx, timeouts, cut-off bodies) past the retries."""
+
+
+class ExchangeBusy(ExchangeError):
+    """Another fetcher (another worker or instance) holds the exchange's lease."""

@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from vigil.cli import lists_cmd
+from vigil.cli import exchange_cmd, lists_cmd
 from vigil.cli.context import State, err_console
 from vigil.cli.errors import ExitCode, exit_code_for
 from vigil.cli.hash_cmd import hash_command
@@ -54,6 +54,7 @@ app.command("match")(match_command)
 app.command("scan")(scan_command)
 app.command("inspect")(inspect_command)
 app.add_typer(lists_cmd.app, name="list")
+app.add_typer(exchange_cmd.app, name="exchange")
 app.command("serve")(serve_command)
 app.add_typer(keys_app, name="keys")
 app.add_typer(content_app, name="content")

@@ -18,6 +18,7 @@ class ExitCode(enum.IntEnum):
     CONFLICT = 5
     STORE = 6
     PARTIAL = 7  # a bulk command finished but some items failed
+    EXCHANGE = 8  # an exchange could not be synced now (unavailable, or another fetcher runs)
     ERROR = 9
 
 
@@ -27,6 +28,7 @@ _CODES: list[tuple[type[errors.VigilError], ExitCode]] = [
     (errors.NotFound, ExitCode.NOT_FOUND),
     (errors.Conflict, ExitCode.CONFLICT),
     (errors.StoreError, ExitCode.STORE),
+    (errors.ExchangeError, ExitCode.EXCHANGE),
 ]
 
 

@@ -17,6 +17,8 @@ _STATUS: list[tuple[type[errors.VigilError], int]] = [
     (errors.NotFound, 404),
     (errors.Conflict, 409),
     (errors.StoreError, 503),
+    (errors.ExchangeBusy, 409),
+    (errors.ExchangeUnavailable, 502),
 ]
 
 

@@ -168,3 +168,28 @@ kept_content = Table(
     Column("sealed", LargeBinary, nullable=False),
     Index("ix_kept_content_expires_at", "expires_at"),
 )
+
+# Exchanges: a list kept current from an upstream source, its settings (no secrets), checkpoint
+# and the outcome of its last sync.
+exchanges = Table(
+    "exchanges",
+    metadata,
+    Column("id", _ID, primary_key=True, autoincrement=True),
+    Column("name", String(100), nullable=False, unique=True),
+    Column("kind", String(40), nullable=False),
+    Column("list_name", String(200), nullable=False),
+    Column("settings", Text, nullable=False),
+    Column("checkpoint", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("synced_at", DateTime(timezone=True), nullable=True),
+    Column("status", Text, nullable=False),
+)
+
+# Who may fetch an exchange now: one holder at a time, until expires_at (renewed while it runs).
+exchange_leases = Table(
+    "exchange_leases",
+    metadata,
+    Column("name", String(100), primary_key=True),
+    Column("holder", String(200), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+)

@@ -24,7 +24,7 @@ from vigil.lists.formats.carry import annotation_json, restore
 from vigil.lists.model import Entry, Record, Removal, RowProblem
 from vigil.signals.pdq import EXAMPLE_PDQ
 
-__all__ = ["NcmecXml"]
+__all__ = ["ENTRY_TAGS", "NcmecXml", "entry_record", "local_name"]
 
 NS = "https://hashsharing.ncmec.org/hashsharing/v2"
 STAMP = "%Y-%m-%dT%H:%M:%SZ"  # the API's timestamps
@@ -34,6 +34,21 @@ FINGERPRINTS = {"md5": "md5", "sha1": "sha1", "pdq": "pdq"}
 
 def _local(tag: str) -> str:
     return tag.rpartition("}")[2]
+
+
+local_name = _local
+
+
+def entry_record(elem: ET.Element, where: str, source: str) -> tuple[int, Record]:
+    """An ``<image>``/``<video>``/``<deleted...>`` element's record and its time (epoch
+    seconds; 0 when it has none), by which records for one key are ordered."""
+    node = _child(elem, "timestamp")
+    stamp = 0
+    if node is not None and node.text:
+        with contextlib.suppress(ValueError):
+            when = datetime.strptime(node.text.strip(), STAMP).replace(tzinfo=UTC)
+            stamp = int(when.timestamp())
+    return stamp, _entry(elem, where, source)
 
 
 def _child(elem: ET.Element, name: str) -> ET.Element | None:

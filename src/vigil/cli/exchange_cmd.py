@@ -1,0 +1,134 @@
+"""`vigil exchange`: lists that keep themselves current from an upstream exchange."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+import typer
+
+from vigil.cli.context import State, emit_json, out_console
+
+__all__ = ["app"]
+
+app = typer.Typer(help="Exchanges: lists kept current from NCMEC hash sharing and others.")
+
+
+def _settings(pairs: list[str]) -> dict[str, Any]:
+    from vigil.errors import UsageError
+
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise UsageError(f"--set takes KEY=VALUE, got {pair!r}")
+        try:
+            out[key] = json.loads(value)  # numbers and lists as JSON: start=0, members=[42]
+        except ValueError:
+            out[key] = value
+    return out
+
+
+@app.command("add")
+def add(
+    ctx: typer.Context,
+    name: str,
+    kind: Annotated[str, typer.Option(help="The exchange's kind (ncmec).")],
+    list_name: Annotated[str, typer.Option("--list", help="The list it keeps current.")],
+    setting: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            help="A setting, KEY=VALUE (repeat). Credentials: name a file or "
+            "variable, e.g. credentials_file=/etc/vigil/ncmec (user:password).",
+        ),
+    ] = None,
+) -> None:
+    """Add an exchange that keeps a list current (no secret is stored: the credentials file or
+    variable is read at each sync).
+
+    Example: vigil exchange add ncmec --kind ncmec --list ncmec --set credentials_file=ncmec.txt
+    """
+    from vigil.exchanges import ExchangeConfig, ExchangeStore
+
+    state: State = ctx.obj
+    cfg = ExchangeStore(state.store()).add(
+        ExchangeConfig(name, kind, list_name, _settings(setting or []))
+    )
+    out_console.print(f"added exchange {cfg.name} ({cfg.kind}) for list {cfg.list_name}")
+
+
+@app.command("list")
+def list_exchanges(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
+) -> None:
+    """List the exchanges, their lists and the state of their last sync."""
+    from vigil.exchanges import ExchangeStore
+
+    state: State = ctx.obj
+    rows = ExchangeStore(state.store()).all()
+    if as_json:
+        emit_json([{"name": c.name, "kind": c.kind, "list": c.list_name, "status": c.status}
+                   for c in rows])  # fmt: skip
+        return
+    for c in rows:
+        out_console.print(f"{c.name}\t{c.kind}\t{c.list_name}\t{c.status.get('state', 'new')}")
+
+
+@app.command("show")
+def show(ctx: typer.Context, name: str) -> None:
+    """Show an exchange's settings, checkpoint and last sync (JSON)."""
+    from vigil.exchanges import ExchangeStore
+
+    state: State = ctx.obj
+    c = ExchangeStore(state.store()).get(name)
+    emit_json({"name": c.name, "kind": c.kind, "list": c.list_name, "settings": c.settings,
+               "checkpoint": c.checkpoint, "status": c.status})  # fmt: skip
+
+
+@app.command("status")
+def status(ctx: typer.Context) -> None:
+    """One line per exchange: its state, when it last finished, what it did."""
+    from vigil.exchanges import ExchangeStore
+
+    state: State = ctx.obj
+    for c in ExchangeStore(state.store()).all():
+        s = c.status
+        out_console.print(f"{c.name}: {s.get('state', 'never synced')}, finished "
+                          f"{s.get('synced_at') or '-'}; fetched {s.get('fetched', 0)}, added "
+                          f"{s.get('added', 0)}, removed {s.get('removed', 0)}"
+                          + (f"; {s['error']}" if s.get("error") else ""))  # fmt: skip
+
+
+@app.command("sync")
+def sync_command(
+    ctx: typer.Context,
+    name: str,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
+) -> None:
+    """Fetch an exchange until it is caught up. Resumes from the last checkpoint; exits 8 when
+    the exchange keeps failing or another fetcher holds it.
+
+    Example: vigil exchange sync ncmec
+    """
+    from vigil.exchanges import sync
+
+    state: State = ctx.obj
+    done = sync(state.store(), name)
+    if as_json:
+        emit_json(done)
+    else:
+        out_console.print(f"{name}: fetched {done['fetched']}, added {done['added']}, updated "
+                          f"{done['updated']}, removed {done['removed']}, problems "
+                          f"{done['problems']}")  # fmt: skip
+
+
+@app.command("remove")
+def remove(ctx: typer.Context, name: str) -> None:
+    """Remove an exchange (its list and entries stay)."""
+    from vigil.exchanges import ExchangeStore
+
+    state: State = ctx.obj
+    ExchangeStore(state.store()).remove(name)
+    out_console.print(f"removed exchange {name}")

@@ -1,0 +1,1 @@
+"""Exchange adapters: how each exchange's records become list entries."""

@@ -1,0 +1,69 @@
+"""The exchange extension point: one base class, one registry. An exchange turns an upstream
+source into a list's records, window by window; each window carries the checkpoint to commit
+once its records are in the list, so a sync stopped anywhere resumes from the last window that
+was wholly applied, and re-applying a window changes nothing (entries are keyed upserts and
+removals)."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from vigil.errors import UsageError
+from vigil.lists import Record
+from vigil.registry import Registry
+
+__all__ = ["Exchange", "ExchangeConfig", "Window", "exchanges"]
+
+
+@dataclass
+class ExchangeConfig:
+    """An exchange as stored: its settings hold no secret (a credentials file or variable is
+    named, and read at sync time)."""
+
+    name: str
+    kind: str
+    list_name: str
+    settings: dict[str, Any] = field(default_factory=dict)
+    checkpoint: dict[str, Any] = field(default_factory=dict)
+    status: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Window:
+    """Records fetched together, and the checkpoint that holds once they are applied."""
+
+    records: list[Record]
+    checkpoint: dict[str, Any]
+    fetched: int = 0  # upstream records read for it (before any merging)
+    done: bool = False  # the exchange is caught up: nothing newer to fetch now
+
+
+class Exchange(ABC):
+    name: ClassVar[str]  # the kind, as `vigil exchange add --kind` names it
+    description: ClassVar[str]
+    settings_help: ClassVar[dict[str, str]] = {}  # setting -> what it means
+
+    def __init__(self, config: ExchangeConfig) -> None:
+        self.config = config
+
+    @classmethod
+    def check_settings(cls, settings: dict[str, Any]) -> dict[str, Any]:
+        """The settings as they will be stored; UsageError naming a bad or unknown one."""
+        unknown = set(settings) - set(cls.settings_help)
+        if unknown:
+            raise UsageError(f"{cls.name} has no setting {sorted(unknown)[0]!r} "
+                             f"(settings: {', '.join(sorted(cls.settings_help))})")  # fmt: skip
+        return settings
+
+    @abstractmethod
+    def windows(self, checkpoint: dict[str, Any]) -> Iterator[Window]:
+        """Windows from ``checkpoint`` (``{}``: from the start) until caught up."""
+
+    def close(self) -> None:  # noqa: B027 (optional: most exchanges hold a connection)
+        """Release connections."""
+
+
+exchanges: Registry[Exchange] = Registry("exchange kind", "vigil.exchanges", UsageError)

@@ -1,0 +1,1 @@
+"""Exchange clients: each exchange's HTTP protocol, apart from how its records are used."""

@@ -1,0 +1,174 @@
+"""Exchanges against a fake NCMEC server on loopback (issue 18): a sync brings every entry and
+fingerprint, tombstones remove, faults delay and lose nothing, a killed sync resumes to the same
+list, and one fetcher at a time holds an exchange. The fake itself is checked against pytx's
+own NCMEC client."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections import deque
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.fake_ncmec import EPOCH, FakeEntry, FakeNcmec, entries, serving
+from vigil.errors import ExchangeBusy, ExchangeUnavailable
+from vigil.exchanges import ExchangeConfig, ExchangeStore, sync
+from vigil.match import Matcher
+from vigil.store import Store
+
+VIGIL = str(Path(sys.executable).with_name("vigil"))
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    s = Store.open(tmp_path / "home")
+    s.create_list("ncmec", category_labels={"1": "A1"})
+    yield s
+    s.close()
+
+
+def _add(store: Store, url: str, tmp_path: Path, **more: object) -> None:
+    creds = tmp_path / "ncmec-credentials"
+    creds.write_text("esp-user:esp-pass\n")
+    settings = {"base_url": url, "credentials_file": str(creds), "start": EPOCH - 10,
+                "retry_backoff": 0, **more}  # retries without waiting: tests never sleep
+    ExchangeStore(store).add(ExchangeConfig("ncmec", "ncmec", "ncmec", settings))
+
+
+def _state(store: Store) -> dict[str, tuple[tuple[str, str], ...]]:
+    return {e.key: tuple(sorted(e.signals)) for e in store.iter_entries("ncmec")}
+
+
+def test_pytx_reads_the_fake_as_it_reads_ncmec() -> None:
+    """The fake is shaped on the protocol, checked by the public client, not by Vigil."""
+    from threatexchange.exchanges.clients.ncmec.hash_api import NCMECEnvironment, NCMECHashAPI
+
+    fake = FakeNcmec(entries(25), page_size=10)
+    with serving(fake) as url:
+        api = NCMECHashAPI("esp-user", "esp-pass", NCMECEnvironment.Industry)
+        api._base_url = url  # pytx takes an environment; the fake stands in for one
+        got = [u for page in api.get_entries_iter(start_timestamp=EPOCH - 1,
+                                                   end_timestamp=EPOCH + 50 * 86400)
+               for u in page.updates]  # fmt: skip
+    assert sorted(u.id for u in got) == sorted(str(e.id) for e in fake.entries)
+    assert {"md5", "sha1", "pdq", "pdna", "netclean"} <= set(got[1].fingerprints)
+
+
+def test_sync_brings_every_entry_and_fingerprint_and_tombstones_remove(
+    store: Store, tmp_path: Path
+) -> None:
+    fake = FakeNcmec(entries(120), page_size=25)
+    with serving(fake) as url:
+        _add(store, url, tmp_path)
+        done = sync(store, "ncmec")
+        assert (done["fetched"], done["added"], done["state"]) == (120, 120, "ok")
+        first = fake.entries[1]
+        e = next(x for x in store.iter_entries("ncmec") if x.key == f"ncmec:{first.member}:1001")
+        fps = first.fingerprints()
+        assert dict(e.signals) == {"md5": fps["md5"], "sha1": fps["sha1"], "pdq": fps["pdq"]}
+        assert e.extra["fingerprints"] == {"pdna": fps["pdna"], "netclean": fps["netclean"]}
+        assert (e.source, e.category, e.extra["classification"]) == ("exchange:ncmec", 1, "A1")
+        # upstream, since: one withdrawn (a tombstone), one new; the next sync follows
+        gone = fake.entries[5]
+        later = ExchangeStore(store).get("ncmec").checkpoint["from"]  # where the sync stopped
+        fake.entries += [FakeEntry(gone.member, gone.id, later, deleted=True),
+                         FakeEntry(40, 5000, later)]  # fmt: skip
+        again = sync(store, "ncmec")
+        assert (again["added"], again["removed"]) == (1, 1)
+    keys = _state(store)
+    assert f"ncmec:{gone.member}:{gone.id}" not in keys
+    assert "ncmec:40:5000" in keys
+    found = Matcher(store).match_value("md5", first.fingerprints()["md5"])
+    assert [(m.entry.key, m.entry.source) for m in found] == [(e.key, "exchange:ncmec")]
+
+
+def test_faults_delay_but_lose_nothing(store: Store, tmp_path: Path) -> None:
+    fake = FakeNcmec(entries(60), page_size=10,
+                     faults=deque(["429", "500", "truncate", "garble", "429"]))  # fmt: skip
+    with serving(fake) as url:
+        _add(store, url, tmp_path)
+        assert sync(store, "ncmec")["added"] == 60
+    assert len(_state(store)) == 60
+
+
+def test_an_exchange_that_keeps_failing_stops_at_its_checkpoint(
+    store: Store, tmp_path: Path
+) -> None:
+    fake = FakeNcmec(entries(80), page_size=10)
+    with serving(fake) as url:
+        _add(store, url, tmp_path, window=86400)
+        fake.on_request = lambda n: fake.faults.extend(["500"] * 20) if n == 6 else None
+        with pytest.raises(ExchangeUnavailable, match="500 after"):
+            sync(store, "ncmec")
+        cfg = ExchangeStore(store).get("ncmec")
+        assert cfg.status["state"] == "error"
+        assert cfg.checkpoint["from"] > EPOCH  # the windows wholly applied before the failure
+        assert 0 < len(_state(store)) < 80
+        fake.on_request, fake.faults = None, deque()
+        sync(store, "ncmec")
+    assert len(_state(store)) == 80
+
+
+def test_one_fetcher_holds_an_exchange(store: Store, tmp_path: Path) -> None:
+    fake = FakeNcmec(entries(5))
+    with serving(fake) as url:
+        _add(store, url, tmp_path)
+        exstore = ExchangeStore(store)
+        assert exstore.acquire("ncmec", "other-instance", 30)
+        with pytest.raises(ExchangeBusy, match="other-instance"):
+            sync(store, "ncmec", holder="me")
+        assert exstore.acquire("ncmec", "other-instance", -1)  # its lease runs out
+        assert sync(store, "ncmec", holder="me")["added"] == 5
+        assert exstore.holder("ncmec") is None  # released when done
+
+
+@pytest.mark.slow
+def test_a_killed_sync_resumes_to_the_same_list(tmp_path: Path) -> None:
+    """`vigil exchange sync` killed with SIGKILL at several points of a backfill, then run again
+    each time: the list ends as one uninterrupted sync leaves it."""
+    upstream = entries(3000)
+    later = upstream[-1].stamp
+    upstream += [FakeEntry(e.member, e.id, later + 5, deleted=True) for e in upstream[::50]]
+    stores = {}
+    for run, kills in (("clean", []), ("killed", [3, 9, 17, 30, 41])):
+        home = tmp_path / run
+        store = Store.open(home)
+        store.create_list("ncmec")
+        fake = FakeNcmec(list(upstream), page_size=100)
+        with serving(fake) as url:
+            _add(store, url, tmp_path, window=5 * 86400)
+            store.close()
+            pending = deque(kills)
+            while True:
+                proc = subprocess.Popen([VIGIL, "--home", str(home), "exchange", "sync", "ncmec"],
+                                        stdout=subprocess.DEVNULL)  # fmt: skip
+                target = pending.popleft() if pending else None
+                fake.on_request = (lambda n, t=target, p=proc: os.kill(p.pid, signal.SIGKILL)
+                                   if t is not None and n == t else None)  # fmt: skip
+                code = proc.wait(timeout=300)
+                if target is None:
+                    assert code == 0
+                    break
+                assert code == -signal.SIGKILL
+                _release_dead_lease(home)
+        stores[run] = Store.open(home)
+    assert _state(stores["killed"]) == _state(stores["clean"])
+    assert len(_state(stores["clean"])) == 3000 - 60
+    for s in stores.values():
+        s.close()
+
+
+def _release_dead_lease(home: Path) -> None:
+    """A killed fetcher's lease stays until it expires; the test takes it over at once, as a
+    fetcher would after the lease period."""
+    s = Store.open(home)
+    exstore = ExchangeStore(s)
+    holder = exstore.holder("ncmec")
+    if holder is not None:
+        exstore.acquire("ncmec", holder, -1)
+    s.close()
