@@ -13,6 +13,7 @@ from collections import deque
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.fake_ncmec import EPOCH, FakeEntry, FakeNcmec, entries, serving
@@ -35,8 +36,13 @@ def store(tmp_path: Path) -> Iterator[Store]:
 def _add(store: Store, url: str, tmp_path: Path, **more: object) -> None:
     creds = tmp_path / "ncmec-credentials"
     creds.write_text("esp-user:esp-pass\n")
-    settings = {"base_url": url, "credentials_file": str(creds), "start": EPOCH - 10,
-                "retry_backoff": 0, **more}  # retries without waiting: tests never sleep
+    settings = {
+        "base_url": url,
+        "credentials_file": str(creds),
+        "start": EPOCH - 10,
+        "retry_backoff": 0,
+        **more,
+    }  # retries without waiting: tests never sleep
     ExchangeStore(store).add(ExchangeConfig("ncmec", "ncmec", "ncmec", settings))
 
 
@@ -172,3 +178,31 @@ def _release_dead_lease(home: Path) -> None:
     if holder is not None:
         exstore.acquire("ncmec", holder, -1)
     s.close()
+
+
+def test_the_service_syncs_and_the_change_is_matchable_when_it_returns(
+    store: Store, tmp_path: Path
+) -> None:
+    from tests.service_kit import serving as serving_vigil
+    from vigil.service import KeyStore
+
+    fake = FakeNcmec(entries(30), page_size=10)
+    key = KeyStore(store).create("ops", "curator")
+    with serving(fake) as url:
+        _add(store, url, tmp_path)
+        with (
+            serving_vigil(store, "--sync-every", "0") as base,
+            httpx.Client(base_url=base, headers={"X-API-Key": key}, timeout=60) as c,
+        ):
+            md5 = fake.entries[3].fingerprints()["md5"]
+            query = {"signals": [{"type": "md5", "value": md5}]}
+            assert c.post("/v1/match/signals", json=query).json()["matches"] == []
+            done = c.post("/v1/exchanges/ncmec/sync").json()
+            assert (done["state"], done["added"]) == ("ok", 30)
+            (m,) = c.post("/v1/match/signals", json=query).json()["matches"]
+            assert (m["entry"], m["source"]) == (f"ncmec:{fake.entries[3].member}:1003",
+                                                 "exchange:ncmec")  # fmt: skip
+            listed = c.get("/v1/exchanges").json()["exchanges"]
+            assert [(x["name"], x["status"]["state"]) for x in listed] == [("ncmec", "ok")]
+            ExchangeStore(store).acquire("ncmec", "another-instance", 60)
+            assert c.post("/v1/exchanges/ncmec/sync").status_code == 409  # it holds the lease

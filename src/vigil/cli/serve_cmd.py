@@ -69,6 +69,9 @@ def serve_command(
     hma_key_header: Annotated[
         str, typer.Option(help="Header an HMA client's API key comes in (Bearer works too).")
     ] = "X-API-Key",
+    sync_every: Annotated[
+        float, typer.Option(help="Seconds between exchange syncs (0: only when asked).")
+    ] = 60.0,
     hma_open: Annotated[
         str | None,
         typer.Option(
@@ -122,6 +125,7 @@ def serve_command(
         fetch=FetchPolicy(tuple(fetch_allow or ()), max_upload_mb * 2**20),
         hma_key_header=hma_key_header,
         hma_open_role=hma_open,
+        sync_every=sync_every,
     )
     if hma_open is not None and hma_open not in ("match", "curator"):
         raise UsageError("--hma-open takes match or curator")

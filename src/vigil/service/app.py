@@ -53,13 +53,16 @@ from vigil.service.schemas import (
     AuditOut,
     BatchOut,
     DeliveriesOut,
+    ExchangesOut,
     HashOut,
     KeyMade,
     KeysOut,
     MatchOut,
     RevokedOut,
+    SyncOut,
     doc,
 )
+from vigil.service.syncer import Syncer
 from vigil.service.uploads import Upload, read_upload
 from vigil.signals import registry
 from vigil.store import Store
@@ -88,6 +91,7 @@ class ServiceConfig:
     fetch: FetchPolicy = field(default_factory=FetchPolicy)  # HMA's ?url= (off: no hosts)
     hma_key_header: str = "X-API-Key"  # where an HMA client's key comes (Bearer works too)
     hma_open_role: str | None = None  # keyless HMA calls from loopback act with this role
+    sync_every: float = 60.0  # seconds between exchange syncs (0: only when asked)
 
 
 class MatchSignals(BaseModel):
@@ -147,6 +151,7 @@ class Service:
         self.hashing = anyio.CapacityLimiter(config.hash_workers)
         self.actions = Actions(store, config.webhook_backoff, config.webhook_attempts)
         self.locker = ContentLocker(store, config.content_key_file)
+        self.syncer = Syncer(store, config.sync_every, self.changed)
         self.metrics = Metrics()
 
     def matcher(self, lists: list[str] | None) -> Matcher:
@@ -205,7 +210,9 @@ def create_app(store: Store, config: ServiceConfig | None = None) -> FastAPI:
         svc.actions.start()
         svc.locker.start()
         svc.follower.start()
+        svc.syncer.start()
         yield
+        svc.syncer.stop()
         svc.sandbox.close()
         svc.follower.stop()
         svc.locker.stop()
@@ -396,6 +403,21 @@ def create_app(store: Store, config: ServiceConfig | None = None) -> FastAPI:
                         status: str | None = None, limit: Limit = 100
                         ) -> dict[str, Any]:  # fmt: skip
         return {"deliveries": svc.actions.list_deliveries(status, min(limit, 1000))}
+
+    @app.get("/v1/exchanges", **doc(ExchangesOut))
+    def list_exchanges(key: Annotated[ApiKey, Depends(role("curator"))]) -> dict[str, Any]:
+        from vigil.exchanges import ExchangeStore
+
+        rows = ExchangeStore(store).all()
+        return {"exchanges": [{"name": c.name, "kind": c.kind, "list": c.list_name,
+                               "status": c.status} for c in rows]}  # fmt: skip
+
+    @app.post("/v1/exchanges/{name}/sync", **doc(SyncOut))
+    def sync_exchange(name: str, key: Annotated[ApiKey, Depends(role("curator"))]
+                      ) -> dict[str, Any]:  # fmt: skip
+        status = svc.syncer.sync(name)  # matchable when this returns
+        svc.keys.audit(key.name, "exchange.sync", name, {"fetched": status["fetched"]})
+        return status
 
     @app.get("/v1/audit", **doc(AuditOut))
     def audit(key: Annotated[ApiKey, Depends(role("admin"))], limit: Limit = 100) -> dict[str, Any]:

@@ -15,6 +15,7 @@ __all__ = [
     "DeletedOut",
     "DeliveriesOut",
     "ErrorOut",
+    "ExchangesOut",
     "HashOut",
     "ImportOut",
     "KeptOut",
@@ -26,6 +27,7 @@ __all__ = [
     "RemovedOut",
     "RevokedOut",
     "RuleOut",
+    "SyncOut",
     "doc",
     "error_responses",
 ]
@@ -192,6 +194,26 @@ class Delivery(_Open):
 
 class DeliveriesOut(_Open):
     deliveries: list[Delivery]
+
+
+class ExchangeOut(_Open):
+    name: str
+    kind: str
+    list_name: str = Field(alias="list")
+    status: dict[str, Any]
+
+
+class ExchangesOut(_Open):
+    exchanges: list[ExchangeOut]
+
+
+class SyncOut(_Open):
+    state: str
+    fetched: int
+    added: int
+    updated: int
+    removed: int
+    problems: int
 
 
 class KeptOut(_Open):

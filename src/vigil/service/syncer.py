@@ -1,0 +1,64 @@
+"""The service's exchange syncs: every ``interval`` seconds each exchange is synced by whichever
+worker or instance takes its lease (the others skip it), and a sync that changed its list makes
+the change matchable before the next lookup (``on_change``)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from vigil.errors import ExchangeBusy, VigilError
+from vigil.store import Store
+
+__all__ = ["Syncer"]
+
+log = logging.getLogger(__name__)
+
+
+class Syncer:
+    def __init__(self, store: Store, interval: float, on_change: Callable[[], None]) -> None:
+        self.store, self.interval, self.on_change = store, interval, on_change
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.lock = threading.Lock()  # one sync at a time in this process
+
+    def start(self) -> None:
+        if self.interval > 0:
+            self._thread = threading.Thread(target=self._run, name="vigil-syncer", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.run_once()
+
+    def run_once(self) -> dict[str, Any]:
+        """Sync every exchange whose lease this process gets; what each did, or why not."""
+        from vigil.exchanges import ExchangeStore
+
+        done: dict[str, Any] = {}
+        for cfg in ExchangeStore(self.store).all():
+            try:
+                done[cfg.name] = self.sync(cfg.name)
+            except ExchangeBusy:
+                done[cfg.name] = {"state": "busy"}  # another worker or instance has it
+            except VigilError as exc:
+                log.warning("exchange %s: %s", cfg.name, exc)
+                done[cfg.name] = {"state": "error", "error": str(exc)}
+        return done
+
+    def sync(self, name: str) -> dict[str, Any]:
+        """Sync one exchange now; its changes are matchable when this returns."""
+        from vigil.exchanges import sync
+
+        with self.lock:
+            status = sync(self.store, name)
+        if status["added"] or status["updated"] or status["removed"]:
+            self.on_change()
+        return status
