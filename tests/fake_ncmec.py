@@ -8,6 +8,7 @@ kill a sync from it)."""
 from __future__ import annotations
 
 import base64
+import bisect
 import hashlib
 import threading
 from collections import deque
@@ -80,13 +81,28 @@ class FakeNcmec:
     on_request: Callable[[int], None] | None = None
     requests: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
+    _ranges: dict[tuple[int, int, int], list[FakeEntry]] = field(default_factory=dict)
+    _ordered: tuple[int, list[FakeEntry], list[int]] = (-1, [], [])
+
+    def _chosen(self, lo: int, hi: int) -> list[FakeEntry]:
+        """The entries of [lo, hi] in no time order (cached while the entries stay the same:
+        a range is asked once a page)."""
+        with self.lock:
+            key = (lo, hi, len(self.entries))
+            if key not in self._ranges:
+                if self._ordered[0] != len(self.entries):
+                    ordered = sorted(self.entries, key=lambda e: e.stamp)
+                    self._ordered = (len(self.entries), ordered, [e.stamp for e in ordered])
+                _, ordered, stamps = self._ordered
+                part = ordered[bisect.bisect_left(stamps, lo) : bisect.bisect_right(stamps, hi)]
+                part.sort(key=lambda e: hashlib.md5(str(e.id).encode()).digest())
+                self._ranges = {key: part}
+            return self._ranges[key]
 
     def page(self, query: dict[str, list[str]]) -> bytes:
         lo = int(datetime.strptime(query["from"][0], STAMP).replace(tzinfo=UTC).timestamp())
         hi = int(datetime.strptime(query["to"][0], STAMP).replace(tzinfo=UTC).timestamp())
-        with self.lock:
-            chosen = [e for e in self.entries if lo <= e.stamp <= hi]
-        chosen.sort(key=lambda e: hashlib.md5(str(e.id).encode()).digest())  # no time order
+        chosen = self._chosen(lo, hi)
         start = int(query.get("start", ["0"])[0])
         size = int(query.get("size", [str(self.page_size)])[0])
         part = chosen[start : start + size]
