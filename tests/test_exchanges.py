@@ -5,6 +5,7 @@ own NCMEC client."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -19,6 +20,7 @@ import pytest
 from tests.fake_ncmec import EPOCH, FakeEntry, FakeNcmec, entries, serving
 from vigil.errors import ExchangeBusy, ExchangeUnavailable
 from vigil.exchanges import ExchangeConfig, ExchangeStore, sync
+from vigil.lists import Removal
 from vigil.match import Matcher
 from vigil.store import Store
 
@@ -206,3 +208,85 @@ def test_the_service_syncs_and_the_change_is_matchable_when_it_returns(
             assert [(x["name"], x["status"]["state"]) for x in listed] == [("ncmec", "ok")]
             ExchangeStore(store).acquire("ncmec", "another-instance", 60)
             assert c.post("/v1/exchanges/ncmec/sync").status_code == 409  # it holds the lease
+
+
+# -- StopNCII ---------------------------------------------------------------------------------
+def _add_stopncii(store: Store, url: str, tmp_path: Path) -> None:
+    from tests.fake_stopncii import FEEDBACK_KEY, FETCH_KEY, SUBSCRIPTION
+
+    store.create_list("stopncii")
+    creds = tmp_path / "stopncii.json"
+    creds.write_text(json.dumps({"subscription_key": SUBSCRIPTION, "fetch_function_key":
+                                 FETCH_KEY, "feedback_function_key": FEEDBACK_KEY}))  # fmt: skip
+    settings = {"base_url": url, "credentials_file": str(creds), "page_size": 7,
+                "retry_backoff": 0}  # fmt: skip
+    ExchangeStore(store).add(ExchangeConfig("stopncii", "stopncii", "stopncii", settings))
+
+
+def test_pytx_reads_the_fake_stopncii_as_it_reads_stopncii() -> None:
+    from threatexchange.exchanges.clients.stopncii.api import StopNCIIAPI
+
+    from tests.fake_stopncii import FETCH_KEY, SUBSCRIPTION, FakeStopNcii, record
+    from tests.fake_stopncii import serving as serving_stopncii
+
+    fake = FakeStopNcii([record(n, 100 + n) for n in range(20)])
+    with serving_stopncii(fake) as url:
+        api = StopNCIIAPI(SUBSCRIPTION, FETCH_KEY, base_url_override=url)
+        got = [r for page in api.fetch_hashes_iter() for r in page.hashRecords]
+    assert len(got) == 20
+    assert got[0].hashValue == fake.records[0]["hashValue"]
+
+
+def test_stopncii_sync_later_records_replace_and_withdrawals_remove(
+    store: Store, tmp_path: Path
+) -> None:
+    from tests.fake_stopncii import FakeStopNcii, record
+    from tests.fake_stopncii import serving as serving_stopncii
+
+    upstream = [record(n, 1000 + n, video=n % 5 == 0) for n in range(30)]
+    upstream += [record(3, 2000, status="Withdrawn"), record(4, 2001, status="Deleted")]
+    fake = FakeStopNcii(upstream, faults=deque(["429", "503"]))
+    with serving_stopncii(fake) as url:
+        _add_stopncii(store, url, tmp_path)
+        done = sync(store, "stopncii")
+        assert (done["fetched"], done["removed"], done["state"]) == (32, 2, "ok")
+        keys = {e.key for e in store.iter_entries("stopncii")}
+        assert len(keys) == 28
+        assert f"pdq:{upstream[3]['hashValue']}" not in keys
+        video = next(e for e in store.iter_entries("stopncii") if e.key.startswith("md5:"))
+        assert video.extra["signalType"] == "VideoMD5"
+        assert ExchangeStore(store).get("stopncii").checkpoint["start"] == 2001
+        fake.records.append(record(3, 3000))  # the survivor submits it again
+        assert sync(store, "stopncii")["added"] == 1
+
+
+def test_a_stale_stopncii_checkpoint_fetches_everything_again(store: Store, tmp_path: Path) -> None:
+    from tests.fake_stopncii import FakeStopNcii, record
+    from tests.fake_stopncii import serving as serving_stopncii
+
+    fake = FakeStopNcii([record(n, 1000 + n) for n in range(10)])
+    with serving_stopncii(fake) as url:
+        _add_stopncii(store, url, tmp_path)
+        sync(store, "stopncii")
+        exstore = ExchangeStore(store)
+        store.apply("stopncii", [Removal(f"pdq:{fake.records[0]['hashValue']}", "lost locally")])
+        old = {"start": 1009, "fetched_at": 0}  # last fetched long past the 30-day retention
+        exstore.save("stopncii", old, {})
+        assert sync(store, "stopncii")["added"] == 1  # everything fetched again: nothing missed
+        assert exstore.get("stopncii").checkpoint["refetched_stale"] is True
+
+
+def test_feedback_goes_to_stopncii_with_its_keys(tmp_path: Path) -> None:
+    from tests.fake_stopncii import FEEDBACK_KEY, FETCH_KEY, SUBSCRIPTION, FakeStopNcii
+    from tests.fake_stopncii import serving as serving_stopncii
+    from vigil.exchanges.clients.stopncii import StopNciiClient
+
+    fake = FakeStopNcii([])
+    with serving_stopncii(fake) as url:
+        client = StopNciiClient(url, SUBSCRIPTION, {"FetchHashes": FETCH_KEY,
+                                                    "SubmitFeedback": FEEDBACK_KEY})  # fmt: skip
+        item = {"signalType": "ImagePDQ", "hashValue": "ab" * 32, "feedbackValue": "Blocked",
+                "tags": []}  # fmt: skip
+        client.submit_feedback([item])
+        client.close()
+    assert fake.posted == [("/v1/SubmitFeedback", {"count": 1, "hashFeedbacks": [item]})]

@@ -1,14 +1,14 @@
-"""Exchanges: lists that keep themselves current from upstream sources (NCMEC hash sharing so
-far). Each kind is a *client* (``vigil.exchanges.clients``: the HTTP protocol) and an *adapter*
-(``vigil.exchanges.adapters``: how its records become list entries), registered as one
-:class:`Exchange`; :func:`sync` runs one, under a lease, from its checkpoint. See
-docs/exchanges.md."""
+"""Exchanges: lists that keep themselves current from upstream sources (NCMEC hash sharing
+and StopNCII so far). Each kind is a *client* (``vigil.exchanges.clients``: the HTTP protocol)
+and an *adapter* (``vigil.exchanges.adapters``: how its records become list entries),
+registered as one :class:`Exchange`; :func:`sync` runs one, under a lease, from its checkpoint.
+See docs/exchanges.md."""
 
-from vigil.exchanges.adapters import ncmec
+from vigil.exchanges.adapters import ncmec, stopncii
 from vigil.exchanges.base import Exchange, ExchangeConfig, Window, exchanges
 from vigil.exchanges.store import ExchangeStore
 from vigil.exchanges.sync import sync
 
-del ncmec
+del ncmec, stopncii
 
 __all__ = ["Exchange", "ExchangeConfig", "ExchangeStore", "Window", "exchanges", "sync"]

@@ -6,16 +6,18 @@ removals)."""
 
 from __future__ import annotations
 
+import os
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar
 
 from vigil.errors import UsageError
 from vigil.lists import Record
 from vigil.registry import Registry
 
-__all__ = ["Exchange", "ExchangeConfig", "Window", "exchanges"]
+__all__ = ["Exchange", "ExchangeConfig", "Window", "exchanges", "secret"]
 
 
 @dataclass
@@ -67,3 +69,18 @@ class Exchange(ABC):
 
 
 exchanges: Registry[Exchange] = Registry("exchange kind", "vigil.exchanges", UsageError)
+
+
+def secret(settings: dict[str, Any]) -> str:
+    """The credentials text an exchange's settings point at: the file ``credentials_file`` or
+    the environment variable ``credentials_env`` (read at each sync; never stored or logged)."""
+    if path := settings.get("credentials_file"):
+        try:
+            return Path(str(path)).read_text().strip()
+        except OSError as exc:
+            raise UsageError(f"cannot read the credentials file {path}: {exc.strerror}") from None
+    if var := settings.get("credentials_env"):
+        if str(var) not in os.environ:
+            raise UsageError(f"the credentials variable {var} is not set")
+        return os.environ[str(var)].strip()
+    raise UsageError("give credentials_file or credentials_env")

@@ -7,14 +7,12 @@ window that brought many entries is halved for the next, one that brought few do
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any, ClassVar
 
 from vigil.errors import UsageError
-from vigil.exchanges.base import Exchange, Window, exchanges
+from vigil.exchanges.base import Exchange, Window, exchanges, secret
 from vigil.exchanges.clients.ncmec import ENVIRONMENTS, NcmecClient
 from vigil.lists import Entry, Record, Removal, RowProblem
 from vigil.lists.formats.ncmec import entry_record
@@ -28,13 +26,7 @@ LIMITS = (60, 30 * DAY)  # the window's smallest and largest length, seconds
 
 def credentials(settings: dict[str, Any]) -> tuple[str, str]:
     """``user:password`` from the file or environment variable the settings name."""
-    if path := settings.get("credentials_file"):
-        raw = Path(path).read_text().strip()
-    elif var := settings.get("credentials_env"):
-        raw = os.environ.get(str(var), "")
-    else:
-        raise UsageError("NCMEC needs credentials_file or credentials_env (user:password)")
-    user, sep, password = raw.partition(":")
+    user, sep, password = secret(settings).partition(":")
     if not sep or not user:
         raise UsageError("NCMEC credentials must be 'user:password'")
     return user, password

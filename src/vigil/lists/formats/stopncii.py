@@ -23,7 +23,7 @@ from vigil.lists.formats.carry import annotation, restore
 from vigil.lists.model import Entry, Record, Removal, RowProblem
 from vigil.signals.pdq import EXAMPLE_PDQ
 
-__all__ = ["StopNciiJson"]
+__all__ = ["StopNciiJson", "record_of"]
 
 TYPES = {"ImagePDQ": "pdq", "VideoMD5": "md5"}
 WRITE_TYPES = {"pdq": "ImagePDQ", "md5": "VideoMD5", "video_md5": "VideoMD5"}
@@ -74,6 +74,11 @@ def _record(rec: Any, where: str, source: str) -> Record:
     extra = {k: rec[k] for k in KEPT if k in rec}
     extra["signalType"] = kind  # so that a video's MD5 goes back out as VideoMD5
     return Entry(key=key, signals=[got], source="stopncii", extra=extra)
+
+
+def record_of(rec: Any, where: str, source: str) -> Record:
+    """One ``hashRecords`` item as a record (an exchange's pages use this too)."""
+    return _record(rec, where, source)
 
 
 @formats.register
