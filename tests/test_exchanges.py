@@ -290,3 +290,26 @@ def test_feedback_goes_to_stopncii_with_its_keys(tmp_path: Path) -> None:
         client.submit_feedback([item])
         client.close()
     assert fake.posted == [("/v1/SubmitFeedback", {"count": 1, "hashFeedbacks": [item]})]
+
+
+def test_feedback_from_the_command_line(store: Store, tmp_path: Path) -> None:
+    from tests.fake_stopncii import FakeStopNcii
+    from tests.fake_stopncii import serving as serving_stopncii
+
+    fake = FakeStopNcii([])
+    with serving_stopncii(fake) as url:
+        _add_stopncii(store, url, tmp_path)
+        _add(store, "http://127.0.0.1:9/hashsharing", tmp_path)  # NCMEC takes none from us yet
+        run = [VIGIL, "--home", str(store.home), "exchange", "feedback"]
+        ok = subprocess.run([*run, "stopncii", "pdq:" + "ab" * 32, "--false-positive",
+                             "--reason", "benign"], capture_output=True, text=True)  # fmt: skip
+        assert ok.returncode == 0, ok.stderr
+        refused = subprocess.run([*run, "ncmec", "md5:" + "0" * 31 + "1"], capture_output=True,
+                                 text=True)  # fmt: skip
+    assert refused.returncode == 2
+    assert "no feedback" in refused.stderr
+    ((where, body),) = fake.posted
+    assert where == "/v1/SubmitFeedback"
+    sent = {"signalType": "ImagePDQ", "hashValue": "ab" * 32, "feedbackValue": "NotBlocked",
+            "tags": ["benign"]}  # fmt: skip
+    assert body["hashFeedbacks"] == [sent]

@@ -132,3 +132,28 @@ def remove(ctx: typer.Context, name: str) -> None:
     state: State = ctx.obj
     ExchangeStore(state.store()).remove(name)
     out_console.print(f"removed exchange {name}")
+
+
+@app.command("feedback")
+def feedback_command(
+    ctx: typer.Context,
+    name: str,
+    signal: Annotated[str, typer.Argument(help="TYPE:VALUE of the upstream hash.")],
+    false_positive: Annotated[
+        bool, typer.Option("--false-positive/--true-positive", help="The verdict.")
+    ] = False,
+    reason: Annotated[str, typer.Option(help="Why (sent as the exchange takes it).")] = "",
+) -> None:
+    """Tell the exchange what a hash it sent turned out to be (StopNCII: SubmitFeedback).
+
+    Example: vigil exchange feedback stopncii pdq:9c73e3... --false-positive --reason benign
+    """
+    from vigil.errors import UsageError
+    from vigil.exchanges import Feedback, feedback
+
+    kind, sep, value = signal.partition(":")
+    if not sep or not value:
+        raise UsageError(f"give the hash as TYPE:VALUE, got {signal!r}")
+    state: State = ctx.obj
+    sent = feedback(state.store(), name, [Feedback(kind, value, not false_positive, reason)])
+    out_console.print(f"{name}: sent {sent} feedback")

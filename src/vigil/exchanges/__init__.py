@@ -5,10 +5,19 @@ registered as one :class:`Exchange`; :func:`sync` runs one, under a lease, from 
 See docs/exchanges.md."""
 
 from vigil.exchanges.adapters import ncmec, stopncii
-from vigil.exchanges.base import Exchange, ExchangeConfig, Window, exchanges
+from vigil.exchanges.base import Exchange, ExchangeConfig, Feedback, Window, exchanges
 from vigil.exchanges.store import ExchangeStore
-from vigil.exchanges.sync import sync
+from vigil.exchanges.sync import feedback, sync
 
 del ncmec, stopncii
 
-__all__ = ["Exchange", "ExchangeConfig", "ExchangeStore", "Window", "exchanges", "sync"]
+__all__ = [
+    "Exchange",
+    "ExchangeConfig",
+    "ExchangeStore",
+    "Feedback",
+    "Window",
+    "exchanges",
+    "feedback",
+    "sync",
+]

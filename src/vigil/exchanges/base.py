@@ -17,7 +17,7 @@ from vigil.errors import UsageError
 from vigil.lists import Record
 from vigil.registry import Registry
 
-__all__ = ["Exchange", "ExchangeConfig", "Window", "exchanges", "secret"]
+__all__ = ["Exchange", "ExchangeConfig", "Feedback", "Window", "exchanges", "secret"]
 
 
 @dataclass
@@ -43,6 +43,16 @@ class Window:
     done: bool = False  # the exchange is caught up: nothing newer to fetch now
 
 
+@dataclass(frozen=True)
+class Feedback:
+    """An opinion on an upstream hash, for the exchange it came from."""
+
+    signal_type: str
+    value: str
+    positive: bool  # True: it is what the exchange says (a true positive); False: it is not
+    reason: str = ""
+
+
 class Exchange(ABC):
     name: ClassVar[str]  # the kind, as `vigil exchange add --kind` names it
     description: ClassVar[str]
@@ -63,6 +73,11 @@ class Exchange(ABC):
     @abstractmethod
     def windows(self, checkpoint: dict[str, Any]) -> Iterator[Window]:
         """Windows from ``checkpoint`` (``{}``: from the start) until caught up."""
+
+    def feedback(self, items: list[Feedback]) -> int:
+        """Send opinions upstream; how many were sent. UsageError where the exchange (or this
+        client of it) takes none."""
+        raise UsageError(f"{self.name} takes no feedback from Vigil yet")
 
     def close(self) -> None:  # noqa: B027 (optional: most exchanges hold a connection)
         """Release connections."""

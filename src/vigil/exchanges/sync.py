@@ -13,12 +13,12 @@ import time
 from typing import Any
 
 from vigil.errors import ExchangeBusy, ExchangeError
-from vigil.exchanges.base import exchanges
+from vigil.exchanges.base import Feedback, exchanges
 from vigil.exchanges.store import ExchangeStore
 from vigil.lists import Entry, Record
 from vigil.store import Store
 
-__all__ = ["LEASE", "holder_name", "sync"]
+__all__ = ["LEASE", "feedback", "holder_name", "sync"]
 
 LEASE = 60.0  # seconds a fetcher holds an exchange without renewing
 
@@ -67,3 +67,13 @@ def sync(store: Store, name: str, holder: str | None = None, lease: float = LEAS
         exchange.close()
         exstore.release(name, holder)
     return status
+
+
+def feedback(store: Store, name: str, items: list[Feedback]) -> int:
+    """Send opinions on upstream hashes to the exchange ``name``; how many went."""
+    cfg = ExchangeStore(store).get(name)
+    exchange = exchanges.get(cfg.kind)(cfg)
+    try:
+        return exchange.feedback(items)
+    finally:
+        exchange.close()

@@ -39,6 +39,7 @@ from vigil.service.actions import Actions
 from vigil.service.cache import CachedStore
 from vigil.service.content_routes import content_routes
 from vigil.service.errors import status_for
+from vigil.service.exchange_routes import exchange_routes
 from vigil.service.fair import Busy, FairSlots
 from vigil.service.follower import Follower
 from vigil.service.hma import hma_routes, is_hma_path
@@ -53,13 +54,11 @@ from vigil.service.schemas import (
     AuditOut,
     BatchOut,
     DeliveriesOut,
-    ExchangesOut,
     HashOut,
     KeyMade,
     KeysOut,
     MatchOut,
     RevokedOut,
-    SyncOut,
     doc,
 )
 from vigil.service.syncer import Syncer
@@ -380,6 +379,7 @@ def create_app(store: Store, config: ServiceConfig | None = None) -> FastAPI:
 
     app.include_router(list_routes(svc, role))
     app.include_router(content_routes(svc, role))
+    app.include_router(exchange_routes(svc, role))
     app.include_router(hma_routes(svc, partial(role, hma=True)))
 
     @app.get("/v1/keys", **doc(KeysOut))
@@ -403,21 +403,6 @@ def create_app(store: Store, config: ServiceConfig | None = None) -> FastAPI:
                         status: str | None = None, limit: Limit = 100
                         ) -> dict[str, Any]:  # fmt: skip
         return {"deliveries": svc.actions.list_deliveries(status, min(limit, 1000))}
-
-    @app.get("/v1/exchanges", **doc(ExchangesOut))
-    def list_exchanges(key: Annotated[ApiKey, Depends(role("curator"))]) -> dict[str, Any]:
-        from vigil.exchanges import ExchangeStore
-
-        rows = ExchangeStore(store).all()
-        return {"exchanges": [{"name": c.name, "kind": c.kind, "list": c.list_name,
-                               "status": c.status} for c in rows]}  # fmt: skip
-
-    @app.post("/v1/exchanges/{name}/sync", **doc(SyncOut))
-    def sync_exchange(name: str, key: Annotated[ApiKey, Depends(role("curator"))]
-                      ) -> dict[str, Any]:  # fmt: skip
-        status = svc.syncer.sync(name)  # matchable when this returns
-        svc.keys.audit(key.name, "exchange.sync", name, {"fetched": status["fetched"]})
-        return status
 
     @app.get("/v1/audit", **doc(AuditOut))
     def audit(key: Annotated[ApiKey, Depends(role("admin"))], limit: Limit = 100) -> dict[str, Any]:

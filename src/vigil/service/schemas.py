@@ -27,6 +27,7 @@ __all__ = [
     "RemovedOut",
     "RevokedOut",
     "RuleOut",
+    "SentOut",
     "SyncOut",
     "doc",
     "error_responses",
@@ -214,6 +215,10 @@ class SyncOut(_Open):
     updated: int
     removed: int
     problems: int
+
+
+class SentOut(_Open):
+    sent: int
 
 
 class KeptOut(_Open):

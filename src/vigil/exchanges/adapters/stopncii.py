@@ -14,13 +14,14 @@ from collections.abc import Iterator
 from typing import Any, ClassVar
 
 from vigil.errors import UsageError
-from vigil.exchanges.base import Exchange, Window, exchanges, secret
+from vigil.exchanges.base import Exchange, Feedback, Window, exchanges, secret
 from vigil.exchanges.clients.stopncii import BASE_URL, START, StopNciiClient
 from vigil.lists.formats.stopncii import record_of
 
 __all__ = ["StopNciiExchange"]
 
 RETENTION = 30 * 86400
+SIGNAL_TYPES = {"pdq": "ImagePDQ", "md5": "VideoMD5", "video_md5": "VideoMD5"}
 
 
 def keys(settings: dict[str, Any]) -> tuple[str, dict[str, str]]:
@@ -86,3 +87,17 @@ class StopNciiExchange(Exchange):
             if not page.more:
                 return
             token = page.next_token
+
+    def feedback(self, items: list[Feedback]) -> int:
+        """``SubmitFeedback``: a true positive is ``Blocked``, a false one ``NotBlocked``; the
+        reason goes as a tag."""
+        out = []
+        for f in items:
+            if f.signal_type not in SIGNAL_TYPES:
+                raise UsageError(f"StopNCII has no signal type for {f.signal_type}")
+            out.append({"signalType": SIGNAL_TYPES[f.signal_type], "hashValue": f.value,
+                        "feedbackValue": "Blocked" if f.positive else "NotBlocked",
+                        "tags": [f.reason] if f.reason else []})  # fmt: skip
+        if out:
+            self.client.submit_feedback(out)
+        return len(out)

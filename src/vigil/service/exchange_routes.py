@@ -1,0 +1,56 @@
+"""Exchanges over HTTP (role ``curator``): their state, a sync now (its changes matchable when
+it returns), and feedback on upstream hashes. Every call is written to the audit log."""
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel, Field
+
+from vigil.service.keys import ApiKey
+from vigil.service.schemas import ExchangesOut, SentOut, SyncOut, doc
+
+__all__ = ["exchange_routes"]
+
+
+class FeedbackItem(BaseModel):
+    type: str = Field(max_length=40)
+    value: str = Field(max_length=2000)
+    verdict: Literal["true_positive", "false_positive"]
+    reason: str = Field(default="", max_length=500)
+
+
+class FeedbackIn(BaseModel):
+    items: list[FeedbackItem] = Field(min_length=1, max_length=1000)
+
+
+def exchange_routes(svc: Any, role: Callable[[str], Callable[..., Awaitable[ApiKey]]]
+                    ) -> APIRouter:  # fmt: skip
+    router = APIRouter(prefix="/v1/exchanges")
+    curator = Annotated[ApiKey, Depends(role("curator"))]
+
+    @router.get("", **doc(ExchangesOut))
+    def listing(key: curator) -> dict[str, Any]:
+        from vigil.exchanges import ExchangeStore
+
+        rows = ExchangeStore(svc.store).all()
+        return {"exchanges": [{"name": c.name, "kind": c.kind, "list": c.list_name,
+                               "status": c.status} for c in rows]}  # fmt: skip
+
+    @router.post("/{name}/sync", **doc(SyncOut))
+    def sync_now(name: str, key: curator) -> dict[str, Any]:
+        status: dict[str, Any] = svc.syncer.sync(name)  # matchable when this returns
+        svc.keys.audit(key.name, "exchange.sync", name, {"fetched": status["fetched"]})
+        return status
+
+    @router.post("/{name}/feedback", **doc(SentOut))
+    def send_feedback(name: str, body: FeedbackIn, key: curator) -> dict[str, Any]:
+        from vigil.exchanges import Feedback, feedback
+
+        items = [Feedback(i.type, i.value, i.verdict == "true_positive", i.reason)
+                 for i in body.items]  # fmt: skip
+        svc.keys.audit(key.name, "exchange.feedback", name,
+                       {"items": [i.model_dump() for i in body.items]})  # fmt: skip
+        return {"sent": feedback(svc.store, name, items)}
+
+    return router
