@@ -313,3 +313,54 @@ def test_feedback_from_the_command_line(store: Store, tmp_path: Path) -> None:
     sent = {"signalType": "ImagePDQ", "hashValue": "ab" * 32, "feedbackValue": "NotBlocked",
             "tags": ["benign"]}  # fmt: skip
     assert body["hashFeedbacks"] == [sent]
+
+
+def test_a_list_file_is_read_again_when_it_changes_and_what_left_it_is_removed(
+    store: Store, tmp_path: Path
+) -> None:
+    from vigil.lists import Entry
+
+    path = tmp_path / "published.txt"
+    md5s = [f"{n:032x}" for n in range(1, 6)]
+    path.write_text("".join(f"md5 {m}\n" for m in md5s))
+    store.apply("ncmec", [Entry("mine", [("md5", "f" * 32)])])  # not the exchange's: stays
+    ExchangeStore(store).add(ExchangeConfig("published", "file", "ncmec", {"path": str(path)}))
+    assert sync(store, "published")["added"] == 5
+    assert sync(store, "published")["fetched"] == 0  # unchanged: not read again
+    path.write_text("".join(f"md5 {m}\n" for m in md5s[2:]) + f"md5 {'e' * 32}\n")
+    again = sync(store, "published")
+    assert (again["added"], again["removed"]) == (1, 2)
+    keys = {e.key for e in store.iter_entries("ncmec")}
+    assert keys == {"mine", f"md5:{'e' * 32}", *(f"md5:{m}" for m in md5s[2:])}
+
+
+def test_a_list_file_at_a_url_is_asked_with_its_etag(store: Store) -> None:
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from threading import Thread
+
+    body = b"md5 " + b"1" * 32 + b"\n"
+    asked: list[str | None] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            asked.append(self.headers.get("If-None-Match"))
+            same = self.headers.get("If-None-Match") == '"v1"'
+            self.send_response(304 if same else 200)
+            self.send_header("ETag", '"v1"')
+            self.send_header("Content-Length", "0" if same else str(len(body)))
+            self.end_headers()
+            if not same:
+                self.wfile.write(body)
+
+        def log_message(self, *_: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/list.txt"
+    ExchangeStore(store).add(ExchangeConfig("by-url", "file", "ncmec", {"url": url}))
+    assert sync(store, "by-url")["added"] == 1
+    assert sync(store, "by-url")["fetched"] == 0
+    server.shutdown()
+    server.server_close()
+    assert asked == [None, '"v1"']

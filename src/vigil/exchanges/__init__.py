@@ -1,15 +1,15 @@
-"""Exchanges: lists that keep themselves current from upstream sources (NCMEC hash sharing
-and StopNCII so far). Each kind is a *client* (``vigil.exchanges.clients``: the HTTP protocol)
-and an *adapter* (``vigil.exchanges.adapters``: how its records become list entries),
-registered as one :class:`Exchange`; :func:`sync` runs one, under a lease, from its checkpoint.
-See docs/exchanges.md."""
+"""Exchanges: lists that keep themselves current from upstream sources (NCMEC hash sharing,
+StopNCII, list files on disk or at a URL). Each kind is a *client* (``vigil.exchanges.clients``:
+the HTTP protocol) and an *adapter* (``vigil.exchanges.adapters``: how its records become list
+entries), registered as one :class:`Exchange`; :func:`sync` runs one, under a lease, from its
+checkpoint. See docs/exchanges.md."""
 
-from vigil.exchanges.adapters import ncmec, stopncii
+from vigil.exchanges.adapters import files, ncmec, stopncii
 from vigil.exchanges.base import Exchange, ExchangeConfig, Feedback, Window, exchanges
 from vigil.exchanges.store import ExchangeStore
 from vigil.exchanges.sync import feedback, sync
 
-del ncmec, stopncii
+del files, ncmec, stopncii
 
 __all__ = [
     "Exchange",

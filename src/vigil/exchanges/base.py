@@ -41,6 +41,8 @@ class Window:
     checkpoint: dict[str, Any]
     fetched: int = 0  # upstream records read for it (before any merging)
     done: bool = False  # the exchange is caught up: nothing newer to fetch now
+    snapshot: bool = False  # the records are the whole list: what this exchange brought
+    # before and is not among them is removed
 
 
 @dataclass(frozen=True)

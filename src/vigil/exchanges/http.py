@@ -40,13 +40,14 @@ class Retrying:
             try:
                 response = self.client.request(method, url, **kwargs)  # type: ignore[arg-type]
                 response.read()  # a body cut short raises here, and is retried
+                if response.is_success or response.status_code == 304:  # 304: unchanged
+                    return response
                 if response.status_code not in RETRY_STATUS:
                     response.raise_for_status()
-                    return response
                 after = _retry_after(response)
                 wait = delay if after is None else after
                 problem = f"{response.status_code}"
-            except httpx.HTTPStatusError as exc:
+            except httpx.HTTPStatusError as exc:  # 4xx, and redirects that were not followed
                 raise ExchangeUnavailable(f"{where}: the exchange answered "
                                           f"{exc.response.status_code}") from None  # fmt: skip
             except httpx.TransportError as exc:

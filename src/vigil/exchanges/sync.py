@@ -15,7 +15,7 @@ from typing import Any
 from vigil.errors import ExchangeBusy, ExchangeError
 from vigil.exchanges.base import Feedback, exchanges
 from vigil.exchanges.store import ExchangeStore
-from vigil.lists import Entry, Record
+from vigil.lists import Entry, Record, Removal
 from vigil.store import Store
 
 __all__ = ["LEASE", "feedback", "holder_name", "sync"]
@@ -34,6 +34,14 @@ def _tagged(records: list[Record], name: str) -> list[Record]:
     return records
 
 
+def _gone(store: Store, list_name: str, name: str, records: list[Record]) -> list[Record]:
+    """Removals for the entries this exchange brought that a snapshot no longer holds."""
+    kept = {r.key for r in records if isinstance(r, Entry)}
+    mine = f"exchange:{name}"
+    return [Removal(e.key, f"no longer in {name}") for e in store.iter_entries(list_name)
+            if e.source == mine and e.key not in kept]  # fmt: skip
+
+
 def sync(store: Store, name: str, holder: str | None = None, lease: float = LEASE
          ) -> dict[str, Any]:  # fmt: skip
     """Fetch ``name`` until it is caught up; returns what the sync did (also saved as the
@@ -48,8 +56,10 @@ def sync(store: Store, name: str, holder: str | None = None, lease: float = LEAS
     exchange = exchanges.get(cfg.kind)(cfg)
     try:
         for window in exchange.windows(cfg.checkpoint):
-            report = store.apply(cfg.list_name, _tagged(window.records, name),
-                                 source=f"exchange {name}")  # fmt: skip
+            records = _tagged(window.records, name)
+            if window.snapshot:
+                records += _gone(store, cfg.list_name, name, records)
+            report = store.apply(cfg.list_name, records, source=f"exchange {name}")
             for field in ("added", "updated", "removed"):
                 status[field] += getattr(report, field)
             status["fetched"] += window.fetched
