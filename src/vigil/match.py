@@ -271,5 +271,27 @@ class Matcher:
     def match_result(self, result: HashResult) -> list[Match]:
         return self.match_signals(result.signals)
 
+    def screen(self, found: list[Match]) -> list[tuple[Match, str | None]]:
+        """Each match of one item with the negative list that suppresses it, or None. When the
+        item matches a negative list (hashes known to be benign), its matches on the other lists
+        are suppressed: reported, never actioned. Matches on negative lists are never actioned
+        either (``Matcher.lists[name].negative``)."""
+        benign = sorted({m.list for m in found if self.lists[m.list].negative})
+        by = benign[0] if benign else None
+        return [(m, None if self.lists[m.list].negative else by) for m in found]
+
+    def as_dicts(self, found: list[Match]) -> list[dict[str, Any]]:
+        """One item's matches as answered: each with its category label; a match on a negative
+        list marked ``negative``, one it suppressed marked ``suppressed_by``."""
+        out = []
+        for m, suppressed_by in self.screen(found):
+            d = m.as_dict(self.labels(m.list))
+            if self.lists[m.list].negative:
+                d["negative"] = True
+            if suppressed_by is not None:
+                d["suppressed_by"] = suppressed_by
+            out.append(d)
+        return out
+
     def labels(self, list_name: str) -> dict[str, str]:
         return self.lists[list_name].category_labels if list_name in self.lists else {}

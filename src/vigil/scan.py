@@ -110,11 +110,12 @@ class _Run:
             found = self.matcher.match_result(result) if status != "skipped" else []
             if evid is not None:  # listed models named by the file's generator metadata
                 found += self.matcher.match_evidence(evid.items)
-            matches = [m.as_dict(self.matcher.labels(m.list)) for m in found]
+            matches = self.matcher.as_dicts(found)
             row = result.as_dict() | {"stamp": stamp, "matches": matches}
             if evid is not None:
                 row["evidence"] = {k: v for k, v in evid.as_dict().items() if k != "source"}
-            row["status"] = "match" if matches else status
+            live = [m for m in matches if not m.get("negative") and not m.get("suppressed_by")]
+            row["status"] = "match" if live else status  # known benign: not a match
             line = json.dumps(row, default=str)
         except (ValueError, TypeError, VigilError) as exc:  # a value JSON cannot hold
             result = HashResult(result.source, result.size, result.kind, error=f"{exc}"[:500],

@@ -40,6 +40,9 @@ def create(
     name: str,
     description: Annotated[str, typer.Option(help="What the list holds.")] = "",
     pdq_threshold: Annotated[int | None, typer.Option(help="PDQ distance for this list.")] = None,
+    negative: Annotated[
+        bool, typer.Option(help="Hashes known to be benign: a match here suppresses the others.")
+    ] = False,
     label: Annotated[
         list[str] | None, typer.Option(help="Category label, as NUMBER=TEXT (repeatable).")
     ] = None,
@@ -56,7 +59,7 @@ def create(
         if not sep or not number.strip().isdigit():
             raise UsageError(f"--label wants NUMBER=TEXT, got {item!r}")
         labels[number.strip()] = text
-    info = _state(ctx).store().create_list(name, description, pdq_threshold, labels)
+    info = _state(ctx).store().create_list(name, description, pdq_threshold, labels, negative)
     if as_json:
         emit_json(info.as_dict())
     else:

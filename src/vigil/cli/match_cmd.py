@@ -29,11 +29,11 @@ LISTS = Annotated[
 
 
 def _match_row(matcher: Matcher, source: str, matches: list[Match]) -> dict[str, Any]:
-    return {
-        "path": source,
-        "matched": bool(matches),
-        "matches": [m.as_dict(matcher.labels(m.list)) for m in matches],
-    }
+    """One input's row: its matches, each on a negative list or suppressed by one marked; it
+    counts as matched only through a match that is neither."""
+    out = matcher.as_dicts(matches)
+    live = [d for d in out if not d.get("negative") and not d.get("suppressed_by")]
+    return {"path": source, "matched": bool(live), "matches": out}
 
 
 def _print_rows(rows: list[dict[str, Any]]) -> None:
@@ -53,6 +53,10 @@ def _print_rows(rows: list[dict[str, Any]]) -> None:
             parts = [m["kind"], f"{m['signal_type']} {m['distance']}", _how(m)]
             if cat:
                 parts.append(f"category {escape(cat)}")
+            if m.get("negative"):
+                parts.append("[green]known benign[/green]")
+            if m.get("suppressed_by"):
+                parts.append(f"[green]suppressed by {escape(m['suppressed_by'])}[/green]")
             out_console.print("    " + "  ".join(parts), highlight=False, soft_wrap=True)
 
 

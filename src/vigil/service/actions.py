@@ -88,6 +88,9 @@ class Actions:
         per_list: dict[str, list[dict[str, Any]]] = {}
         for m in matches:
             rule = rules.get(m["list"])
+            if m.get("negative") or m.get("suppressed_by"):  # known benign: never actioned
+                m["action"] = "allow"
+                continue
             m["action"] = rule["outcome"] if rule else "review"
             if rule and rule["webhook_url"]:
                 per_list.setdefault(m["list"], []).append(m)

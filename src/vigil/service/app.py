@@ -193,11 +193,11 @@ class Service:
         return result
 
     def matches(self, found: list[Any], matcher: Matcher) -> list[dict[str, Any]]:
-        out = []
+        """One item's matches as answered: a match on a negative list says so, and the others
+        say which negative list suppressed them (neither is actioned)."""
         for m in found:
             self.metrics.matches.labels(m.list).inc()
-            out.append(m.as_dict(matcher.labels(m.list)))
-        return out
+        return matcher.as_dicts(found)
 
 
 def create_app(store: Store, config: ServiceConfig | None = None) -> FastAPI:

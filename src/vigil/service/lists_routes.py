@@ -80,6 +80,7 @@ class ListIn(BaseModel):
     description: str = ""
     pdq_threshold: int | None = None
     category_labels: dict[str, str] | None = None
+    negative: bool = False  # known-benign hashes that suppress other matches
 
 
 def _record(n: int, e: EntryIn) -> Entry | RowProblem:
@@ -105,7 +106,7 @@ def list_routes(svc: Any, role: Callable[[str], Callable[..., Awaitable[ApiKey]]
     @router.post("", **doc(ListOut, 201))
     def create(body: ListIn, key: curator) -> dict[str, Any]:
         info = store.create_list(body.name, body.description, body.pdq_threshold,
-                                 body.category_labels)  # fmt: skip
+                                 body.category_labels, body.negative)  # fmt: skip
         svc.changed()
         svc.keys.audit(key.name, "list.create", body.name, body.model_dump())
         result: dict[str, Any] = info.as_dict()

@@ -85,6 +85,10 @@ class MatchItem(_Open):
     robust: dict[str, Any] | None = None
     tags: list[str] | None = None
     extra: dict[str, Any] | None = None
+    negative: bool | None = Field(default=None, description="a match on a negative list")
+    suppressed_by: str | None = Field(
+        default=None, description="the negative list whose match suppressed this one"
+    )
 
 
 class MatchOut(_Open):
@@ -114,6 +118,7 @@ class ListOut(_Open):
     category_labels: dict[str, str]
     created_at: str
     enabled_ratio: float
+    negative: bool
 
 
 class ListsOut(_Open):

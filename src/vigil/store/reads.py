@@ -29,6 +29,7 @@ class ListInfo:
     created_at: datetime
     entries: int = 0
     enabled_ratio: float = 1.0  # the share of HMA lookups the list takes part in
+    negative: bool = False  # known-benign hashes: a match suppresses the item's others
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -40,6 +41,7 @@ class ListInfo:
             "category_labels": self.category_labels,
             "created_at": self.created_at.isoformat(),
             "enabled_ratio": self.enabled_ratio,
+            "negative": self.negative,
         }
 
 
@@ -87,6 +89,7 @@ class Reads:
             created,
             count,
             float(row.enabled_ratio),
+            bool(row.negative),
         )
 
     def all_lists(self, counts: bool = True) -> list[ListInfo]:

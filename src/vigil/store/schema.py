@@ -18,6 +18,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 
 __all__ = [
@@ -48,6 +49,8 @@ lists = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     # the share of HMA lookups the list takes part in (HMA's enabled_ratio; 0: off)
     Column("enabled_ratio", Float, nullable=False, default=1.0, server_default="1.0"),
+    # hashes known to be benign: a match here suppresses the item's other matches
+    Column("negative", Boolean, nullable=False, default=False, server_default=false()),
 )
 
 entries = Table(

@@ -121,7 +121,10 @@ class Store(Reads):
         description: str = "",
         pdq_threshold: int | None = None,
         category_labels: dict[str, str] | None = None,
+        negative: bool = False,
     ) -> ListInfo:
+        """A new list; ``negative``: its hashes are known to be benign, and a match on it
+        suppresses the other matches of the same item."""
         check_list_name(name)
         if pdq_threshold is not None and not 0 <= pdq_threshold <= PDQ.max_threshold:
             raise UsageError(f"pdq_threshold must be 0-{PDQ.max_threshold}, got {pdq_threshold}")
@@ -135,6 +138,7 @@ class Store(Reads):
                     pdq_threshold=pdq_threshold,
                     category_labels=json.dumps(category_labels or {}),
                     created_at=_now(),
+                    negative=negative,
                 )
             )
         return self.get_list(name)
