@@ -364,3 +364,45 @@ def test_a_list_file_at_a_url_is_asked_with_its_etag(store: Store) -> None:
     server.shutdown()
     server.server_close()
     assert asked == [None, '"v1"']
+
+
+@pytest.mark.slow
+def test_two_fetchers_on_one_postgresql_database(postgres_url: str, tmp_path: Path) -> None:
+    """Two `vigil exchange sync` processes on one PostgreSQL database: while one fetches, the
+    other finds the lease held (exit 8); when the first dies holding it, the second is refused
+    until the lease runs out (moved into the past here: no waiting), then takes over."""
+    import threading
+
+    from tests.conftest import _reset_postgres
+
+    _reset_postgres(postgres_url)
+    store = Store.open(tmp_path / "home", postgres_url)
+    store.create_list("ncmec")
+    fetching, release = threading.Event(), threading.Event()
+
+    def hold_first(n: int) -> None:
+        if n == 1:
+            fetching.set()
+            release.wait(120)
+
+    fake = FakeNcmec(entries(40), page_size=10, on_request=hold_first)
+    run = [VIGIL, "--home", str(tmp_path / "home"), "--db-url", postgres_url, "exchange", "sync",
+           "ncmec"]  # fmt: skip
+    with serving(fake) as url:
+        _add(store, url, tmp_path)
+        first = subprocess.Popen(run, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        assert fetching.wait(120)
+        second = subprocess.run(run, capture_output=True, text=True)
+        assert second.returncode == 8
+        assert "being synced by" in second.stderr
+        first.kill()  # dies holding the lease
+        first.wait()
+        release.set()
+        fake.on_request = None
+        assert subprocess.run(run, capture_output=True).returncode == 8  # its lease still runs
+        holder = ExchangeStore(store).holder("ncmec")
+        assert holder is not None
+        ExchangeStore(store).acquire("ncmec", holder, -1)  # the lease period passes
+        assert subprocess.run(run, capture_output=True).returncode == 0
+    assert len(_state(store)) == 40
+    store.close()

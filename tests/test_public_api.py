@@ -13,6 +13,7 @@ def test_all_names_exist_and_nothing_else_is_exported() -> None:
         "cli",
         "errors",
         "evidence",
+        "exchanges",
         "hashing",
         "index",
         "lists",
