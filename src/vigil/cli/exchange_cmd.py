@@ -43,6 +43,7 @@ def add(
             "variable, e.g. credentials_file=/etc/vigil/ncmec (user:password).",
         ),
     ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
 ) -> None:
     """Add an exchange that keeps a list current (no secret is stored: the credentials file or
     variable is read at each sync).
@@ -55,7 +56,10 @@ def add(
     cfg = ExchangeStore(state.store()).add(
         ExchangeConfig(name, kind, list_name, _settings(setting or []))
     )
-    out_console.print(f"added exchange {cfg.name} ({cfg.kind}) for list {cfg.list_name}")
+    if as_json:
+        emit_json({"name": cfg.name, "kind": cfg.kind, "list": cfg.list_name})
+    else:
+        out_console.print(f"added exchange {cfg.name} ({cfg.kind}) for list {cfg.list_name}")
 
 
 @app.command("list")
@@ -63,7 +67,10 @@ def list_exchanges(
     ctx: typer.Context,
     as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
 ) -> None:
-    """List the exchanges, their lists and the state of their last sync."""
+    """List the exchanges, their lists and the state of their last sync.
+
+    Example: vigil exchange list --json
+    """
     from vigil.exchanges import ExchangeStore
 
     state: State = ctx.obj
@@ -77,23 +84,46 @@ def list_exchanges(
 
 
 @app.command("show")
-def show(ctx: typer.Context, name: str) -> None:
-    """Show an exchange's settings, checkpoint and last sync (JSON)."""
+def show(
+    ctx: typer.Context,
+    name: str,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
+) -> None:
+    """Show an exchange's settings, checkpoint and last sync.
+
+    Example: vigil exchange show ncmec --json
+    """
     from vigil.exchanges import ExchangeStore
 
     state: State = ctx.obj
     c = ExchangeStore(state.store()).get(name)
-    emit_json({"name": c.name, "kind": c.kind, "list": c.list_name, "settings": c.settings,
-               "checkpoint": c.checkpoint, "status": c.status})  # fmt: skip
+    shown = {"name": c.name, "kind": c.kind, "list": c.list_name, "settings": c.settings,
+             "checkpoint": c.checkpoint, "status": c.status}  # fmt: skip
+    if as_json:
+        emit_json(shown)
+        return
+    for key, value in shown.items():
+        text = value if isinstance(value, str) else json.dumps(value, default=str)
+        out_console.print(f"{key}: {text}", highlight=False, markup=False, soft_wrap=True)
 
 
 @app.command("status")
-def status(ctx: typer.Context) -> None:
-    """One line per exchange: its state, when it last finished, what it did."""
+def status(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
+) -> None:
+    """One line per exchange: its state, when it last finished, what it did.
+
+    Example: vigil exchange status
+    """
     from vigil.exchanges import ExchangeStore
 
     state: State = ctx.obj
-    for c in ExchangeStore(state.store()).all():
+    rows = ExchangeStore(state.store()).all()
+    if as_json:
+        emit_json({c.name: c.status for c in rows})
+        return
+    for c in rows:
         s = c.status
         out_console.print(f"{c.name}: {s.get('state', 'never synced')}, finished "
                           f"{s.get('synced_at') or '-'}; fetched {s.get('fetched', 0)}, added "
@@ -125,13 +155,23 @@ def sync_command(
 
 
 @app.command("remove")
-def remove(ctx: typer.Context, name: str) -> None:
-    """Remove an exchange (its list and entries stay)."""
+def remove(
+    ctx: typer.Context,
+    name: str,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
+) -> None:
+    """Remove an exchange (its list and entries stay).
+
+    Example: vigil exchange remove partner
+    """
     from vigil.exchanges import ExchangeStore
 
     state: State = ctx.obj
     ExchangeStore(state.store()).remove(name)
-    out_console.print(f"removed exchange {name}")
+    if as_json:
+        emit_json({"removed": name})
+    else:
+        out_console.print(f"removed exchange {name}")
 
 
 @app.command("feedback")
@@ -143,6 +183,7 @@ def feedback_command(
         bool, typer.Option("--false-positive/--true-positive", help="The verdict.")
     ] = False,
     reason: Annotated[str, typer.Option(help="Why (sent as the exchange takes it).")] = "",
+    as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
 ) -> None:
     """Tell the exchange what a hash it sent turned out to be (StopNCII: SubmitFeedback).
 
@@ -156,4 +197,7 @@ def feedback_command(
         raise UsageError(f"give the hash as TYPE:VALUE, got {signal!r}")
     state: State = ctx.obj
     sent = feedback(state.store(), name, [Feedback(kind, value, not false_positive, reason)])
-    out_console.print(f"{name}: sent {sent} feedback")
+    if as_json:
+        emit_json({"sent": sent})
+    else:
+        out_console.print(f"{name}: sent {sent} feedback")
