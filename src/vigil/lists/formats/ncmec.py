@@ -42,22 +42,29 @@ local_name = _local
 def entry_record(elem: ET.Element, where: str, source: str) -> tuple[int, Record]:
     """An ``<image>``/``<video>``/``<deleted...>`` element's record and its time (epoch
     seconds; 0 when it has none), by which records for one key are ordered."""
-    node = _child(elem, "timestamp")
+    kids = _children(elem)
+    node = kids.get("timestamp")
     stamp = 0
     if node is not None and node.text:
-        with contextlib.suppress(ValueError):
-            when = datetime.strptime(node.text.strip(), STAMP).replace(tzinfo=UTC)
-            stamp = int(when.timestamp())
-    return stamp, _entry(elem, where, source)
+        with contextlib.suppress(ValueError):  # ISO 8601 with Z (strptime is 10x slower)
+            when = datetime.fromisoformat(node.text.strip())
+            stamp = int((when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp())
+    return stamp, _entry(elem, where, source, kids)
 
 
-def _child(elem: ET.Element, name: str) -> ET.Element | None:
-    return next((c for c in elem if _local(c.tag) == name), None)
+def _children(elem: ET.Element) -> dict[str, ET.Element]:
+    """An element's children by local name (the first of each)."""
+    kids: dict[str, ET.Element] = {}
+    for c in elem:
+        kids.setdefault(_local(c.tag), c)
+    return kids
 
 
-def _entry(elem: ET.Element, where: str, source: str) -> Record:
+def _entry(elem: ET.Element, where: str, source: str,
+           kids: dict[str, ET.Element] | None = None) -> Record:  # fmt: skip
     tag = _local(elem.tag)
-    member, ident = _child(elem, "member"), _child(elem, "id")
+    kids = _children(elem) if kids is None else kids
+    member, ident = kids.get("member"), kids.get("id")
     if member is None or ident is None or not (ident.text or "").strip():
         return RowProblem(where, f"<{tag}> lacks <member> or <id>")
     key = f"ncmec:{member.get('id', '')}:{ident.text.strip() if ident.text else ''}"
@@ -65,7 +72,7 @@ def _entry(elem: ET.Element, where: str, source: str) -> Record:
         return Removal(key, "NCMEC tombstone")
     sigs: list[tuple[str, str]] = []
     extra: dict[str, Any] = {"media_type": tag, "member": (member.text or "").strip()}
-    for fp in _child(elem, "fingerprints") or []:
+    for fp in kids.get("fingerprints", ()):
         name, value = _local(fp.tag), (fp.text or "").strip()
         if not value:
             continue
@@ -76,13 +83,13 @@ def _entry(elem: ET.Element, where: str, source: str) -> Record:
             sigs.append(got)
         else:
             extra.setdefault("fingerprints", {})[name] = value
-    note = _child(elem, "vigilEntry")
+    note = kids.get("vigilEntry")
     if note is not None:
         return restore(note.text or "", sigs, where, source)
     if not sigs:
         return RowProblem(where, "entry has no md5, sha1 or pdq fingerprint")
     for name in ("classification", "timestamp"):
-        node = _child(elem, name)
+        node = kids.get(name)
         if node is not None and node.text:
             extra[name] = node.text.strip()
     return Entry(key=key, signals=sigs, source="ncmec", extra=extra)
