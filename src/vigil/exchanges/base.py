@@ -17,7 +17,20 @@ from vigil.errors import UsageError
 from vigil.lists import Record
 from vigil.registry import Registry
 
-__all__ = ["Exchange", "ExchangeConfig", "Feedback", "Window", "exchanges", "secret"]
+__all__ = [
+    "COMMON_SETTINGS",
+    "Exchange",
+    "ExchangeConfig",
+    "Feedback",
+    "Window",
+    "exchanges",
+    "secret",
+]
+
+# the settings every exchange that calls out takes (each adds its own)
+COMMON_SETTINGS = {
+    "retry_backoff": "seconds before the first retry of a failed page, doubling (default 1)",
+}
 
 
 @dataclass

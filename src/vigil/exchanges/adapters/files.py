@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 import httpx
 
 from vigil.errors import UnknownFormat, UsageError
-from vigil.exchanges.base import Exchange, Window, exchanges
+from vigil.exchanges.base import COMMON_SETTINGS, Exchange, Window, exchanges
 from vigil.exchanges.http import Retrying
 from vigil.lists import detect, formats
 
@@ -32,7 +32,7 @@ class FileExchange(Exchange):
         "url": "the file at an http or https URL",
         "format": "its list format (default: detected)",
         "signal_type": "the signal type of bare values (te-lines)",
-        "retry_backoff": "seconds before the first retry of a failed fetch, doubling (default 1)",
+        **COMMON_SETTINGS,
     }
 
     @classmethod

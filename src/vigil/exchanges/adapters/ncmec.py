@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from typing import Any, ClassVar
 
 from vigil.errors import UsageError
-from vigil.exchanges.base import Exchange, Window, exchanges, secret
+from vigil.exchanges.base import COMMON_SETTINGS, Exchange, Window, exchanges, secret
 from vigil.exchanges.clients.ncmec import ENVIRONMENTS, NcmecClient
 from vigil.lists import Entry, Record, Removal, RowProblem
 from vigil.lists.formats.ncmec import entry_record
@@ -44,7 +44,7 @@ class NcmecExchange(Exchange):
         "members": "member ids whose entries to keep (default: all)",
         "start": "the time (epoch seconds) a first sync starts from (default 0)",
         "window": "the first window's length in seconds (default one day)",
-        "retry_backoff": "seconds before the first retry of a failed page, doubling (default 1)",
+        **COMMON_SETTINGS,
     }
 
     @classmethod

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from typing import Any, ClassVar
 
 from vigil.errors import UsageError
-from vigil.exchanges.base import Exchange, Feedback, Window, exchanges, secret
+from vigil.exchanges.base import COMMON_SETTINGS, Exchange, Feedback, Window, exchanges, secret
 from vigil.exchanges.clients.stopncii import BASE_URL, START, StopNciiClient
 from vigil.lists.formats.stopncii import record_of
 
@@ -52,7 +52,7 @@ class StopNciiExchange(Exchange):
         "fetch_function_key, ...)",
         "credentials_env": "an environment variable holding that JSON",
         "page_size": "records a page (default 800)",
-        "retry_backoff": "seconds before the first retry of a failed page, doubling (default 1)",
+        **COMMON_SETTINGS,
     }
 
     @classmethod
