@@ -8,8 +8,6 @@ change is matchable as soon as its request returns, with no rebuild."""
 
 import logging
 import threading
-import time
-import traceback
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -20,34 +18,32 @@ from typing import Annotated, Any
 import anyio.to_thread
 import orjson
 from fastapi import Depends, FastAPI, Header, Request
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi_offline import FastAPIOffline
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import generate_latest
 from pydantic import BaseModel, Field
-from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
-from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.requests import ClientDisconnect
 
-from vigil.errors import StoreError, UsageError, VigilError
+from vigil.errors import UsageError
 from vigil.hashing import HashResult, applicable_types, hash_bytes
 from vigil.match import Matcher
 from vigil.media import Limits
 from vigil.sandbox import Budget, Sandbox
 from vigil.service.actions import Actions
+from vigil.service.answers import HttpError, install_error_handlers
 from vigil.service.cache import CachedStore
 from vigil.service.content_routes import content_routes
-from vigil.service.errors import status_for
 from vigil.service.exchange_routes import exchange_routes
 from vigil.service.fair import Busy, FairSlots
 from vigil.service.follower import Follower
-from vigil.service.hma import hma_routes, is_hma_path
+from vigil.service.hma import hma_routes
 from vigil.service.hma.fetch import FetchPolicy
 from vigil.service.importer import sweep_work_folders
 from vigil.service.keys import ApiKey, KeyStore
+from vigil.service.limits import RateLimiter
 from vigil.service.lists_routes import SignalIn, list_routes
 from vigil.service.locker import ContentLocker
+from vigil.service.measure import Measure, Metrics
 from vigil.service.params import Limit
 from vigil.service.schemas import (
     UPLOAD_BODY,
@@ -113,21 +109,6 @@ class KeyIn(BaseModel):
     role: str
 
 
-class Metrics:
-    def __init__(self) -> None:
-        self.registry = CollectorRegistry()
-        self.requests = Counter("vigil_requests", "Requests by route and status",
-                                ["route", "status"], registry=self.registry)  # fmt: skip
-        buckets = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5, 2.0)
-        self.latency = Histogram("vigil_request_seconds", "Request latency by route", ["route"],
-                                 registry=self.registry, buckets=buckets)  # fmt: skip
-        self.matches = Counter("vigil_matches", "Matches by list", ["list"], registry=self.registry)
-        self.import_rows = Gauge("vigil_import_rows", "Rows written by imports in progress",
-                                 registry=self.registry)  # fmt: skip
-        self.index_size = Gauge("vigil_index_entries", "Entries in each index", ["type"],
-                                registry=self.registry)  # fmt: skip
-
-
 class Service:
     """What the routes share: the store, keys, metrics, the follower that keeps the indexes
     current, and the lock that serialises lookups against the follower's changes."""
@@ -189,7 +170,7 @@ class Service:
             async with self.turns.slot(key.name):
                 result: HashResult = await anyio.to_thread.run_sync(job, limiter=self.hashing)
         except Busy as exc:
-            raise _HttpError(429, str(exc)) from None
+            raise HttpError(429, str(exc)) from None
         return result
 
     def matches(self, found: list[Any], matcher: Matcher) -> list[dict[str, Any]]:
@@ -237,61 +218,22 @@ def create_app(store: Store, config: ServiceConfig | None = None) -> FastAPI:
             known, key = svc.keys.remembered(secret) if secret else (True, opened)
             if not known:
                 if not svc.failures.has_tokens(client):  # refused before the database
-                    raise _HttpError(429, TOO_MANY_FAILURES)
+                    raise HttpError(429, TOO_MANY_FAILURES)
                 key = await run_in_threadpool(svc.keys.authenticate, secret)
             if key is None:
                 if not svc.failures.allow(client):
-                    raise _HttpError(429, TOO_MANY_FAILURES)
-                raise _HttpError(401, "a valid API key is needed")
+                    raise HttpError(429, TOO_MANY_FAILURES)
+                raise HttpError(401, "a valid API key is needed")
             if not key.allows(needed):
-                raise _HttpError(403, f"this key's role ({key.role}) cannot do this")
+                raise HttpError(403, f"this key's role ({key.role}) cannot do this")
             if not svc.limiter.allow(key.name):
-                raise _HttpError(429, f"over {svc.config.rate_limit:g} requests/s for this key")
+                raise HttpError(429, f"over {svc.config.rate_limit:g} requests/s for this key")
             return key
 
         return check
 
-    @app.exception_handler(VigilError)
-    async def _vigil(request: Request, exc: VigilError) -> JSONResponse:
-        if is_hma_path(request.url.path):  # HMA's shape and status codes on HMA's routes
-            return JSONResponse({"message": str(exc)}, status_for(exc, hma=True))
-        return JSONResponse({"error": {"type": type(exc).__name__, "message": str(exc)}},
-                            status_for(exc))  # fmt: skip
-
-    @app.exception_handler(SQLAlchemyError)
-    async def _database(request: Request, exc: SQLAlchemyError) -> JSONResponse:
-        # the database is away, or busy past its timeout (SQLite during a long import): a
-        # store error (503), which a client retries; the SQL itself is not shown
-        log.warning("%s %s: database error: %s", request.method, request.url.path, exc)
-        return await _vigil(request, StoreError(f"the database failed ({type(exc).__name__})"))
-
-    @app.exception_handler(ClientDisconnect)
-    async def _gone(_: Request, exc: ClientDisconnect) -> Response:
-        return Response(status_code=400)  # nobody is there to read it; nothing to log
-
-    @app.exception_handler(_HttpError)
-    async def _http(request: Request, exc: _HttpError) -> JSONResponse:
-        kind = {401: "Unauthorized", 403: "Forbidden", 429: "TooManyRequests"}[exc.status]
-        headers = {"Retry-After": "1"} if exc.status == 429 else None
-        return JSONResponse(_error_body(request, kind, exc.message), exc.status,
-                            headers=headers)  # fmt: skip
-
-    @app.exception_handler(RequestValidationError)
-    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        # where and why, never the values sent (an upload's bytes must not be echoed or logged)
-        details = [{"loc": list(e.get("loc", ())), "msg": str(e.get("msg", ""))[:200]}
-                   for e in exc.errors()[:20]]  # fmt: skip
-        body = _error_body(request, "InvalidRequest", "the request is not valid")
-        (body.get("error", body))["details"] = details
-        return JSONResponse(body, 422)
-
-    @app.exception_handler(StarletteHTTPException)
-    async def _framework(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        kind = {400: "BadRequest", 404: "NotFound", 405: "MethodNotAllowed"}.get(exc.status_code)
-        body = _error_body(request, kind or "HTTPError", str(exc.detail)[:200])
-        return JSONResponse(body, exc.status_code, headers=exc.headers)
-
-    app.add_middleware(_Measure, metrics=svc.metrics)
+    install_error_handlers(app)
+    app.add_middleware(Measure, metrics=svc.metrics)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:  # on the event loop: never waits for a thread
@@ -411,13 +353,6 @@ def create_app(store: Store, config: ServiceConfig | None = None) -> FastAPI:
     return app
 
 
-def _error_body(request: Request, kind: str, message: str) -> dict[str, Any]:
-    """An error's body: HMA's ``{"message": ...}`` on its routes, Vigil's own elsewhere."""
-    if is_hma_path(request.url.path):
-        return {"message": message}
-    return {"error": {"type": kind, "message": message}}
-
-
 LOOPBACK = ("127.", "::1", "localhost")
 
 
@@ -433,86 +368,6 @@ def _by_values(svc: Service, matcher: Matcher, signals: list[SignalIn]) -> list[
     for s in signals:
         found.extend(matcher.match_value(s.type, s.value))
     return svc.matches(found, matcher)
-
-
-class RateLimiter:
-    """A token bucket per key: ``rate`` requests a second, bursts of two seconds' worth."""
-
-    def __init__(self, rate: float) -> None:
-        self.rate = rate
-        self.buckets: dict[str, tuple[float, float]] = {}  # key -> (tokens, last refill)
-        self.lock = threading.Lock()
-
-    def has_tokens(self, key: str) -> bool:
-        """Whether ``key`` could be allowed now (nothing is taken)."""
-        if self.rate <= 0:
-            return True
-        with self.lock:
-            tokens, last = self.buckets.get(key, (2 * self.rate, time.monotonic()))
-        return tokens + (time.monotonic() - last) * self.rate >= 1
-
-    def allow(self, key: str) -> bool:
-        if self.rate <= 0:
-            return True
-        now = time.monotonic()
-        with self.lock:
-            tokens, last = self.buckets.get(key, (2 * self.rate, now))
-            tokens = min(2 * self.rate, tokens + (now - last) * self.rate)
-            if tokens < 1:
-                self.buckets[key] = (tokens, now)
-                return False
-            self.buckets[key] = (tokens - 1, now)
-            return True
-
-
-class _HttpError(Exception):
-    def __init__(self, status: int, message: str) -> None:
-        self.status, self.message = status, message
-
-
-# on every response: no content sniffing (a JSON body never renders as a page), no framing
-_SAFE_HEADERS = [(b"x-content-type-options", b"nosniff"), (b"x-frame-options", b"DENY")]
-
-
-class _Measure:
-    """Counts and times requests per route and status (plain ASGI: no per-request task)."""
-
-    def __init__(self, app: Any, metrics: Metrics) -> None:
-        self.app, self.metrics = app, metrics
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        t0 = time.perf_counter()
-        status = [500]
-
-        async def sending(message: Any) -> None:
-            if message["type"] == "http.response.start":
-                status[0] = message["status"]
-                message["headers"] = [*message.get("headers", ()), *_SAFE_HEADERS]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, sending)
-        except Exception as exc:  # a bug: logged by type and place, never its message (which
-            # could quote an upload's bytes), and answered 500 if nothing was sent yet
-            where = traceback.extract_tb(exc.__traceback__)[-1]
-            log.error("%s %s: internal error %s at %s:%s", scope.get("method"), scope.get("path"),
-                      type(exc).__name__, where.filename, where.lineno)  # fmt: skip
-            if status[0] == 500:
-                await _internal(sending)
-        finally:
-            route = getattr(scope.get("route"), "path", "unmatched")
-            self.metrics.requests.labels(route, str(status[0])).inc()
-            self.metrics.latency.labels(route).observe(time.perf_counter() - t0)
-
-
-async def _internal(send: Any) -> None:
-    body = b'{"error": {"type": "InternalError", "message": "an internal error (logged)"}}'
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    await send({"type": "http.response.start", "status": 500, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
 
 
 def _json(body: Any) -> Response:
