@@ -122,17 +122,7 @@ class Reads:
                 ).all()
                 if not rows:
                     return
-                sigs: dict[int, list[tuple[str, str]]] = {}
-                with_frames = signals.outerjoin(frame_sets, frame_sets.c.signal_id == signals.c.id)
-                for s in conn.execute(
-                    select(signals.c.entry_id, signals.c.type, signals.c.value, frame_sets.c.frames)
-                    .select_from(with_frames)
-                    .where(signals.c.entry_id.in_([r.id for r in rows]))
-                    .order_by(signals.c.id)
-                ):
-                    # a video signal's row holds a digest; its frames are the value
-                    value = s.frames if s.frames is not None else s.value
-                    sigs.setdefault(s.entry_id, []).append((s.type, value))
+                sigs = _signals_of(conn, [r.id for r in rows])
             for r in rows:
                 yield row_to_entry(r, sigs.get(r.id, []))
             last = rows[-1].key
@@ -187,17 +177,7 @@ class Reads:
             rows = {
                 r.id: r for r in conn.execute(select(entries).where(entries.c.id.in_(entry_ids)))
             }
-            sigs: dict[int, list[tuple[str, str]]] = {}
-            on = frame_sets.c.signal_id == signals.c.id
-            held = frame_sets.c.frames if frames else signals.c.value.label("frames")
-            query = select(signals.c.entry_id, signals.c.type, signals.c.value, held)
-            if frames:
-                query = query.select_from(signals.outerjoin(frame_sets, on))
-            for s in conn.execute(
-                query.where(signals.c.entry_id.in_(list(rows))).order_by(signals.c.id)
-            ):
-                value = s.frames if s.frames is not None else s.value
-                sigs.setdefault(s.entry_id, []).append((s.type, value))
+            sigs = _signals_of(conn, list(rows), frames)
             list_rows = {
                 r.id: self._info(r, 0)
                 for r in conn.execute(
@@ -217,3 +197,20 @@ class Reads:
                 select(entries.c.id).where(entries.c.list_id == info.id, entries.c.key == key)
             ).first()
         return None if row is None else int(row.id)
+
+
+def _signals_of(conn: Any, entry_ids: list[int], frames: bool = True
+                ) -> dict[int, list[tuple[str, str]]]:  # fmt: skip
+    """The signals of each entry, in the order they were stored. A video signal's row holds a
+    digest; with ``frames`` its value is its frames (the vPDQ JSON), read from ``frame_sets``."""
+    query = select(signals.c.entry_id, signals.c.type, signals.c.value)
+    if frames:
+        on = frame_sets.c.signal_id == signals.c.id
+        query = query.add_columns(frame_sets.c.frames).select_from(
+            signals.outerjoin(frame_sets, on)
+        )
+    out: dict[int, list[tuple[str, str]]] = {}
+    for s in conn.execute(query.where(signals.c.entry_id.in_(entry_ids)).order_by(signals.c.id)):
+        value = s.frames if frames and s.frames is not None else s.value
+        out.setdefault(s.entry_id, []).append((s.type, value))
+    return out
