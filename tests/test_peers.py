@@ -142,5 +142,7 @@ def test_pytx_csv_readers_see_pytx_columns(tmp_path: Path) -> None:
     out = io.BytesIO()
     formats.get("te-csv").write(RICH, out)
     known = {t.get_name(): t for t in (PdqSignal, VideoMD5Signal, VPDQSignal)}
-    for row in csv.DictReader(io.StringIO(out.getvalue().decode())):
+    rows = list(csv.DictReader(io.StringIO(out.getvalue().decode())))
+    assert {r["signal_type"] for r in rows} == set(known)  # every pytx type RICH holds, only
+    for row in rows:
         assert known[row["signal_type"]].validate_signal_str(row["signal_str"])

@@ -30,7 +30,7 @@ from vigil.signals.video_local import VideoLocalQuery, parse_local_frames
 from vigil.store import ListInfo, Store
 from vigil.video_match import FRAME_BITS, VideoMatch, describe, match_frames
 
-__all__ = ["KINDS", "Match", "Matcher"]
+__all__ = ["KINDS", "Match", "Matcher", "acted_on"]
 
 KINDS = ("exact", "near_duplicate", "altered_copy", "shared_scene")  # strongest first
 MODEL_HASHES = ("autov1", "autov2", "autov3", "sha256")  # what model evidence can be matched by
@@ -77,6 +77,12 @@ class Match:
         if e.extra:
             out["extra"] = e.extra
         return out
+
+
+def acted_on(answer: dict[str, Any]) -> bool:
+    """Whether an answered match (:meth:`Matcher.as_dicts`) counts: not on a negative list and
+    not suppressed by one."""
+    return not answer.get("negative") and not answer.get("suppressed_by")
 
 
 class Matcher:

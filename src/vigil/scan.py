@@ -22,7 +22,7 @@ from typing import IO, Any
 from vigil.errors import MediaError, VigilError
 from vigil.evidence import EvidenceConfig, Report, inspect_file
 from vigil.hashing import HashResult, hash_bytes
-from vigil.match import Matcher
+from vigil.match import Matcher, acted_on
 from vigil.media.decode import Limits, read_media
 from vigil.media.files import Found, walk
 from vigil.sandbox import Budget, Sandbox
@@ -114,8 +114,7 @@ class _Run:
             row = result.as_dict() | {"stamp": stamp, "matches": matches}
             if evid is not None:
                 row["evidence"] = {k: v for k, v in evid.as_dict().items() if k != "source"}
-            live = [m for m in matches if not m.get("negative") and not m.get("suppressed_by")]
-            row["status"] = "match" if live else status  # known benign: not a match
+            row["status"] = "match" if any(map(acted_on, matches)) else status
             line = json.dumps(row, default=str)
         except (ValueError, TypeError, VigilError) as exc:  # a value JSON cannot hold
             result = HashResult(result.source, result.size, result.kind, error=f"{exc}"[:500],

@@ -31,9 +31,10 @@ LISTS = Annotated[
 def _match_row(matcher: Matcher, source: str, matches: list[Match]) -> dict[str, Any]:
     """One input's row: its matches, each on a negative list or suppressed by one marked; it
     counts as matched only through a match that is neither."""
+    from vigil.match import acted_on
+
     out = matcher.as_dicts(matches)
-    live = [d for d in out if not d.get("negative") and not d.get("suppressed_by")]
-    return {"path": source, "matched": bool(live), "matches": out}
+    return {"path": source, "matched": any(map(acted_on, out)), "matches": out}
 
 
 def _print_rows(rows: list[dict[str, Any]]) -> None:

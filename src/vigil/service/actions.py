@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import delete, insert, select, update
 
 from vigil.errors import UsageError
+from vigil.match import acted_on
 from vigil.store import Store
 from vigil.store.schema import deliveries, list_actions
 
@@ -88,7 +89,7 @@ class Actions:
         per_list: dict[str, list[dict[str, Any]]] = {}
         for m in matches:
             rule = rules.get(m["list"])
-            if m.get("negative") or m.get("suppressed_by"):  # known benign: never actioned
+            if not acted_on(m):  # known benign: never actioned
                 m["action"] = "allow"
                 continue
             m["action"] = rule["outcome"] if rule else "review"

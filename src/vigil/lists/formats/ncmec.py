@@ -32,11 +32,9 @@ ENTRY_TAGS = {"image", "video", "deletedImage", "deletedVideo"}
 FINGERPRINTS = {"md5": "md5", "sha1": "sha1", "pdq": "pdq"}
 
 
-def _local(tag: str) -> str:
+def local_name(tag: str) -> str:
+    """A tag without its namespace."""
     return tag.rpartition("}")[2]
-
-
-local_name = _local
 
 
 def entry_record(elem: ET.Element, where: str, source: str) -> tuple[int, Record]:
@@ -56,13 +54,13 @@ def _children(elem: ET.Element) -> dict[str, ET.Element]:
     """An element's children by local name (the first of each)."""
     kids: dict[str, ET.Element] = {}
     for c in elem:
-        kids.setdefault(_local(c.tag), c)
+        kids.setdefault(local_name(c.tag), c)
     return kids
 
 
 def _entry(elem: ET.Element, where: str, source: str,
            kids: dict[str, ET.Element] | None = None) -> Record:  # fmt: skip
-    tag = _local(elem.tag)
+    tag = local_name(elem.tag)
     kids = _children(elem) if kids is None else kids
     member, ident = kids.get("member"), kids.get("id")
     if member is None or ident is None or not (ident.text or "").strip():
@@ -73,7 +71,7 @@ def _entry(elem: ET.Element, where: str, source: str,
     sigs: list[tuple[str, str]] = []
     extra: dict[str, Any] = {"media_type": tag, "member": (member.text or "").strip()}
     for fp in kids.get("fingerprints", ()):
-        name, value = _local(fp.tag), (fp.text or "").strip()
+        name, value = local_name(fp.tag), (fp.text or "").strip()
         if not value:
             continue
         if name in FINGERPRINTS:
@@ -106,7 +104,7 @@ class NcmecXml(ListFormat):
         count = 0
         try:
             for _event, elem in ET.iterparse(stream, events=("end",)):
-                if _local(elem.tag) in ENTRY_TAGS:
+                if local_name(elem.tag) in ENTRY_TAGS:
                     yield _entry(elem, f"entry {count}", source)
                     count += 1
                     elem.clear()

@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 
 from vigil.errors import UsageError
 from vigil.hashing import HashResult
-from vigil.match import Match
+from vigil.match import Match, Matcher
 from vigil.service.hma.content import enabled
 from vigil.service.hma.media import json_body, read_media
 from vigil.service.hma.models import RawLookup, hma_errors
@@ -33,6 +33,11 @@ ByBank = dict[str, list[dict[str, Any]]]
 
 def _banks(banks: str | None) -> set[str] | None:
     return set(banks.split(",")) if banks else None
+
+
+def _ratios(matcher: Matcher) -> dict[str, float]:
+    """Each bank's ``enabled_ratio``, as the matcher read the lists."""
+    return {name: info.enabled_ratio for name, info in matcher.lists.items()}
 
 
 def _by_bank(found: Iterable[Match], ratios: dict[str, float], coinflip: float | None,
@@ -64,7 +69,7 @@ def matching_routes(svc: Any, role: Role) -> APIRouter:
         with svc.lock:
             matcher = svc.matcher(None)
             found = matcher.match_value(signal_type, signal)
-        return found, {n: i.enabled_ratio for n, i in matcher.lists.items()}
+        return found, _ratios(matcher)
 
     def by_media(result: HashResult) -> tuple[dict[str, list[Match]], dict[str, float]]:
         with svc.lock:
@@ -74,7 +79,7 @@ def matching_routes(svc: Any, role: Role) -> APIRouter:
         for m in found:
             for t in m.via or (m.signal_type,):
                 per_type.setdefault(t, []).append(m)
-        return per_type, {n: i.enabled_ratio for n, i in matcher.lists.items()}
+        return per_type, _ratios(matcher)
 
     @router.get("/m/raw_lookup")
     def raw_lookup(key: matcher_key, signal: str, signal_type: str, banks: str | None = None,
