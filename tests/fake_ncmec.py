@@ -80,6 +80,11 @@ class FakeNcmec:
     faults: deque[str] = field(default_factory=deque)  # "429", "500", "truncate", "garble"
     on_request: Callable[[int], None] | None = None
     requests: int = 0
+    # negative-feedback reasons a fingerprint type offers (guid -> name), and votes received
+    reasons: dict[str, str] = field(default_factory=lambda: {
+        "0a6f4f0e-0000-4000-8000-000000000001": "Not CSAM",
+        "0a6f4f0e-0000-4000-8000-000000000002": "Poor quality hash"})  # fmt: skip
+    votes: list[tuple[str, bytes]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     _ranges: dict[tuple[int, int, int], list[FakeEntry]] = field(default_factory=dict)
     _ordered: tuple[int, list[FakeEntry], list[int]] = (-1, [], [])
@@ -98,6 +103,13 @@ class FakeNcmec:
                 part.sort(key=lambda e: hashlib.md5(str(e.id).encode()).digest())
                 self._ranges = {key: part}
             return self._ranges[key]
+
+    def reasons_xml(self) -> bytes:
+        # attributes, as pytx reads them (``reason.str("guid")``)
+        items = "".join(f'<reason guid="{g}" name="{escape(n)}"/>' for g, n in self.reasons.items())
+        return (f'<?xml version="1.0" encoding="UTF-8"?><feedbackReasonsResult xmlns="{NS}">'
+                f"<availableFeedbackReasons>{items}</availableFeedbackReasons>"
+                "</feedbackReasonsResult>").encode()  # fmt: skip
 
     def page(self, query: dict[str, list[str]]) -> bytes:
         lo = int(datetime.strptime(query["from"][0], STAMP).replace(tzinfo=UTC).timestamp())
@@ -141,6 +153,8 @@ def serving(fake: FakeNcmec) -> Iterator[str]:
             if self.headers.get("Authorization") != auth:
                 return self._send(401, b"")
             url = urlsplit(self.path)
+            if url.path.startswith("/hashsharing/v2/feedback/"):
+                return self._send(200, fake.reasons_xml())
             if url.path != "/hashsharing/v2/entries":
                 return self._send(404, b"")
             if fault in ("429", "500"):
@@ -153,6 +167,16 @@ def serving(fake: FakeNcmec) -> Iterator[str]:
                 self.close_connection = True
                 return
             self._send(200, body)
+
+        def do_PUT(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            if self.headers.get("Authorization") != auth:
+                return self._send(401, b"")
+            if not self.path.endswith("/feedback"):
+                return self._send(404, b"")
+            with fake.lock:
+                fake.votes.append((self.path.removeprefix("/hashsharing"), body))
+            self._send(200, b"")
 
         def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None,
                   length: int | None = None) -> None:  # fmt: skip

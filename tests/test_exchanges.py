@@ -293,24 +293,24 @@ def test_feedback_goes_to_stopncii_with_its_keys(tmp_path: Path) -> None:
 
 
 def test_feedback_from_the_command_line(store: Store, tmp_path: Path) -> None:
-    from tests.fake_stopncii import FakeStopNcii
+    from tests.fake_stopncii import FakeStopNcii, record
     from tests.fake_stopncii import serving as serving_stopncii
 
-    fake = FakeStopNcii([])
+    fake = FakeStopNcii([record(0, 100)])
+    pdq = fake.records[0]["hashValue"]
     with serving_stopncii(fake) as url:
         _add_stopncii(store, url, tmp_path)
-        _add(store, "http://127.0.0.1:9/hashsharing", tmp_path)  # NCMEC takes none from us yet
-        run = [VIGIL, "--home", str(store.home), "exchange", "feedback"]
-        ok = subprocess.run([*run, "stopncii", "pdq:" + "ab" * 32, "--false-positive",
-                             "--reason", "benign"], capture_output=True, text=True)  # fmt: skip
+        sync(store, "stopncii")
+        run = [VIGIL, "--home", str(store.home), "exchange", "feedback", "stopncii"]
+        ok = subprocess.run([*run, f"pdq:{pdq}", "--false-positive", "--reason", "benign"],
+                            capture_output=True, text=True)  # fmt: skip
         assert ok.returncode == 0, ok.stderr
-        refused = subprocess.run([*run, "ncmec", "md5:" + "0" * 31 + "1"], capture_output=True,
-                                 text=True)  # fmt: skip
-    assert refused.returncode == 2
-    assert "no feedback" in refused.stderr
+        refused = subprocess.run([*run, "pdq:" + "ab" * 32], capture_output=True, text=True)
+    assert refused.returncode == 4  # not found: feedback is for hashes the exchange sent
+    assert "not a hash stopncii sent" in " ".join(refused.stderr.split())
     ((where, body),) = fake.posted
     assert where == "/v1/SubmitFeedback"
-    sent = {"signalType": "ImagePDQ", "hashValue": "ab" * 32, "feedbackValue": "NotBlocked",
+    sent = {"signalType": "ImagePDQ", "hashValue": pdq, "feedbackValue": "NotBlocked",
             "tags": ["benign"]}  # fmt: skip
     assert body["hashFeedbacks"] == [sent]
 

@@ -185,7 +185,8 @@ def feedback_command(
     reason: Annotated[str, typer.Option(help="Why (sent as the exchange takes it).")] = "",
     as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
 ) -> None:
-    """Tell the exchange what a hash it sent turned out to be (StopNCII: SubmitFeedback).
+    """Tell the exchange what a hash it sent turned out to be (StopNCII: SubmitFeedback;
+    NCMEC: a vote, --reason naming one of its reasons; ThreatExchange: a reaction).
 
     Example: vigil exchange feedback stopncii pdq:9c73e3... --false-positive --reason benign
     """
@@ -201,3 +202,25 @@ def feedback_command(
         emit_json({"sent": sent})
     else:
         out_console.print(f"{name}: sent {sent} feedback")
+
+
+@app.command("share")
+def share_command(
+    ctx: typer.Context,
+    name: str,
+    list_name: Annotated[str, typer.Option("--list", help="The local list to send.")],
+    as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
+) -> None:
+    """Send a local list's hashes to an exchange (StopNCII: SubmitHashes; ThreatExchange:
+    descriptors in the privacy group). Entries the exchange sent are not sent back.
+
+    Example: vigil exchange share stopncii --list confirmed
+    """
+    from vigil.exchanges import share
+
+    state: State = ctx.obj
+    sent = share(state.store(), name, list_name)
+    if as_json:
+        emit_json({"sent": sent})
+    else:
+        out_console.print(f"{name}: sent {sent} hashes from {list_name}")

@@ -7,6 +7,7 @@ removals)."""
 from __future__ import annotations
 
 import os
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -14,7 +15,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from vigil.errors import UsageError
-from vigil.lists import Record
+from vigil.lists import Entry, Record
 from vigil.registry import Registry
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "Feedback",
     "Window",
     "exchanges",
+    "is_stale",
     "secret",
 ]
 
@@ -66,6 +68,8 @@ class Feedback:
     value: str
     positive: bool  # True: it is what the exchange says (a true positive); False: it is not
     reason: str = ""
+    # the exchange's entries that hold this hash (filled in by vigil.exchanges.feedback)
+    entries: tuple[Entry, ...] = ()
 
 
 class Exchange(ABC):
@@ -94,11 +98,22 @@ class Exchange(ABC):
         client of it) takes none."""
         raise UsageError(f"{self.name} takes no feedback from Vigil yet")
 
+    def share(self, entries: list[Entry]) -> int:
+        """Send a local list's entries upstream; how many hashes were sent. UsageError where
+        the exchange takes none."""
+        raise UsageError(f"{self.name} takes no hashes from Vigil")
+
     def close(self) -> None:  # noqa: B027 (optional: most exchanges hold a connection)
         """Release connections."""
 
 
 exchanges: Registry[Exchange] = Registry("exchange kind", "vigil.exchanges", UsageError)
+
+
+def is_stale(checkpoint: dict[str, Any], retention: float) -> bool:
+    """Whether ``checkpoint`` was last fetched longer ago than the exchange keeps deletions:
+    resuming from it could miss a withdrawal, so everything must be fetched again."""
+    return bool(checkpoint) and time.time() - float(checkpoint.get("fetched_at", 0)) > retention
 
 
 def secret(settings: dict[str, Any]) -> str:

@@ -10,15 +10,16 @@ from __future__ import annotations
 import os
 import socket
 import time
+from dataclasses import replace
 from typing import Any
 
-from vigil.errors import ExchangeBusy, ExchangeError
+from vigil.errors import ExchangeBusy, ExchangeError, NotFound
 from vigil.exchanges.base import Feedback, exchanges
 from vigil.exchanges.store import ExchangeStore
 from vigil.lists import Entry, Record, Removal
 from vigil.store import Store
 
-__all__ = ["LEASE", "feedback", "holder_name", "sync"]
+__all__ = ["LEASE", "feedback", "holder_name", "share", "sync"]
 
 LEASE = 60.0  # seconds a fetcher holds an exchange without renewing
 
@@ -79,11 +80,37 @@ def sync(store: Store, name: str, holder: str | None = None, lease: float = LEAS
     return status
 
 
+def _theirs(store: Store, name: str, list_name: str, item: Feedback) -> Feedback:
+    """``item`` with the entries of the exchange's list that hold its hash (the upstream ids
+    feedback is sent for); NotFound where none does."""
+    mine = f"exchange:{name}"
+    found = store.describe_signals(store.exact_signal_ids(item.signal_type, item.value))
+    held = tuple(e for info, e in found.values() if info.name == list_name and e.source == mine)
+    if not held:
+        raise NotFound(f"{item.signal_type}:{item.value} is not a hash {name} sent")
+    return replace(item, entries=held)
+
+
 def feedback(store: Store, name: str, items: list[Feedback]) -> int:
-    """Send opinions on upstream hashes to the exchange ``name``; how many went."""
+    """Send opinions on upstream hashes to the exchange ``name``; how many went. Each hash
+    must be one the exchange sent (NotFound names the first that is not)."""
     cfg = ExchangeStore(store).get(name)
+    resolved = [_theirs(store, name, cfg.list_name, i) for i in items]
     exchange = exchanges.get(cfg.kind)(cfg)
     try:
-        return exchange.feedback(items)
+        return exchange.feedback(resolved)
+    finally:
+        exchange.close()
+
+
+def share(store: Store, name: str, list_name: str) -> int:
+    """Send the local list ``list_name`` to the exchange ``name`` (entries it brought are not
+    sent back); how many hashes went."""
+    cfg = ExchangeStore(store).get(name)
+    mine = f"exchange:{name}"
+    local = [e for e in store.iter_entries(list_name) if e.source != mine]
+    exchange = exchanges.get(cfg.kind)(cfg)
+    try:
+        return exchange.share(local)
     finally:
         exchange.close()

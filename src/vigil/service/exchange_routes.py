@@ -1,5 +1,6 @@
 """Exchanges over HTTP (role ``curator``): their state, a sync now (its changes matchable when
-it returns), and feedback on upstream hashes. Every call is written to the audit log."""
+it returns), feedback on upstream hashes, and a local list shared out. Every call is written
+to the audit log."""
 
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, Literal
@@ -22,6 +23,10 @@ class FeedbackItem(BaseModel):
 
 class FeedbackIn(BaseModel):
     items: list[FeedbackItem] = Field(min_length=1, max_length=1000)
+
+
+class ShareIn(BaseModel):
+    list: str = Field(max_length=200, description="the local list whose hashes to send")
 
 
 def exchange_routes(svc: Any, role: Callable[[str], Callable[..., Awaitable[ApiKey]]]
@@ -52,5 +57,13 @@ def exchange_routes(svc: Any, role: Callable[[str], Callable[..., Awaitable[ApiK
         svc.keys.audit(key.name, "exchange.feedback", name,
                        {"items": [i.model_dump() for i in body.items]})  # fmt: skip
         return {"sent": feedback(svc.store, name, items)}
+
+    @router.post("/{name}/share", **doc(SentOut))
+    def share_list(name: str, body: ShareIn, key: curator) -> dict[str, Any]:
+        from vigil.exchanges import share
+
+        sent = share(svc.store, name, body.list)
+        svc.keys.audit(key.name, "exchange.share", name, {"list": body.list, "sent": sent})
+        return {"sent": sent}
 
     return router

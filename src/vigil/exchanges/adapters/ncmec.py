@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from typing import Any, ClassVar
 
 from vigil.errors import UsageError
-from vigil.exchanges.base import COMMON_SETTINGS, Exchange, Window, exchanges, secret
+from vigil.exchanges.base import COMMON_SETTINGS, Exchange, Feedback, Window, exchanges, secret
 from vigil.exchanges.clients.ncmec import ENVIRONMENTS, NcmecClient
 from vigil.lists import Entry, Record, Removal, RowProblem
 from vigil.lists.formats.ncmec import entry_record
@@ -22,6 +22,18 @@ __all__ = ["NcmecExchange"]
 DAY = 86400
 BUSY, QUIET = 50_000, 10_000  # entries in a window that halve it, or double it
 LIMITS = (60, 30 * DAY)  # the window's smallest and largest length, seconds
+FINGERPRINTS = {"md5": "MD5", "sha1": "SHA1", "pdq": "PDQ"}  # Vigil's signals NCMEC votes on
+
+
+def _reason(offered: dict[str, str], wanted: str, kind: str) -> str:
+    """The guid of the reason ``wanted`` names (by name or guid), or of the only one."""
+    for guid, name in offered.items():
+        if wanted and wanted.lower() in (guid.lower(), name.lower()):
+            return guid
+    if len(offered) == 1 and not wanted:
+        return next(iter(offered))
+    names = ", ".join(sorted(offered.values())) or "none"
+    raise UsageError(f"give one of NCMEC's reasons for a false {kind} as --reason: {names}")
 
 
 def credentials(settings: dict[str, Any]) -> tuple[str, str]:
@@ -97,6 +109,28 @@ class NcmecExchange(Exchange):
                 elif self._kept(rec) and stamp >= latest.get(rec.key, (-1, rec))[0]:
                     latest[rec.key] = (stamp, rec)
         return problems + [rec for _, rec in latest.values()], fetched
+
+    def feedback(self, items: list[Feedback]) -> int:
+        """A vote on each entry's fingerprint (``PUT .../feedback``): affirmative for a true
+        positive; negative for a false one, with the reason NCMEC offers for that type whose
+        name (or guid) is the feedback's reason, or its only one."""
+        reasons: dict[str, dict[str, str]] = {}
+        sent = 0
+        for f in items:
+            if f.signal_type not in FINGERPRINTS:
+                raise UsageError(f"NCMEC takes no feedback on {f.signal_type} "
+                                 f"(only {', '.join(FINGERPRINTS)})")  # fmt: skip
+            kind = FINGERPRINTS[f.signal_type]
+            guid = ""
+            if not f.positive:
+                if kind not in reasons:
+                    reasons[kind] = self.client.feedback_reasons(kind)
+                guid = _reason(reasons[kind], f.reason, kind)
+            for entry in f.entries:
+                _, member, entry_id = entry.key.split(":", 2)
+                self.client.submit_feedback(member, entry_id, kind, f.positive, guid)
+                sent += 1
+        return sent
 
     def _kept(self, rec: Entry | Removal) -> bool:
         if not self.members:

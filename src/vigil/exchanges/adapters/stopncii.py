@@ -14,14 +14,24 @@ from collections.abc import Iterator
 from typing import Any, ClassVar
 
 from vigil.errors import UsageError
-from vigil.exchanges.base import COMMON_SETTINGS, Exchange, Feedback, Window, exchanges, secret
+from vigil.exchanges.base import (
+    COMMON_SETTINGS,
+    Exchange,
+    Feedback,
+    Window,
+    exchanges,
+    is_stale,
+    secret,
+)
 from vigil.exchanges.clients.stopncii import BASE_URL, START, StopNciiClient
+from vigil.lists import Entry
 from vigil.lists.formats.stopncii import record_of
 
 __all__ = ["StopNciiExchange"]
 
 RETENTION = 30 * 86400
 SIGNAL_TYPES = {"pdq": "ImagePDQ", "md5": "VideoMD5", "video_md5": "VideoMD5"}
+SHARED = ("pdq", "video_md5")  # a local list's photo MD5 is not a video's: not sent
 
 
 def keys(settings: dict[str, Any]) -> tuple[str, dict[str, str]]:
@@ -73,7 +83,7 @@ class StopNciiExchange(Exchange):
 
     def windows(self, checkpoint: dict[str, Any]) -> Iterator[Window]:
         start = int(checkpoint.get("start", START))
-        stale = checkpoint and time.time() - float(checkpoint.get("fetched_at", 0)) > RETENTION
+        stale = is_stale(checkpoint, RETENTION)
         if stale:
             start = START  # past retention: a gap could hide withdrawals; fetch it all again
         token = ""
@@ -101,3 +111,14 @@ class StopNciiExchange(Exchange):
         if out:
             self.client.submit_feedback(out)
         return len(out)
+
+    def share(self, entries: list[Entry]) -> int:
+        """``SubmitHashes``: each entry's PDQ and video MD5, as pytx submits them (with this
+        platform's feedback ``Blocked``), in batches of a page."""
+        now = int(time.time())
+        records = [{"lastModtimestamp": now, "signalType": SIGNAL_TYPES[t], "hashValue": v,
+                    "CSPFeedbacks": [{"tags": list(e.tags), "feedbackValue": "Blocked"}]}
+                   for e in entries for t, v in e.signals if t in SHARED]  # fmt: skip
+        for at in range(0, len(records), self.page_size):
+            self.client.submit_hashes(records[at : at + self.page_size])
+        return len(records)

@@ -27,8 +27,18 @@ ENVIRONMENTS = {
     "law_enforcement": "https://lesp.ncmec.org/csam-hashsharing",
     "ngo": "https://hashsharing.ncmec.org/npo",
     "exploitative": "https://hashsharing.ncmec.org/exploitative",
+    "ngo_generative_ai": "https://hashsharing.ncmec.org/generative-ai-csam",
+    "ngo_generative_ai_exploitative": "https://hashsharing.ncmec.org/generative-ai-exploitative",
+    "test_industry": "https://exttest.cybertip.org/hashsharing",
+    "test_industry_exploitative": "https://exttest.cybertip.org/exploitative-hashsharing",
+    "test_law_enforcement": "https://betalesp.ncmec.org/csam-hashsharing",
+    "test_ngo": "https://hashsharing-test.ncmec.org/npo",
+    "test_exploitative": "https://hashsharing-test.ncmec.org/exploitative",
+    "test_ngo_generative_ai": "https://hashsharing-test.ncmec.org/generative-ai-csam",
+    "test_ngo_generative_ai_exploitative": "https://hashsharing-test.ncmec.org/generative-ai-exploitative",
 }
 STAMP = "%Y-%m-%dT%H:%M:%SZ"
+NS = "https://hashsharing.ncmec.org/hashsharing/v2"
 MAX_PAGE = 64 * 2**20  # bytes of one page (1,000 entries are well under 1 MiB)
 
 
@@ -72,6 +82,34 @@ class NcmecClient:
                 problem = str(exc)
                 self.http.sleep(self.http.backoff)
         raise ExchangeUnavailable(f"NCMEC pages kept arriving garbled: {problem}")
+
+    def feedback_reasons(self, fingerprint: str) -> dict[str, str]:
+        """``GET /v2/feedback/{TYPE}/reasons``: the reasons NCMEC takes for a negative vote on
+        a fingerprint type (``MD5``, ``PDQ``, ...), guid -> name."""
+        response = self.http.request("GET", f"{self.base_url}/v2/feedback/{fingerprint}/reasons")
+        try:
+            root = ET.fromstring(response.content)
+        except ET.ParseError as exc:
+            raise ExchangeUnavailable(f"NCMEC's feedback reasons are not XML: {exc}") from None
+        reasons = {}
+        for elem in root.iter():
+            if local_name(elem.tag) == "reason":
+                # attributes, as pytx reads them; child elements also taken
+                got = {local_name(c.tag): (c.text or "").strip() for c in elem} | elem.attrib
+                reasons[got.get("guid", "")] = got.get("name", "")
+        return reasons
+
+    def submit_feedback(self, member: str, entry_id: str, fingerprint: str, positive: bool,
+                        reason_guid: str = "") -> None:  # fmt: skip
+        """``PUT /v2/entries/{member}/{entry}/{TYPE}/feedback``: an affirmative vote, or a
+        negative one with the reason's guid."""
+        root = ET.Element("feedbackSubmission", xmlns=NS)
+        vote = ET.SubElement(root, "affirmative" if positive else "negative")
+        if not positive:
+            ET.SubElement(ET.SubElement(vote, "reasonIds"), "guid").text = reason_guid
+        url = f"{self.base_url}/v2/entries/{member}/{entry_id}/{fingerprint}/feedback"
+        self.http.request("PUT", url, content=ET.tostring(root),
+                          headers={"Content-Type": "application/xml; charset=utf-8"})  # fmt: skip
 
     def pages(self, start: int, end: int, next_: str = "") -> Iterator[tuple[NcmecPage, str]]:
         """Every page of [start, end], each with the path of the page it was (for resuming)."""
