@@ -1,4 +1,4 @@
-"""ThreatExchange as an exchange, and what Vigil sends back to the exchanges (issue 18): feedback
+"""ThreatExchange and another Vigil as exchanges, and what Vigil sends back to the exchanges (issue 18): feedback
 to NCMEC, StopNCII and ThreatExchange, and local lists shared out. Each fake is checked by pytx's
 own client, and what Vigil sends is checked against what pytx sends for the same thing."""
 
@@ -221,3 +221,39 @@ def test_sharing_to_stopncii_submits_what_pytx_submits(store: Store, tmp_path: P
     assert theirs_record["signalType"] == "StopNCIISignalType.ImagePDQ"
     theirs_record["signalType"] = "ImagePDQ"
     assert ours == theirs
+
+
+# -- another Vigil ------------------------------------------------------------------------------
+def test_a_peer_vigils_list_arrives_whole_and_follows_its_changes(
+    store: Store, tmp_path: Path
+) -> None:
+    from tests.service_kit import serving as serving_vigil
+    from vigil.lists import Removal
+    from vigil.service import KeyStore
+
+    peer = Store.open(tmp_path / "peer")
+    peer.create_list("shared", category_labels={"1": "A1"})
+    sent = [Entry(f"p{n}", [("pdq", f"{n:02x}" * 32), ("md5", f"{n:032x}")], category=1,
+                  tags=["shared"], comments=f"note {n}") for n in range(1, 6)]  # fmt: skip
+    peer.apply("shared", sent)
+    key = tmp_path / "peer-key"
+    key.write_text(KeyStore(peer).create("partner", "curator"))
+    try:
+        with serving_vigil(peer) as url:
+            settings = {"url": url, "list": "shared", "credentials_file": str(key),
+                        "retry_backoff": 0}  # fmt: skip
+            ExchangeStore(store).add(ExchangeConfig("partner", "vigil", "te", settings))
+            assert sync(store, "partner")["added"] == 5
+            got = {e.key: e for e in store.iter_entries("te")}
+            for e in sent:
+                mine = got[e.key]
+                assert (sorted(mine.signals), mine.category, mine.tags, mine.comments) == (
+                    sorted(e.signals), 1, ["shared"], e.comments)  # fmt: skip
+                assert mine.source == "exchange:partner"
+            assert ExchangeStore(store).get("partner").checkpoint["etag"]  # asked with it next
+            assert sync(store, "partner")["fetched"] == 0  # 304: the list did not change
+            peer.apply("shared", [Removal("p2", "withdrawn by the partner")])
+            again = sync(store, "partner")
+    finally:
+        peer.close()
+    assert (again["removed"], "p2" in {e.key for e in store.iter_entries("te")}) == (1, False)

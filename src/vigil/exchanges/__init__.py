@@ -5,12 +5,12 @@ StopNCII, ThreatExchange, another Vigil, list files on disk or at a URL). Each k
 :class:`Exchange`; :func:`sync` runs one, under a lease, from its checkpoint;
 :func:`feedback` and :func:`share` send opinions and local lists back. See docs/exchanges.md."""
 
-from vigil.exchanges.adapters import files, ncmec, stopncii, threatexchange
+from vigil.exchanges.adapters import files, ncmec, peer, stopncii, threatexchange
 from vigil.exchanges.base import Exchange, ExchangeConfig, Feedback, Window, exchanges
 from vigil.exchanges.store import ExchangeStore
 from vigil.exchanges.sync import feedback, share, sync
 
-del files, ncmec, stopncii, threatexchange
+del files, ncmec, peer, stopncii, threatexchange
 
 __all__ = [
     "Exchange",

@@ -3,13 +3,14 @@ import (the body is streamed to a private temporary file, imported in one transa
 low-priority child process, then deleted) and export. Every call is written to the audit
 log."""
 
+import hashlib
 import shutil
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Header, Request, Response
 from fastapi.responses import FileResponse
 from prometheus_client import Gauge
 from pydantic import BaseModel, Field
@@ -180,11 +181,15 @@ def list_routes(svc: Any, role: Callable[[str], Callable[..., Awaitable[ApiKey]]
         return shown
 
     @router.get("/{name}/export", responses={200: EXPORT, **error_responses()})
-    def export(name: str, key: curator, format: str = "vics") -> FileResponse:
+    def export(name: str, key: curator, format: str = "vics",
+               if_none_match: Annotated[str | None, Header()] = None) -> Response:  # fmt: skip
         writer = formats.get(format)
         if not writer.can_write:
             raise UsageError(f"{format} is an import-only format")
-        store.get_list(name)
+        version = hashlib.sha256(f"{format}:{store.list_version(name)}".encode()).hexdigest()
+        etag = f'"{version[:32]}"'
+        if if_none_match == etag:  # a peer following the list: nothing changed
+            return Response(status_code=304, headers={"ETag": etag})
         folder = work_folder()
         tmp = folder / "export"
         try:
@@ -196,7 +201,7 @@ def list_routes(svc: Any, role: Callable[[str], Callable[..., Awaitable[ApiKey]]
         svc.keys.audit(key.name, "list.export", name, {"format": format, "entries": result.written})
         # what the format could not hold is counted, never dropped unsaid
         counts = {"X-Vigil-Written": str(result.written),
-                  "X-Vigil-Skipped": str(len(result.skipped))}  # fmt: skip
+                  "X-Vigil-Skipped": str(len(result.skipped)), "ETag": etag}  # fmt: skip
         return FileResponse(tmp, filename=f"{name}.{format}", headers=counts,
                             background=BackgroundTask(shutil.rmtree, folder, True))  # fmt: skip
 

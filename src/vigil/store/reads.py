@@ -12,7 +12,7 @@ from sqlalchemy import Engine, func, select
 
 from vigil.errors import ListNotFound
 from vigil.lists.model import Entry
-from vigil.store.schema import entries, frame_sets, lists, signals
+from vigil.store.schema import changes, entries, frame_sets, lists, signals
 
 __all__ = ["ListInfo", "Reads", "row_to_entry"]
 
@@ -188,6 +188,17 @@ class Reads:
             eid: (list_rows[row.list_id], row_to_entry(row, sigs.get(eid, [])))
             for eid, row in rows.items()
         }
+
+    def list_version(self, list_name: str) -> str:
+        """A tag that changes whenever the list's entries may have: its id, entry count,
+        newest entry time and the newest change logged (an export's ETag)."""
+        info = self.get_list(list_name)
+        with self.engine.connect() as conn:
+            count, newest = conn.execute(
+                select(func.count(), func.max(entries.c.updated_at)).where(
+                    entries.c.list_id == info.id)).one()  # fmt: skip
+            seq = conn.execute(select(func.max(changes.c.seq))).scalar()
+        return f"{info.id}-{count}-{newest.timestamp() if newest else 0}-{seq or 0}"
 
     def entry_id(self, list_name: str, key: str) -> int | None:
         """The id of the entry ``key`` of a list, or None."""

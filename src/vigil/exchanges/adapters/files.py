@@ -51,30 +51,41 @@ class FileExchange(Exchange):
         s = self.config.settings
         if "path" in s:
             return Path(str(s["path"])).read_bytes(), ""
-        http = Retrying(httpx.Client(timeout=60, follow_redirects=True),
-                        backoff=float(s.get("retry_backoff", 1.0)))  # fmt: skip
+        return self._get(str(s["url"]), checkpoint)
+
+    def _get(self, url: str, checkpoint: dict[str, Any], headers: dict[str, str] | None = None
+             ) -> tuple[bytes | None, str]:  # fmt: skip
+        """GET ``url`` with the ETag of the checkpoint: (None, etag) when unchanged."""
+        http = Retrying(httpx.Client(timeout=600, follow_redirects=True),
+                        backoff=float(self.config.settings.get("retry_backoff", 1.0)))  # fmt: skip
+        asked = dict(headers or {})
+        if checkpoint.get("etag"):
+            asked["If-None-Match"] = str(checkpoint["etag"])
         try:
-            headers = {"If-None-Match": checkpoint["etag"]} if checkpoint.get("etag") else {}
-            response = http.request("GET", str(s["url"]), headers=headers)
+            response = http.request("GET", url, headers=asked)
         finally:
             http.client.close()
         if response.status_code == 304:
             return None, str(checkpoint.get("etag", ""))
         return response.content, response.headers.get("ETag", "")
 
-    def windows(self, checkpoint: dict[str, Any]) -> Iterator[Window]:
-        data, etag = self._read(checkpoint)
-        digest = hashlib.sha256(data).hexdigest() if data is not None else None
-        if data is None or digest == checkpoint.get("sha256"):
-            yield Window([], checkpoint, 0, done=True)
-            return
-        if len(data) > MAX_FILE:
-            raise UsageError(f"the list file is over {MAX_FILE:,} bytes")
+    def _format(self, data: bytes) -> tuple[str, dict[str, str]]:
+        """The file's format, and the options to read it with."""
         s = self.config.settings
         fmt = str(s.get("format") or detect(data[:4096]) or "")
         if not fmt:
             raise UnknownFormat("cannot tell the list file's format: set format=")
-        options = {"signal_type": str(s["signal_type"])} if "signal_type" in s else {}
+        return fmt, {"signal_type": str(s["signal_type"])} if "signal_type" in s else {}
+
+    def windows(self, checkpoint: dict[str, Any]) -> Iterator[Window]:
+        data, etag = self._read(checkpoint)
+        digest = hashlib.sha256(data).hexdigest() if data is not None else None
+        if data is None or digest == checkpoint.get("sha256"):
+            yield Window([], {**checkpoint, "etag": etag}, 0, done=True)
+            return
+        if len(data) > MAX_FILE:
+            raise UsageError(f"the list file is over {MAX_FILE:,} bytes")
+        fmt, options = self._format(data)
         records = list(formats.get(fmt).read(io.BytesIO(data), self.config.name, **options))
         mark = {"sha256": digest, "etag": etag}
         yield Window(records, mark, len(records), done=True, snapshot=True)
