@@ -1,6 +1,6 @@
-"""ThreatExchange and another Vigil as exchanges, and what Vigil sends back to the exchanges (issue 18): feedback
-to NCMEC, StopNCII and ThreatExchange, and local lists shared out. Each fake is checked by pytx's
-own client, and what Vigil sends is checked against what pytx sends for the same thing."""
+"""ThreatExchange and another Vigil as exchanges, and what Vigil sends back (issue 18): feedback
+to NCMEC, StopNCII and ThreatExchange, and local lists shared out. Each fake is checked by
+pytx's own client, and what Vigil sends is checked against what pytx sends for the same thing."""
 
 from __future__ import annotations
 
