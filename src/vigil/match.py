@@ -80,9 +80,9 @@ class Match:
 
 
 def acted_on(answer: dict[str, Any]) -> bool:
-    """Whether an answered match (:meth:`Matcher.as_dicts`) counts: not on a negative list and
-    not suppressed by one."""
-    return not answer.get("negative") and not answer.get("suppressed_by")
+    """Whether an answered match (:meth:`Matcher.as_dicts`) counts: not on a negative list, not
+    suppressed by one, and not a quarantined flood (:mod:`vigil.exchanges.flood`)."""
+    return not (answer.get("negative") or answer.get("suppressed_by") or answer.get("quarantined"))
 
 
 class Matcher:

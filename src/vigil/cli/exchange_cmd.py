@@ -224,3 +224,42 @@ def share_command(
         emit_json({"sent": sent})
     else:
         out_console.print(f"{name}: sent {sent} hashes from {list_name}")
+
+
+@app.command("quarantine")
+def quarantine_command(
+    ctx: typer.Context,
+    release: Annotated[
+        str | None, typer.Option(help="LIST:KEY of an entry to release (never held again).")
+    ] = None,
+    released: Annotated[bool, typer.Option("--released", help="Also those released.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
+) -> None:
+    """The exchange entries quarantined as floods (each matched more than its exchange's
+    flood_rate of uploads: answered, never actioned), or release one.
+
+    Example: vigil exchange quarantine --release ncmec:ncmec:42:1001
+    """
+    from vigil.errors import UsageError
+    from vigil.exchanges.flood import Quarantine
+
+    state: State = ctx.obj
+    table = Quarantine(state.store())
+    if release is not None:
+        list_name, sep, key = release.partition(":")
+        if not sep or not key:
+            raise UsageError(f"give the entry as LIST:KEY, got {release!r}")
+        table.release(list_name, key, "cli")
+        out_console.print(f"released {list_name}:{key}")
+        return
+    rows = [q.as_dict() for q in table.all(released)]
+    if as_json:
+        emit_json({"quarantine": rows})
+        return
+    for q in rows:
+        out_console.print(
+            f"{q['list']}:{q['entry']}\n  since {q['since']}: {q['reason']}"
+            + (f"\n  released by {q['released_by']}" if q["released_by"] else "")
+        )
+    if not rows:
+        out_console.print("nothing is quarantined")

@@ -32,6 +32,8 @@ __all__ = [
 # the settings every exchange that calls out takes (each adds its own)
 COMMON_SETTINGS = {
     "retry_backoff": "seconds before the first retry of a failed page, doubling (default 1)",
+    "flood_rate": "quarantine an entry that matches more than this share of uploads (default "
+    "0.02; 0: never)",
 }
 
 

@@ -25,6 +25,7 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from vigil.errors import UsageError
+from vigil.exchanges.flood import FloodGuard
 from vigil.hashing import HashResult, applicable_types, hash_bytes
 from vigil.match import Matcher
 from vigil.media import Limits
@@ -133,6 +134,7 @@ class Service:
         self.locker = ContentLocker(store, config.content_key_file)
         self.syncer = Syncer(store, config.sync_every, self.changed)
         self.metrics = Metrics()
+        self.floods = FloodGuard(store)
 
     def matcher(self, lists: list[str] | None) -> Matcher:
         self.follower.require_ready()
@@ -174,11 +176,26 @@ class Service:
         return result
 
     def matches(self, found: list[Any], matcher: Matcher) -> list[dict[str, Any]]:
-        """One item's matches as answered: a match on a negative list says so, and the others
-        say which negative list suppressed them (neither is actioned)."""
+        """One item's matches as answered: a match on a negative list says so, the others say
+        which negative list suppressed them, and a flood's say it is quarantined (none of them
+        is actioned). Every item is counted by the flood guard, matched or not."""
         for m in found:
             self.metrics.matches.labels(m.list).inc()
-        return matcher.as_dicts(found)
+        held = self.floods_in(found)
+        answers = matcher.as_dicts(found)
+        for m, answer in zip(found, answers, strict=True):
+            if why := held.get((m.list, m.entry.key)):
+                answer["quarantined"] = why  # answered, never actioned
+        return answers
+
+    def floods_in(self, found: list[Any]) -> dict[tuple[str, str], str]:
+        """Count one item's matches for the flood guard (quarantines it starts are counted
+        and audited); the quarantined entries among them, with why."""
+        for list_name, key, started in self.floods.observe(found):
+            self.metrics.quarantined.labels(list_name).inc()
+            self.keys.audit("vigil", "quarantine", f"{list_name}:{key}", {"reason": started})
+        reasons = {(m.list, m.entry.key): self.floods.reason(m.list, m.entry.key) for m in found}
+        return {where: why for where, why in reasons.items() if why}
 
 
 def create_app(store: Store, config: ServiceConfig | None = None) -> FastAPI:

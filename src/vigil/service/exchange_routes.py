@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
 from vigil.service.keys import ApiKey
-from vigil.service.schemas import ExchangesOut, SentOut, SyncOut, doc
+from vigil.service.schemas import ExchangesOut, QuarantineOut, ReleasedOut, SentOut, SyncOut, doc
 
 __all__ = ["exchange_routes"]
 
@@ -23,6 +23,11 @@ class FeedbackItem(BaseModel):
 
 class FeedbackIn(BaseModel):
     items: list[FeedbackItem] = Field(min_length=1, max_length=1000)
+
+
+class ReleaseIn(BaseModel):
+    list: str = Field(max_length=200)
+    entry: str = Field(max_length=300, description="the entry's key")
 
 
 class ShareIn(BaseModel):
@@ -41,6 +46,21 @@ def exchange_routes(svc: Any, role: Callable[[str], Callable[..., Awaitable[ApiK
         rows = ExchangeStore(svc.store).all()
         return {"exchanges": [{"name": c.name, "kind": c.kind, "list": c.list_name,
                                "status": c.status} for c in rows]}  # fmt: skip
+
+    @router.get("/quarantine", **doc(QuarantineOut))
+    def quarantined(key: curator, released: bool = False) -> dict[str, Any]:
+        from vigil.exchanges.flood import Quarantine
+
+        return {"quarantine": [q.as_dict() for q in Quarantine(svc.store).all(released)]}
+
+    @router.post("/quarantine/release", **doc(ReleasedOut))
+    def release(body: ReleaseIn, key: curator) -> dict[str, Any]:
+        from vigil.exchanges.flood import Quarantine
+
+        Quarantine(svc.store).release(body.list, body.entry, key.name)
+        svc.floods.read_at = -float("inf")  # this worker answers with it released at once
+        svc.keys.audit(key.name, "quarantine.release", f"{body.list}:{body.entry}", {})
+        return {"released": f"{body.list}:{body.entry}"}
 
     @router.post("/{name}/sync", **doc(SyncOut))
     def sync_now(name: str, key: curator) -> dict[str, Any]:

@@ -24,6 +24,8 @@ class Metrics:
         self.latency = Histogram("vigil_request_seconds", "Request latency by route", ["route"],
                                  registry=self.registry, buckets=buckets)  # fmt: skip
         self.matches = Counter("vigil_matches", "Matches by list", ["list"], registry=self.registry)
+        self.quarantined = Counter("vigil_quarantined", "Entries quarantined as floods, by list",
+                                   ["list"], registry=self.registry)  # fmt: skip
         self.import_rows = Gauge("vigil_import_rows", "Rows written by imports in progress",
                                  registry=self.registry)  # fmt: skip
         self.index_size = Gauge("vigil_index_entries", "Entries in each index", ["type"],

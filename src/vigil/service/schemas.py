@@ -24,6 +24,9 @@ __all__ = [
     "ListOut",
     "ListsOut",
     "MatchOut",
+    "QuarantineOut",
+    "QuarantinedOut",
+    "ReleasedOut",
     "RemovedOut",
     "RevokedOut",
     "RuleOut",
@@ -224,6 +227,23 @@ class SyncOut(_Open):
 
 class SentOut(_Open):
     sent: int
+
+
+class QuarantinedOut(_Open):
+    list: str
+    entry: str
+    since: str
+    reason: str
+    released_at: str | None
+    released_by: str | None
+
+
+class QuarantineOut(_Open):
+    quarantine: list[QuarantinedOut]
+
+
+class ReleasedOut(_Open):
+    released: str
 
 
 class KeptOut(_Open):

@@ -32,6 +32,7 @@ __all__ = [
     "list_actions",
     "lists",
     "metadata",
+    "quarantine",
     "signals",
 ]
 
@@ -195,4 +196,18 @@ exchange_leases = Table(
     Column("name", String(100), primary_key=True),
     Column("holder", String(200), nullable=False),
     Column("expires_at", DateTime(timezone=True), nullable=False),
+)
+
+# Upstream hashes that matched more than their exchange's share of uploads: kept in the list,
+# their matches reported but not actioned, until a curator releases them (released_at set:
+# not quarantined again).
+quarantine = Table(
+    "quarantine",
+    metadata,
+    Column("list_name", String(200), primary_key=True),
+    Column("entry_key", String(300), primary_key=True),
+    Column("since", DateTime(timezone=True), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("released_at", DateTime(timezone=True), nullable=True),
+    Column("released_by", String(200), nullable=True),
 )

@@ -4,7 +4,9 @@ Lookups go through the same :class:`~vigil.match.Matcher` as ``/v1``; a match is
 HMA answers it, ``{bank: [{"bank_content_id": id, "distance": "4"}]}``. ``/m/lookup`` takes a
 list part only as often as its ``enabled_ratio`` says (one coin flip per request, seeded by
 ``?seed=`` when given, skipped with ``bypass_coinflip=true``), and leaves out content whose
-``disable_until_ts`` is in force; ``/m/raw_lookup`` does neither, as in HMA.
+``disable_until_ts`` is in force; ``/m/raw_lookup`` does neither, as in HMA. Both leave out
+content quarantined as a flood (:mod:`vigil.exchanges.flood`): HMA clients act on what is
+answered.
 """
 
 import random
@@ -69,17 +71,23 @@ def matching_routes(svc: Any, role: Role) -> APIRouter:
         with svc.lock:
             matcher = svc.matcher(None)
             found = matcher.match_value(signal_type, signal)
-        return found, _ratios(matcher)
+        return _unflooded(found), _ratios(matcher)
 
     def by_media(result: HashResult) -> tuple[dict[str, list[Match]], dict[str, float]]:
         with svc.lock:
             matcher = svc.matcher(None)
-            found = matcher.match_result(result)
+            found = _unflooded(matcher.match_result(result))
         per_type: dict[str, list[Match]] = {t: [] for t in result.signals}
         for m in found:
             for t in m.via or (m.signal_type,):
                 per_type.setdefault(t, []).append(m)
         return per_type, _ratios(matcher)
+
+    def _unflooded(found: list[Match]) -> list[Match]:
+        """The matches of an entry not quarantined as a flood: HMA acts on every match it
+        answers, so a quarantined one is left out (and listed in /v1/exchanges/quarantine)."""
+        held = svc.floods_in(found)
+        return [m for m in found if (m.list, m.entry.key) not in held]
 
     @router.get("/m/raw_lookup")
     def raw_lookup(key: matcher_key, signal: str, signal_type: str, banks: str | None = None,
