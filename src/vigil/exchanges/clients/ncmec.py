@@ -6,7 +6,6 @@ URL). Entries come in no time order within a range."""
 
 from __future__ import annotations
 
-import io
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -123,11 +122,16 @@ class NcmecClient:
 
 
 def _page(body: bytes) -> NcmecPage:
-    entries, next_ = [], ""
-    for _event, elem in ET.iterparse(io.BytesIO(body), events=("end",)):
-        tag = local_name(elem.tag)
-        if tag in ENTRY_TAGS:
-            entries.append(elem)
-        elif tag == "next":
-            next_ = (elem.text or "").strip()
+    """``<queryResult><images><image>...</images><videos>...</videos><paging><next>``, parsed
+    whole (a page is small; building the tree in C is three times faster than events)."""
+    entries: list[ET.Element] = []
+    next_ = ""
+    for section in ET.fromstring(body):
+        name = local_name(section.tag)
+        if name in ("images", "videos"):
+            entries.extend(e for e in section if local_name(e.tag) in ENTRY_TAGS)
+        elif name == "paging":
+            for c in section:
+                if local_name(c.tag) == "next":
+                    next_ = (c.text or "").strip()
     return NcmecPage(entries, next_)

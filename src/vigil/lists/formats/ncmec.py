@@ -33,8 +33,18 @@ FINGERPRINTS = {"md5": "md5", "sha1": "sha1", "pdq": "pdq"}
 
 
 def local_name(tag: str) -> str:
-    """A tag without its namespace."""
-    return tag.rpartition("}")[2]
+    """A tag without its namespace (remembered: a page of 1,000 entries has 20,000 tags, of a
+    dozen names)."""
+    try:
+        return _LOCAL[tag]
+    except KeyError:
+        name = tag.rpartition("}")[2]
+        if len(_LOCAL) < 1024:  # a hostile file's endless new tags are not all kept
+            _LOCAL[tag] = name
+        return name
+
+
+_LOCAL: dict[str, str] = {}
 
 
 def entry_record(elem: ET.Element, where: str, source: str) -> tuple[int, Record]:
