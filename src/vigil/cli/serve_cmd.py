@@ -72,6 +72,13 @@ def serve_command(
     sync_every: Annotated[
         float, typer.Option(help="Seconds between exchange syncs (0: only when asked).")
     ] = 60.0,
+    sync_lease: Annotated[
+        float,
+        typer.Option(
+            help="Seconds an instance holds an exchange without renewing it: "
+            "when it dies mid-sync, another takes over after this."
+        ),
+    ] = 60.0,
     hma_open: Annotated[
         str | None,
         typer.Option(
@@ -126,6 +133,7 @@ def serve_command(
         hma_key_header=hma_key_header,
         hma_open_role=hma_open,
         sync_every=sync_every,
+        sync_lease=sync_lease,
     )
     if hma_open is not None and hma_open not in ("match", "curator"):
         raise UsageError("--hma-open takes match or curator")

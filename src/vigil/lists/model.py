@@ -20,6 +20,7 @@ __all__ = [
     "check_list_name",
     "entry_problem",
     "normalized_signal",
+    "stored_extra",
 ]
 
 # A list name: what URLs, file names, HMA bank names and HTML carry as they are. Names made
@@ -91,9 +92,10 @@ class Entry:
         return hashlib.sha1(body.encode()).hexdigest()
 
 
-def entry_problem(e: Entry, where: str | None = None) -> RowProblem | None:
+def entry_problem(e: Entry, where: str | None = None, extra: bool = True) -> RowProblem | None:
     """Why ``e`` cannot be stored (a value no database column holds), or None. Checked for
-    every entry of every import, whatever its format, so one bad row never fails the rest."""
+    every entry of every import, whatever its format, so one bad row never fails the rest.
+    Without ``extra``, its extra fields are left for the caller (:func:`stored_extra`)."""
     where = where or f"entry {str(e.key)[:80]!r}"
     if not isinstance(e.key, str) or not 0 < len(e.key) <= MAX_KEY:
         return RowProblem(where, f"an entry key must be 1-{MAX_KEY} characters")
@@ -108,11 +110,16 @@ def entry_problem(e: Entry, where: str | None = None) -> RowProblem | None:
             return RowProblem(where, f"{name} must be text of at most {MAX_TEXT:,} characters")
     if not e.signals:
         return RowProblem(where, "an entry needs at least one signal")
+    got = stored_extra(e, where) if extra else None
+    return got if isinstance(got, RowProblem) else None
+
+
+def stored_extra(e: Entry, where: str) -> str | RowProblem:
+    """``e.extra`` as stored (:meth:`Entry.extra_json`), or why it cannot be."""
     try:
-        e.extra_json()
+        return e.extra_json()
     except (ValueError, TypeError, RecursionError) as exc:
         return RowProblem(where, f"extra fields cannot be stored: {type(exc).__name__}")
-    return None
 
 
 @dataclass(frozen=True)

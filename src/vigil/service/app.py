@@ -88,6 +88,7 @@ class ServiceConfig:
     hma_key_header: str = "X-API-Key"  # where an HMA client's key comes (Bearer works too)
     hma_open_role: str | None = None  # keyless HMA calls from loopback act with this role
     sync_every: float = 60.0  # seconds between exchange syncs (0: only when asked)
+    sync_lease: float = 60.0  # seconds a dead instance's exchange lease outlives it
 
 
 class MatchSignals(BaseModel):
@@ -132,8 +133,10 @@ class Service:
         self.hashing = anyio.CapacityLimiter(config.hash_workers)
         self.actions = Actions(store, config.webhook_backoff, config.webhook_attempts)
         self.locker = ContentLocker(store, config.content_key_file)
-        self.syncer = Syncer(store, config.sync_every, self.changed)
         self.metrics = Metrics()
+        busy = self.metrics.exchange_busy
+        self.syncer = Syncer(store, config.sync_every, self.changed, config.sync_lease,
+                             lambda name: busy.labels(name).inc())  # fmt: skip
         self.floods = FloodGuard(store)
 
     def matcher(self, lists: list[str] | None) -> Matcher:

@@ -24,6 +24,9 @@ class Metrics:
         self.latency = Histogram("vigil_request_seconds", "Request latency by route", ["route"],
                                  registry=self.registry, buckets=buckets)  # fmt: skip
         self.matches = Counter("vigil_matches", "Matches by list", ["list"], registry=self.registry)
+        self.exchange_busy = Counter("vigil_exchange_busy", "Scheduled syncs skipped: another "
+                                     "worker or instance held the exchange", ["exchange"],
+                                     registry=self.registry)  # fmt: skip
         self.quarantined = Counter("vigil_quarantined", "Entries quarantined as floods, by list",
                                    ["list"], registry=self.registry)  # fmt: skip
         self.import_rows = Gauge("vigil_import_rows", "Rows written by imports in progress",

@@ -18,8 +18,11 @@ log = logging.getLogger(__name__)
 
 
 class Syncer:
-    def __init__(self, store: Store, interval: float, on_change: Callable[[], None]) -> None:
-        self.store, self.interval, self.on_change = store, interval, on_change
+    def __init__(self, store: Store, interval: float, on_change: Callable[[], None],
+                 lease: float = 60.0, on_busy: Callable[[str], None] | None = None
+                 ) -> None:  # fmt: skip
+        self.store, self.interval, self.on_change, self.lease = store, interval, on_change, lease
+        self.on_busy = on_busy or (lambda _name: None)  # another instance had it: counted
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.lock = threading.Lock()  # one sync at a time in this process
@@ -48,6 +51,7 @@ class Syncer:
                 done[cfg.name] = self.sync(cfg.name)
             except ExchangeBusy:
                 done[cfg.name] = {"state": "busy"}  # another worker or instance has it
+                self.on_busy(cfg.name)
             except VigilError as exc:
                 log.warning("exchange %s: %s", cfg.name, exc)
                 done[cfg.name] = {"state": "error", "error": str(exc)}
@@ -58,7 +62,7 @@ class Syncer:
         from vigil.exchanges import sync
 
         with self.lock:
-            status = sync(self.store, name)
+            status = sync(self.store, name, lease=self.lease)
         if status["added"] or status["updated"] or status["removed"]:
             self.on_change()
         return status

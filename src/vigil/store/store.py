@@ -29,6 +29,7 @@ from vigil.lists.model import (
     RowProblem,
     check_list_name,
     entry_problem,
+    stored_extra,
 )
 from vigil.signals import registry
 from vigil.signals.pdq import PDQ
@@ -75,9 +76,9 @@ ENTRY_COLUMNS = (
 )
 
 
-def _entry_row(e: Entry) -> tuple[Any, ...]:
-    """An entry as a row in ENTRY_COLUMNS order (JSON only where there is something)."""
-    extra = e.extra_json()
+def _entry_row(e: Entry, extra: str) -> tuple[Any, ...]:
+    """An entry as a row in ENTRY_COLUMNS order (JSON only where there is something);
+    ``extra``: its :meth:`Entry.extra_json`."""
     tags = json.dumps(e.tags) if e.tags else "[]"
     return (
         e.key,
@@ -247,9 +248,16 @@ class Store(Reads):
         self, conn: Connection, list_id: int, batch: list[Record], report: ImportReport
     ) -> None:
         latest: dict[str, Entry | Removal] = {}
+        extras: dict[str, str] = {}  # each entry's extra as stored: serialised once
         for rec in batch:
             if isinstance(rec, Entry):
-                rec = entry_problem(rec) or rec
+                where = f"entry {str(rec.key)[:80]!r}"
+                problem = entry_problem(rec, where, extra=False)
+                stored = stored_extra(rec, where) if problem is None else problem
+                if isinstance(stored, str):
+                    extras[rec.key] = stored
+                else:
+                    rec = stored
             if isinstance(rec, RowProblem):
                 report.problems.append(rec)
             else:
@@ -267,7 +275,7 @@ class Store(Reads):
                     report.unchanged += 1
             elif old is None:
                 fresh.append(rec)
-            elif old[1] != rec.digest():
+            elif old[1] != rec.digest(extras[key]):
                 changed.append((old[0], rec))
             else:
                 report.unchanged += 1
@@ -277,22 +285,23 @@ class Store(Reads):
             list_id,
             fresh + [rec for _, rec in changed],
             {rec.key: eid for eid, rec in changed},
+            extras,
         )
         report.removed += len(gone)
         report.added += len(fresh)
         report.updated += len(changed)
 
     def _insert_entries(
-        self, conn: Connection, list_id: int, new: list[Entry], keep_ids: dict[str, int]
-    ) -> None:
+        self, conn: Connection, list_id: int, new: list[Entry], keep_ids: dict[str, int],
+        extras: dict[str, str],
+    ) -> None:  # fmt: skip
         if not new:
             return
         now = db_value(conn, entries, "added_at", _now())
         columns = [*ENTRY_COLUMNS, "list_id", "added_at", "updated_at"]
-        fresh = [(*_entry_row(e), list_id, now, now) for e in new if e.key not in keep_ids]
-        kept = [
-            (*_entry_row(e), list_id, now, now, keep_ids[e.key]) for e in new if e.key in keep_ids
-        ]
+        rows = {e.key: _entry_row(e, extras[e.key]) for e in new}
+        fresh = [(*rows[e.key], list_id, now, now) for e in new if e.key not in keep_ids]
+        kept = [(*rows[k], list_id, now, now, keep_ids[k]) for k in rows if k in keep_ids]
         bulk_insert(conn, entries, columns, fresh)
         bulk_insert(conn, entries, [*columns, "id"], kept)
         ids = dict(rows_by_key(conn, list_id, [e.key for e in new], "key, id"))
