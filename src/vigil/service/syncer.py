@@ -58,11 +58,17 @@ class Syncer:
         return done
 
     def sync(self, name: str) -> dict[str, Any]:
-        """Sync one exchange now; its changes are matchable when this returns."""
-        from vigil.exchanges import sync
+        """Sync one exchange now (in a child process); its changes are matchable when this
+        returns."""
+        from vigil.exchanges import ExchangeStore
+        from vigil.exchanges.sync import holder_name
+        from vigil.service.sync_child import sync_in_child
 
+        held = ExchangeStore(self.store).holder(name)  # held: no process started to be told so
+        if held is not None and held != holder_name():
+            raise ExchangeBusy(f"{name} is being synced by {held}")
         with self.lock:
-            status = sync(self.store, name, lease=self.lease)
+            status = sync_in_child(self.store, name, holder_name(), self.lease)
         if status["added"] or status["updated"] or status["removed"]:
             self.on_change()
         return status
