@@ -13,9 +13,10 @@ from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from tests.fake_http import JsonHandler, served
 
 SUBSCRIPTION, FETCH_KEY, FEEDBACK_KEY = "sub-key", "fetch-key", "feedback-key"
 
@@ -54,9 +55,7 @@ def serving(fake: FakeStopNcii) -> Iterator[str]:
     keys = {"/v1/FetchHashes": FETCH_KEY, "/v1/SubmitFeedback": FEEDBACK_KEY,
             "/v1/SubmitHashes": FEEDBACK_KEY}  # fmt: skip
 
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
+    class Handler(JsonHandler):
         def _allowed(self, path: str) -> bool:
             return (self.headers.get("Ocp-Apim-Subscription-Key") == SUBSCRIPTION
                     and self.headers.get("x-functions-key") == keys.get(path))  # fmt: skip
@@ -80,23 +79,5 @@ def serving(fake: FakeStopNcii) -> Iterator[str]:
                 fake.posted.append((url.path, body))
             self._send(200, {})
 
-        def _send(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            for k, v in (headers or {}).items():
-                self.send_header(k, v)
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, *_: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/v1"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with served(Handler, "/v1") as url:
+        yield url

@@ -3,20 +3,20 @@ client speaks it (``fb_threatexchange/api.py``, ``threat_updates.py``): ``access
 call, ``GET /<group>/threat_updates/`` in time order from ``start_time`` with ``limit``, the next
 page a whole URL in ``paging.next``; updates with ``descriptors.data`` (owner, status, tags,
 reactions) or ``should_delete``; ``POST /<descriptor>/`` reactions and ``POST
-/threat_descriptors/`` recorded; 429 with Retry-After and 500 on demand."""
+/threat_descriptors/`` recorded; 429 with Retry-After, 500 and garbled pages on demand."""
 
 from __future__ import annotations
 
 import hashlib
-import json
 import threading
 from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
+
+from tests.fake_http import JsonHandler, served
 
 TOKEN = "1234567890|fake-app-secret-abcdefghij"
 GROUP = 303
@@ -40,7 +40,7 @@ def update(n: int, stamp: int, kind: str = "HASH_PDQ", deleted: bool = False,
 @dataclass
 class FakeThreatExchange:
     updates: list[dict[str, Any]]
-    faults: deque[str] = field(default_factory=deque)  # "429", "500"
+    faults: deque[str] = field(default_factory=deque)  # "429", "500", "garble"
     posted: list[tuple[str, dict[str, str]]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -66,9 +66,7 @@ class FakeThreatExchange:
 def serving(fake: FakeThreatExchange) -> Iterator[str]:
     """The fake's base URL (``http://127.0.0.1:PORT/v21.0``)."""
 
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
+    class Handler(JsonHandler):
         def do_GET(self) -> None:
             url = urlsplit(self.path)
             query = {k: v[0] for k, v in parse_qs(url.query).items()}
@@ -76,6 +74,8 @@ def serving(fake: FakeThreatExchange) -> Iterator[str]:
                 fault = fake.faults.popleft() if fake.faults else ""
             if query.get("access_token") != TOKEN:
                 return self._send(400, {"error": {"message": "Invalid OAuth access token"}})
+            if fault == "garble":  # a page cut off mid-JSON, said to be whole
+                return self._raw(200, b'{"data": [{"id": "90')
             if fault:
                 return self._send(int(fault), {"error": {"message": "busy"}}, {"Retry-After": "0"})
             if url.path != f"/v21.0/{GROUP}/threat_updates/":
@@ -96,23 +96,5 @@ def serving(fake: FakeThreatExchange) -> Iterator[str]:
             self._send(200, {"id": str(8000 + made)} if "threat_descriptors" in url.path
                        else {"success": True})  # fmt: skip
 
-        def _send(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            for k, v in (headers or {}).items():
-                self.send_header(k, v)
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, *_: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/v21.0"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with served(Handler, "/v21.0") as url:
+        yield url

@@ -74,11 +74,15 @@ def test_threatexchange_sync_maps_types_deletes_and_rides_out_faults(
     upstream += [update(6, 106, "HASH_MD5", tags=("media_type_video",)), update(7, 107, "HASH_MD5"),
                  update(8, 108, "HASH_SHA1"), update(9, 109, "URI")]  # fmt: skip
     upstream.append(update(2, 150, deleted=True))
-    fake = FakeThreatExchange(upstream, faults=deque(["429", "500"]))
+    malformed = update(10, 151)
+    malformed["indicator"] = "not-a-pdq"
+    upstream.append(malformed)
+    fake = FakeThreatExchange(upstream, faults=deque(["429", "500", "garble"]))
     with serving(fake) as url:
         _add_te(store, url, tmp_path)
         done = sync(store, "te")
     assert (done["state"], done["added"], done["removed"]) == ("ok", 9, 1)  # 9002 came, went
+    assert done["problems"] == 1  # the malformed record is reported; the sync goes on
     # the URI update asks for a type Vigil lacks: the fake filters it, as types= asks
     got = {e.key: e for e in store.iter_entries("te")}
     assert "te:9002" not in got
@@ -86,7 +90,7 @@ def test_threatexchange_sync_maps_types_deletes_and_rides_out_faults(
     assert got["te:9006"].signals == [("video_md5", upstream[6]["indicator"])]
     assert got["te:9007"].signals == [("md5", upstream[7]["indicator"])]  # pytx drops this one
     assert got["te:9000"].extra["descriptors"][0]["id"] == "7000"
-    assert ExchangeStore(store).get("te").checkpoint["update_time"] == 150
+    assert ExchangeStore(store).get("te").checkpoint["update_time"] == 151
     (m,) = Matcher(store).match_value("pdq", upstream[0]["indicator"])
     assert (m.entry.key, m.entry.source) == ("te:9000", "exchange:te")
 
