@@ -1,0 +1,106 @@
+"""CyberTipline reports (issue 19, first part): reports read strictly from JSON, and the XML
+Vigil writes for them validated against the published CyberTipline schema (with lxml), element
+order included; an out-of-order report is what the schema (and NCMEC, with 4100) refuses."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from vigil.errors import InputError
+from vigil.triage import file_details_xml, report_from_dict, report_xml
+
+MD5, PDQ = "0123456789abcdef" * 2, "ab" * 32
+
+
+def _report() -> dict[str, Any]:
+    return {
+        "incident_type": "csam",
+        "incident_at": "2026-11-30T14:02:00+00:00",
+        "platform": "Example Photos",
+        "urls": ["https://photos.example/p/123"],
+        "annotations": ["sextortion"],
+        "escalate": "the reported user says they will meet the child",
+        "reporter": {"email": "safety@example.org", "first_name": "Safety", "last_name": "Team"},
+        "users": [{"esp_id": "user-42", "screen_name": "placeholder_user",
+                   "emails": ["user42@example.org"],
+                   "ip_events": [{"address": "192.0.2.10", "event": "Login",
+                                  "at": "2026-11-30T13:50:00Z", "port": 443}],
+                   "devices": [{"type": "IMEI", "value": "000000000000000"}]}],
+        "files": [{"name": "upload-1.jpg", "hashes": {"md5": MD5, "pdq": PDQ},
+                   "uploaded_at": "2026-11-30T14:01:00Z", "classification": "A1",
+                   "upload_ip": {"address": "2001:db8::1", "event": "Upload"},
+                   "viewed_by_esp": True, "generative_ai": True,
+                   "exif": {"Make": "ExampleCam", "DateTimeOriginal": "2026:11:30 13:00:00"}}],
+        "text": "placeholder text",
+    }  # fmt: skip
+
+
+@pytest.fixture
+def schema(shared: Path) -> Any:
+    etree = pytest.importorskip("lxml.etree", reason="lxml (the peers extra) validates reports")
+    return etree.XMLSchema(etree.parse(str(shared / "ncmec" / "cybertipline-report.xsd")))
+
+
+def _valid(schema: Any, xml: bytes) -> None:
+    from lxml import etree
+
+    doc = etree.fromstring(xml)
+    assert schema.validate(doc), schema.error_log.last_error
+
+
+def test_reports_and_file_details_validate_against_the_published_schema(schema: Any) -> None:
+    report = report_from_dict(_report(), "report.json")
+    xml = report_xml(report)
+    _valid(schema, xml)
+    assert b"<escalateToHighPriority>" in xml
+    assert b"<sextortion>true</sextortion>" in xml
+    details = file_details_xml(1234, "file-1", report.files[0])
+    _valid(schema, details)
+    assert b'<originalFileHash hashType="MD5">' + MD5.encode() in details
+    assert b"<generativeAi>true</generativeAi>" in details  # a reviewer confirmed it
+    minimal = _report()
+    for key in ("platform", "urls", "annotations", "escalate", "users", "text"):
+        del minimal[key]
+    minimal["files"] = [{"name": "a.jpg", "hashes": {"sha1": "a" * 40}}]
+    bare = report_from_dict(minimal, "minimal.json")
+    _valid(schema, report_xml(bare))
+    _valid(schema, file_details_xml(1, "f", bare.files[0]))
+    assert b"generativeAi" not in file_details_xml(1, "f", bare.files[0])  # never guessed
+
+
+def test_the_schema_refuses_a_report_out_of_order(schema: Any) -> None:
+    from lxml import etree
+
+    doc = etree.fromstring(report_xml(report_from_dict(_report(), "report.json")))
+    reporter = doc.find("reporter")
+    doc.remove(reporter)
+    doc.insert(0, reporter)  # before incidentSummary: what NCMEC answers 4100 to
+    assert not schema.validate(doc)
+
+
+@pytest.mark.parametrize(
+    ("change", "said"),
+    [
+        (lambda r: r.update(colour="red"), "colour: unknown field"),
+        (lambda r: r.update(incident_at="yesterday"), "incident_at: not a date and time"),
+        (
+            lambda r: r["users"][0]["ip_events"][0].update(address="300.1.2.3"),
+            "users[0].ip_events[0].address: not an IP address",
+        ),
+        (lambda r: r["files"][0]["hashes"].update(md5="xyz"), "files[0].hashes.md5"),
+        (lambda r: r["files"][0].update(classification="C3"), "files[0].classification"),
+        (lambda r: r.update(files=[r["files"][0]] * 10_000), "at most 1,000 in one report"),
+        (lambda r: r.pop("reporter"), "reporter: missing"),
+    ],
+)
+def test_bad_input_is_a_clear_error_naming_the_field(change: Any, said: str) -> None:
+    data = copy.deepcopy(_report())
+    change(data)
+    with pytest.raises(InputError) as caught:
+        report_from_dict(data, "report.json")
+    assert caught.value.source == "report.json"
+    assert said in str(caught.value)
