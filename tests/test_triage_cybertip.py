@@ -104,3 +104,47 @@ def test_bad_input_is_a_clear_error_naming_the_field(change: Any, said: str) -> 
         report_from_dict(data, "report.json")
     assert caught.value.source == "report.json"
     assert said in str(caught.value)
+
+
+# -- filing, against a fake CyberTipline ---------------------------------------------------------
+@pytest.fixture
+def tipline(shared: Path) -> Any:
+    pytest.importorskip("lxml.etree", reason="lxml (the peers extra) validates reports")
+    from tests.fake_tipline import FakeTipline
+
+    return FakeTipline(shared / "ncmec" / "cybertipline-report.xsd")
+
+
+def test_a_report_is_filed_submit_upload_fileinfo_finish(tipline: Any) -> None:
+    from tests.fake_tipline import PASSWORD, USER, serving
+    from vigil.triage.tipline import TiplineClient, file_report
+
+    data = _report()
+    data["files"].append({"name": "not-kept.jpg", "hashes": {"md5": "f" * 32}})
+    report = report_from_dict(data, "report.json")
+    with serving(tipline) as url:
+        client = TiplineClient(url, USER, PASSWORD, backoff=0)
+        tipline.faults.append("503")  # retried, not dropped
+        filed = file_report(client, report, {"upload-1.jpg": b"benign placeholder bytes"})
+        client.close()
+    sent = tipline.reports[filed.report_id]
+    assert sent["state"] == "finished"
+    assert list(sent["files"].values()) == [b"benign placeholder bytes"]
+    assert filed.file_ids == {"upload-1.jpg": "file-0"}
+    assert len(sent["details"]) == 1
+    assert b"not-kept.jpg: md5 " + b"f" * 32 in sent["report"]  # named with its hashes
+
+
+def test_a_refused_report_is_a_permanent_error_and_nothing_is_left_open(tipline: Any) -> None:
+    from tests.fake_tipline import PASSWORD, USER, serving
+    from vigil.errors import ReportRefused
+    from vigil.triage.tipline import TiplineClient
+
+    with serving(tipline) as url:
+        client = TiplineClient(url, USER, PASSWORD, backoff=0)
+        out_of_order = b"<report><reporter/><incidentSummary/></report>"
+        with pytest.raises(ReportRefused) as caught:
+            client.submit(out_of_order)
+        client.close()
+    assert caught.value.code == 4100
+    assert tipline.reports == {}

@@ -30,7 +30,10 @@ VigilError                      exit 1    (anything Vigil knows about)
 │   └── NotReady                          the service's indexes are still loading
 └── ExchangeError               exit 8    an exchange cannot be synced now
     ├── ExchangeUnavailable               it kept failing (429, 5xx, timeouts) past its retries
-    └── ExchangeBusy                      another fetcher holds its lease
+    ├── ExchangeBusy                      another fetcher holds its lease
+    └── ReportError                       a CyberTipline report could not be filed
+        ├── ReportRefused                 refused (a non-zero responseCode): mend, then resend
+        └── ReportUndelivered             unreachable or failing: retry later
 ```
 
 The CLI maps a class to its exit code in :mod:`vigil.cli.errors` (one place); later the HTTP
@@ -60,6 +63,9 @@ __all__ = [
     "NotReady",
     "NotRegularFile",
     "OverBudget",
+    "ReportError",
+    "ReportRefused",
+    "ReportUndelivered",
     "StoreError",
     "UnknownFormat",
     "UnknownSignalType",
@@ -201,6 +207,25 @@ class ExchangeError(VigilError):
 
 class ExchangeUnavailable(ExchangeError):
     """The exchange kept failing (429, 5xx, timeouts, cut-off bodies) past the retries."""
+
+
+class ReportError(ExchangeError):
+    """A CyberTipline report could not be filed."""
+
+
+class ReportRefused(ReportError):
+    """The CyberTipline refused it (a non-zero responseCode): permanent until it is mended."""
+
+    def __init__(self, code: int, description: str) -> None:
+        self.code, self.description = code, description
+        super().__init__(f"the CyberTipline refused it: {code} {description}")
+
+    def __reduce__(self) -> tuple[type[ReportRefused], tuple[int, str]]:
+        return type(self), (self.code, self.description)
+
+
+class ReportUndelivered(ReportError):
+    """The CyberTipline could not be reached or kept failing: retry later."""
 
 
 class ExchangeBusy(ExchangeError):

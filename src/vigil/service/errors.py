@@ -19,6 +19,8 @@ _STATUS: list[tuple[type[errors.VigilError], int]] = [
     (errors.StoreError, 503),
     (errors.ExchangeBusy, 409),
     (errors.ExchangeUnavailable, 502),
+    (errors.ReportRefused, 422),
+    (errors.ReportUndelivered, 502),
 ]
 
 
