@@ -3,7 +3,8 @@ FORMATS.md section 2a and the public clients describe it): HTTP Basic; ``/submit
 ``report`` and validates it against the published schema (an invalid or out-of-order report
 is answered ``responseCode`` 4100, as NCMEC does); ``/upload`` takes multipart ``id`` and
 ``file`` and answers the file id and its MD5; ``/fileinfo`` validates ``fileDetails``;
-``/finish`` and ``/retract`` take ``id``. Faults on demand (a status such as 503)."""
+``/finish`` and ``/retract`` take ``id``. Faults on demand: a status such as 503, or
+``refuse`` (responseCode 4100)."""
 
 from __future__ import annotations
 
@@ -101,10 +102,12 @@ def serving(fake: FakeTipline) -> Iterator[str]:
                 fault = fake.faults.popleft() if fake.faults else ""
             if self.headers.get("Authorization") != auth:
                 return self._send(401, b"")
-            if fault:
+            if fault.isdigit():
                 return self._send(int(fault), b"busy")
             code, more = fake.answer(self.path.removeprefix("/ispws"), body,
                                      self.headers.get("Content-Type", ""))  # fmt: skip
+            if fault == "refuse":  # answered as NCMEC answers a report it will not take
+                code, more = 4100, {}
             parts = "".join(f"<{k}>{v}</{k}>" for k, v in more.items())
             text = "Success" if code == 0 else "Report does not validate"
             self._send(200, (f"<reportResponse><responseCode>{code}</responseCode>"

@@ -148,3 +148,72 @@ def test_a_refused_report_is_a_permanent_error_and_nothing_is_left_open(tipline:
         client.close()
     assert caught.value.code == 4100
     assert tipline.reports == {}
+
+
+def test_the_queue_retries_a_failed_delivery_keeps_what_was_sent_and_records_refusals(
+    tipline: Any, tmp_path: Path
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from tests.fake_tipline import PASSWORD, USER, serving
+    from vigil.store import Store
+    from vigil.triage.queue import TiplineQueue
+    from vigil.triage.tipline import TiplineClient
+
+    store = Store.open(tmp_path / "home")
+    now = [datetime(2026, 12, 1, tzinfo=UTC)]
+    queue = TiplineQueue(store, clock=lambda: now[0])
+    first = queue.add(report_from_dict(_report(), "report.json"))
+    refused = queue.add(report_from_dict(_report(), "report.json"))
+    with serving(tipline) as url:
+        client = TiplineClient(url, USER, PASSWORD, backoff=0)
+        tipline.faults.extend(["503"] * 8)  # the first report's submit fails past its retries
+        tipline.faults.append("refuse")  # the second is refused
+        assert queue.send_due(client, lambda r: {}) == {"queued": 1, "refused": 1}
+        assert queue.send_due(client, lambda r: {}) == {}  # not due yet: a minute's backoff
+        now[0] += timedelta(minutes=2)
+        assert queue.send_due(client, lambda r: {"upload-1.jpg": b"benign"}) == {"filed": 1}
+        client.close()
+    done = queue.get(first)
+    assert (done.state, done.attempts, done.file_ids) == ("filed", 1, {"upload-1.jpg": "file-0"})
+    assert tipline.reports[done.report_id]["state"] == "finished"
+    sent_first = queue.documents(first)[0].encode()
+    assert sent_first == tipline.reports[done.report_id]["report"]
+    no = queue.get(refused)
+    assert no.state == "refused"
+    assert "4100" in (no.last_error or "")
+    store.close()
+
+
+def test_a_report_that_cannot_be_delivered_for_30_days_expires_said(
+    tipline: Any, tmp_path: Path
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from tests.fake_tipline import PASSWORD, USER, serving
+    from vigil.store import Store
+    from vigil.triage.queue import TiplineQueue
+    from vigil.triage.tipline import TiplineClient
+
+    store = Store.open(tmp_path / "home")
+    now = [datetime(2026, 12, 1, tzinfo=UTC)]
+    queue = TiplineQueue(store, clock=lambda: now[0])
+    queued = queue.add(report_from_dict(_report(), "report.json"))
+    with serving(tipline) as url:
+        client = TiplineClient(url, USER, PASSWORD, backoff=0)
+        tipline.faults.extend(["503"] * 16)
+        queue.send_due(client, lambda r: {})
+        now[0] += timedelta(days=30)
+        assert queue.send_due(client, lambda r: {}) == {"expired": 1}
+        client.close()
+    gone = queue.get(queued)
+    assert (gone.state, gone.attempts) == ("expired", 2)
+    assert "503" in (gone.last_error or "")
+    store.close()
+
+
+def test_a_report_reads_back_as_itself() -> None:
+    from vigil.triage.intake import report_to_dict
+
+    report = report_from_dict(_report(), "report.json")
+    assert report_from_dict(report_to_dict(report), "again") == report

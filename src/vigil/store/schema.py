@@ -34,6 +34,7 @@ __all__ = [
     "metadata",
     "quarantine",
     "signals",
+    "tipline_reports",
 ]
 
 metadata = MetaData()
@@ -210,4 +211,24 @@ quarantine = Table(
     Column("reason", Text, nullable=False),
     Column("released_at", DateTime(timezone=True), nullable=True),
     Column("released_by", String(200), nullable=True),
+)
+
+# CyberTipline reports to file and filed: each kept with what was sent (report id, file ids,
+# the XML documents); a failed delivery is retried with backoff for 30 days, a refusal kept
+# as it was answered.
+tipline_reports = Table(
+    "tipline_reports",
+    metadata,
+    Column("id", _ID, primary_key=True, autoincrement=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("state", String(20), nullable=False),  # queued, filed, refused, expired
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("report", Text, nullable=False),  # the report as JSON (vigil.triage intake shape)
+    Column("report_id", BigInteger, nullable=True),  # NCMEC's, once filed
+    Column("file_ids", Text, nullable=False, default="{}"),
+    Column("documents", Text, nullable=False, default="[]"),  # the XML sent, in order
+    Column("last_error", Text, nullable=True),
+    Index("ix_tipline_reports_due", "state", "next_at"),
 )

@@ -24,7 +24,7 @@ from vigil.triage.model import (
     ReportFile,
 )
 
-__all__ = ["MAX_FILES", "report_from_dict"]
+__all__ = ["MAX_FILES", "report_from_dict", "report_to_dict"]
 
 MAX_FILES = 1000  # files in one report (a larger upload is split by the platform)
 T = TypeVar("T")
@@ -174,3 +174,52 @@ def report_from_dict(data: Any, source: str) -> Report:
     report.files = r.each("files", _file, MAX_FILES)
     r.done()
     return report
+
+
+def _when(at: datetime | None) -> str | None:
+    return at.isoformat() if at is not None else None
+
+
+def _ip_dict(e: IpEvent) -> dict[str, Any]:
+    out: dict[str, Any] = {"address": e.address, "event": e.event}
+    if e.at is not None:
+        out["at"] = _when(e.at)
+    if e.port is not None:
+        out["port"] = e.port
+    if e.possible_proxy is not None:
+        out["possible_proxy"] = e.possible_proxy
+    return out
+
+
+def _file_dict(f: ReportFile) -> dict[str, Any]:
+    out: dict[str, Any] = {"name": f.name, "hashes": dict(f.hashes), "url": f.url,
+                           "generative_ai": f.generative_ai, "exif": dict(f.exif)}  # fmt: skip
+    if f.uploaded_at is not None:
+        out["uploaded_at"] = _when(f.uploaded_at)
+    if f.upload_ip is not None:
+        out["upload_ip"] = _ip_dict(f.upload_ip)
+    for key in ("classification", "viewed_by_esp", "publicly_available"):
+        if getattr(f, key) is not None:
+            out[key] = getattr(f, key)
+    return out
+
+
+def report_to_dict(report: Report) -> dict[str, Any]:
+    """``report`` in the JSON shape :func:`report_from_dict` reads (it reads this back as
+    the same report)."""
+    rep = report.reporter
+    return {
+        "incident_type": report.incident_type, "incident_at": _when(report.incident_at),
+        "platform": report.platform, "urls": list(report.urls),
+        "annotations": list(report.annotations), "escalate": report.escalate,
+        "reporter": {"email": rep.email, "first_name": rep.first_name,
+                     "last_name": rep.last_name, "phone": rep.phone},
+        "users": [{"esp_id": u.esp_id, "screen_name": u.screen_name,
+                   "display_names": list(u.display_names), "emails": list(u.emails),
+                   "profile_urls": list(u.profile_urls),
+                   "ip_events": [_ip_dict(e) for e in u.ip_events],
+                   "devices": [{"type": t, "value": v} for t, v in u.devices]}
+                  for u in report.users],
+        "files": [_file_dict(f) for f in report.files],
+        "text": report.text,
+    }  # fmt: skip
