@@ -217,3 +217,39 @@ def test_a_report_reads_back_as_itself() -> None:
 
     report = report_from_dict(_report(), "report.json")
     assert report_from_dict(report_to_dict(report), "again") == report
+
+
+def test_the_report_commands_check_write_queue_and_send(tipline: Any, tmp_path: Path) -> None:
+    import json
+    import subprocess
+    import sys
+
+    from tests.fake_tipline import PASSWORD, USER, serving
+
+    vigil = [str(Path(sys.executable).with_name("vigil")), "--home", str(tmp_path / "home")]
+    good, bad = _report(), _report()
+    bad["incident_at"] = "last tuesday"
+    mixed = tmp_path / "reports.jsonl"
+    mixed.write_text(json.dumps(good) + "\n" + json.dumps(bad) + "\n")
+    checked = subprocess.run([*vigil, "report", "check", str(mixed)], capture_output=True,
+                             text=True)  # fmt: skip
+    assert checked.returncode == 7
+    assert f"{mixed}:1: ok" in checked.stdout
+    assert f"{mixed}:2: incident_at: not a date and time" in " ".join(checked.stderr.split())
+    one = tmp_path / "report.json"
+    one.write_text(json.dumps(good))
+    written = subprocess.run([*vigil, "report", "xml", str(one)], capture_output=True)
+    assert written.returncode == 0
+    _valid(tipline.schema, written.stdout.strip())
+    assert (
+        subprocess.run([*vigil, "report", "queue", str(one)], capture_output=True).returncode == 0
+    )
+    creds = tmp_path / "cybertip"
+    creds.write_text(f"{USER}:{PASSWORD}\n")
+    with serving(tipline) as url:
+        sent = subprocess.run([*vigil, "report", "send", "--credentials-file", str(creds),
+                               "--base-url", url], capture_output=True, text=True)  # fmt: skip
+    assert sent.returncode == 0, sent.stderr
+    assert "1 filed" in sent.stdout
+    (filed,) = tipline.reports.values()
+    assert filed["state"] == "finished"
