@@ -35,6 +35,9 @@ __all__ = [
     "quarantine",
     "signals",
     "tipline_reports",
+    "triage_clusters",
+    "triage_files",
+    "triage_reports",
 ]
 
 metadata = MetaData()
@@ -231,4 +234,49 @@ tipline_reports = Table(
     Column("documents", Text, nullable=False, default="[]"),  # the XML sent, in order
     Column("last_error", Text, nullable=True),
     Index("ix_tipline_reports_due", "state", "next_at"),
+)
+
+# Triage: reports taken in (each once: ``key`` is the SHA-256 of its canonical JSON), their
+# files (hashes only) with what they matched, and the clusters that gather the same image
+# across reports, so each distinct image is reviewed once.
+triage_reports = Table(
+    "triage_reports",
+    metadata,
+    Column("id", _ID, primary_key=True, autoincrement=True),
+    Column("key", String(64), nullable=False, unique=True),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("source", Text, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("priority", Integer, nullable=False),
+    Column("reasons", Text, nullable=False),
+)
+
+triage_clusters = Table(
+    "triage_clusters",
+    metadata,
+    Column("id", _ID, primary_key=True, autoincrement=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("pdq", String(64), nullable=True),  # the first file's: what near copies are near
+    Column("files", Integer, nullable=False),
+)
+
+triage_files = Table(
+    "triage_files",
+    metadata,
+    Column("id", _ID, primary_key=True, autoincrement=True),
+    Column("report_id", _ID, ForeignKey("triage_reports.id", ondelete="CASCADE"), nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("name", Text, nullable=False),
+    Column("md5", String(32), nullable=True),
+    Column("sha1", String(40), nullable=True),
+    Column("sha256", String(64), nullable=True),
+    Column("pdq", String(64), nullable=True),
+    Column("cluster_id", _ID, ForeignKey("triage_clusters.id"), nullable=False),
+    Column("how", String(20), nullable=False),  # new, exact, near_duplicate (to its cluster)
+    Column("matches", Text, nullable=False),  # what the file matched on the lists
+    Index("ix_triage_files_md5", "md5"),
+    Index("ix_triage_files_sha1", "sha1"),
+    Index("ix_triage_files_sha256", "sha256"),
+    Index("ix_triage_files_cluster", "cluster_id"),
+    Index("ix_triage_files_report", "report_id"),
 )
