@@ -146,3 +146,39 @@ def send(
     finally:
         client.close()
     out_console.print(", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "none due")
+
+
+@app.command("ingest")
+def ingest(
+    ctx: typer.Context,
+    paths: Annotated[list[Path], typer.Argument(help="JSON files of reports.")],
+    rules: Annotated[Path | None, typer.Option(help="Priority rules (TOML).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON lines output.")] = False,
+) -> None:
+    """Take reports in: each file matched and clustered, each report given its priority and
+    reasons. A report taken in before is skipped (an ingest run again resumes); a bad one is
+    named with its error and the others go on (exit 7).
+
+    Example: vigil report ingest reports.jsonl --rules rules.toml
+    """
+    from vigil.triage.cases import Triage
+    from vigil.triage.rules import load_rules
+
+    state: State = ctx.obj
+    triage = Triage(state.store(), load_rules(rules) if rules else None)
+    failed = 0
+    for where, report in _reports(paths):
+        if isinstance(report, Exception):
+            failed += 1
+            err_console.print(f"error: {report}", soft_wrap=True)
+            continue
+        done = triage.ingest(report, where)
+        if as_json:
+            typer.echo(json.dumps({"report": where, **done.as_dict()}))
+            continue
+        seen = " (taken in before)" if done.duplicate else ""
+        out_console.print(f"{where}: report {done.id}, P{done.priority}{seen}", soft_wrap=True)
+        for reason in done.reasons:
+            out_console.print(f"  {reason}", soft_wrap=True)
+    if failed:
+        raise typer.Exit(ExitCode.PARTIAL)
