@@ -99,3 +99,54 @@ def test_rules_come_from_a_file_and_a_bad_one_is_named(store: Store, tmp_path: P
     rules.write_text('[[rule]]\npriority = 2\nreason = "x"\nblue_eyes = true\n')
     with pytest.raises(InputError, match="rule 1: no condition 'blue_eyes'"):
         load_rules(rules)
+
+
+@pytest.mark.slow
+def test_an_ingest_killed_midway_resumes_with_none_lost_or_duplicated(tmp_path: Path) -> None:
+    import hashlib
+    import json
+    import signal
+    import subprocess
+    import sys
+
+    from sqlalchemy import func, select
+
+    from vigil.store.schema import triage_files, triage_reports
+
+    def report(n: int) -> str:
+        files = [
+            {
+                "name": f"{n}-{k}.jpg",
+                "hashes": {
+                    "md5": hashlib.md5(f"{n}-{k}".encode()).hexdigest(),
+                    "pdq": hashlib.sha256(f"{n}-{k}".encode()).hexdigest(),
+                },
+            }
+            for k in range(1 + n % 3)
+        ]
+        return json.dumps({"incident_type": "csam", "incident_at": "2026-12-01T10:00:00Z",
+                           "reporter": {"email": "safety@example.org"}, "text": f"r{n}",
+                           "files": files})  # fmt: skip
+
+    reports = tmp_path / "reports.jsonl"
+    reports.write_text("".join(report(n) + "\n" for n in range(1500)))
+    run = [str(Path(sys.executable).with_name("vigil")), "--home", str(tmp_path / "home"),
+           "report", "ingest", str(reports), "--json"]  # fmt: skip
+    proc = subprocess.Popen(run, stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    for _ in range(200):  # some reports are in: kill it wherever it is
+        assert proc.stdout.readline()
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    proc.stdout.close()
+    again = subprocess.run(run, capture_output=True, text=True)
+    assert again.returncode == 0, again.stderr
+    lines = [json.loads(x) for x in again.stdout.splitlines()]
+    assert len(lines) == 1500
+    assert sum(x["duplicate"] for x in lines) >= 200  # those were not taken in twice
+    store = Store.open(tmp_path / "home")
+    with store.engine.connect() as conn:
+        count = conn.execute(select(func.count()).select_from(triage_reports)).scalar()
+        files = conn.execute(select(func.count()).select_from(triage_files)).scalar()
+    store.close()
+    assert (count, files) == (1500, sum(1 + n % 3 for n in range(1500)))
