@@ -5,6 +5,8 @@ order included; an out-of-order report is what the schema (and NCMEC, with 4100)
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -150,19 +152,25 @@ def test_a_refused_report_is_a_permanent_error_and_nothing_is_left_open(tipline:
     assert tipline.reports == {}
 
 
-def test_the_queue_retries_a_failed_delivery_keeps_what_was_sent_and_records_refusals(
-    tipline: Any, tmp_path: Path
-) -> None:
-    from datetime import UTC, datetime, timedelta
-
-    from tests.fake_tipline import PASSWORD, USER, serving
+@pytest.fixture
+def clocked(tmp_path: Path) -> Iterator[tuple[Any, list[datetime]]]:
+    """A queue on a fresh store, and the clock it reads (a list: the test moves it)."""
     from vigil.store import Store
     from vigil.triage.queue import TiplineQueue
-    from vigil.triage.tipline import TiplineClient
 
     store = Store.open(tmp_path / "home")
     now = [datetime(2026, 12, 1, tzinfo=UTC)]
-    queue = TiplineQueue(store, clock=lambda: now[0])
+    yield TiplineQueue(store, clock=lambda: now[0]), now
+    store.close()
+
+
+def test_the_queue_retries_a_failed_delivery_keeps_what_was_sent_and_records_refusals(
+    tipline: Any, clocked: tuple[Any, list[datetime]]
+) -> None:
+    from tests.fake_tipline import PASSWORD, USER, serving
+    from vigil.triage.tipline import TiplineClient
+
+    queue, now = clocked
     first = queue.add(report_from_dict(_report(), "report.json"))
     refused = queue.add(report_from_dict(_report(), "report.json"))
     with serving(tipline) as url:
@@ -182,22 +190,15 @@ def test_the_queue_retries_a_failed_delivery_keeps_what_was_sent_and_records_ref
     no = queue.get(refused)
     assert no.state == "refused"
     assert "4100" in (no.last_error or "")
-    store.close()
 
 
 def test_a_report_that_cannot_be_delivered_for_30_days_expires_said(
-    tipline: Any, tmp_path: Path
+    tipline: Any, clocked: tuple[Any, list[datetime]]
 ) -> None:
-    from datetime import UTC, datetime, timedelta
-
     from tests.fake_tipline import PASSWORD, USER, serving
-    from vigil.store import Store
-    from vigil.triage.queue import TiplineQueue
     from vigil.triage.tipline import TiplineClient
 
-    store = Store.open(tmp_path / "home")
-    now = [datetime(2026, 12, 1, tzinfo=UTC)]
-    queue = TiplineQueue(store, clock=lambda: now[0])
+    queue, now = clocked
     queued = queue.add(report_from_dict(_report(), "report.json"))
     with serving(tipline) as url:
         client = TiplineClient(url, USER, PASSWORD, backoff=0)
@@ -209,7 +210,6 @@ def test_a_report_that_cannot_be_delivered_for_30_days_expires_said(
     gone = queue.get(queued)
     assert (gone.state, gone.attempts) == ("expired", 2)
     assert "503" in (gone.last_error or "")
-    store.close()
 
 
 def test_a_report_reads_back_as_itself() -> None:
