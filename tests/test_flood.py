@@ -45,7 +45,10 @@ def test_an_upstream_hash_matching_a_flood_of_uploads_is_quarantined_until_relea
     items = [{"id": str(n), "signals": [{"type": "pdq", "value":
               FLOOD if n % 10 == 0 else OWN if n % 10 == 5 else _other(n)}]}
              for n in range(300)]  # fmt: skip
-    with serving(store) as url, httpx.Client(base_url=url, headers={"X-API-Key": key}) as c:
+    with (
+        serving(store) as url,
+        httpx.Client(base_url=url, headers={"X-API-Key": key}, timeout=120) as c,
+    ):
         got = c.post("/v1/match/batch", json={"items": items}).json()["results"]
         flood = [r["matches"][0] for r in got if int(r["id"]) % 10 == 0]
         own = [r["matches"][0] for r in got if int(r["id"]) % 10 == 5]

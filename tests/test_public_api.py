@@ -26,6 +26,7 @@ def test_all_names_exist_and_nothing_else_is_exported() -> None:
         "service",
         "signals",
         "store",
+        "triage",
         "video_match",
     }
     assert public - set(vigil.__all__) <= submodules

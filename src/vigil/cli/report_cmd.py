@@ -81,7 +81,10 @@ def check(
 
 
 @app.command("xml")
-def xml(path: Annotated[Path, typer.Argument(help="A JSON file of one report.")]) -> None:
+def xml(
+    path: Annotated[Path, typer.Argument(help="A JSON file of one report.")],
+    as_json: Annotated[bool, typer.Option("--json", help='JSON output: {"xml": ...}.')] = False,
+) -> None:
     """Print a report's CyberTipline XML (what /submit takes), in the schema's order.
 
     Example: vigil report xml report.json > report.xml
@@ -95,13 +98,18 @@ def xml(path: Annotated[Path, typer.Argument(help="A JSON file of one report.")]
     report = got[0][1]
     if isinstance(report, Exception):
         raise report
-    typer.echo(report_xml(report).decode())
+    text = report_xml(report).decode()
+    if as_json:
+        emit_json({"xml": text})
+    else:
+        typer.echo(text)
 
 
 @app.command("queue")
 def queue(
     ctx: typer.Context,
     paths: Annotated[list[Path], typer.Argument(help="JSON files of reports.")],
+    as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
 ) -> None:
     """Queue reports for the CyberTipline (each checked first; none queued if one is bad).
 
@@ -115,7 +123,10 @@ def queue(
     state: State = ctx.obj
     q = TiplineQueue(state.store())
     ids = [q.add(r) for _, r in got if not isinstance(r, Exception)]
-    out_console.print(f"queued {len(ids)} reports: {', '.join(map(str, ids))}")
+    if as_json:
+        emit_json({"queued": ids})
+    else:
+        out_console.print(f"queued {len(ids)} reports: {', '.join(map(str, ids))}")
 
 
 @app.command("send")
@@ -124,6 +135,7 @@ def send(
     credentials_file: Annotated[Path, typer.Option(help="A file holding user:password.")],
     environment: Annotated[str, typer.Option(help="test or production.")] = "test",
     base_url: Annotated[str | None, typer.Option(help="The API's URL instead.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
 ) -> None:
     """Send the queued reports that are due (hashes only: content is not kept by default).
 
@@ -145,7 +157,10 @@ def send(
         counts = TiplineQueue(state.store()).send_due(client, lambda _report: {})
     finally:
         client.close()
-    out_console.print(", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "none due")
+    if as_json:
+        emit_json(counts)
+    else:
+        out_console.print(", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "none due")
 
 
 @app.command("ingest")
