@@ -85,7 +85,15 @@ def test_a_flood_rate_of_zero_turns_the_guard_off(tmp_path: Path) -> None:
     cfg = exstore.get("partner")
     exstore.remove("partner")
     exstore.add(ExchangeConfig("partner", "file", "partner", {**cfg.settings, "flood_rate": 0}))
-    guard, matcher = FloodGuard(store), Matcher(store)
+    matcher = Matcher(store)
+    off = FloodGuard(store)
+    on = FloodGuard(Store.open(tmp_path / "home"), clock=lambda: 0.0)  # reads no settings
+    on.rates, on.read_at = {"partner": 0.02}, 0.0  # the same traffic, guarded: quarantined
+    started = []
     for _ in range(300):
-        assert guard.observe(matcher.match_value("pdq", FLOOD)) == []
+        found = matcher.match_value("pdq", FLOOD)
+        assert off.observe(found) == []
+        started += on.observe(found)
+    assert [(list_name, key) for list_name, key, _ in started] == [("partner", f"pdq:{FLOOD}")]
+    on.store.close()
     store.close()

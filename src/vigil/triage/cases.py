@@ -26,7 +26,7 @@ from vigil.triage.intake import report_to_dict
 from vigil.triage.model import Report, ReportFile
 from vigil.triage.rules import DEFAULT_RULES, Facts, Rule, prioritise
 
-__all__ = ["Ingested", "Triage"]
+__all__ = ["Ingested", "Triage", "inserted"]
 
 NEAR = 31  # PDQ bits: what HMA and pytx call a match
 EXACT = ("md5", "sha1", "sha256")
@@ -74,7 +74,7 @@ class Triage:
                "priority": priority, "reasons": json.dumps(reasons)}  # fmt: skip
         try:
             with self.store.engine.begin() as conn:
-                rid = _insert(conn, triage_reports, row)
+                rid = inserted(conn, triage_reports, row)
                 clusters = [self._place(conn, rid, n, f, m) for n, (f, m)
                             in enumerate(zip(report.files, matches, strict=True))]  # fmt: skip
         except BaseException:
@@ -100,7 +100,7 @@ class Triage:
         if cluster is None:
             how = "new"
             made = {"created_at": datetime.now(UTC), "pdq": pdq, "files": 0}
-            cluster = _insert(conn, triage_clusters, made)
+            cluster = inserted(conn, triage_clusters, made)
             if pdq:
                 self.index.add([cluster], [bytes.fromhex(pdq)])
         conn.execute(update(triage_clusters).where(triage_clusters.c.id == cluster).values(
@@ -120,7 +120,7 @@ class Triage:
         return None if got is None else int(got.cluster_id)
 
 
-def _insert(conn: Connection, table: Any, row: dict[str, Any]) -> int:
+def inserted(conn: Connection, table: Any, row: dict[str, Any]) -> int:
     """Insert ``row``; its new id."""
     made = conn.execute(insert(table).values(**row)).inserted_primary_key
     if made is None:

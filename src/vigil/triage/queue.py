@@ -15,11 +15,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
 
 from vigil.errors import NotFound, ReportRefused, ReportUndelivered
 from vigil.store import Store
 from vigil.store.schema import tipline_reports as table
+from vigil.triage.cases import inserted
 from vigil.triage.intake import report_from_dict, report_to_dict
 from vigil.triage.model import Report
 from vigil.triage.tipline import TiplineClient, file_report
@@ -64,9 +65,7 @@ class TiplineQueue:
                "expires_at": now + KEEP, "report": json.dumps(report_to_dict(report)),
                "file_ids": "{}", "documents": "[]"}  # fmt: skip
         with self.engine.begin() as conn:
-            made = conn.execute(insert(table).values(**row)).inserted_primary_key
-        assert made is not None
-        return int(made[0])
+            return inserted(conn, table, row)
 
     def get(self, queue_id: int) -> Queued:
         with self.engine.connect() as conn:

@@ -53,11 +53,12 @@ class ThreatExchangeClient:
     def updates(self, group: int, start: int, stop: int | None = None, page_size: int = 500,
                 types: tuple[str, ...] = TYPES) -> Iterator[UpdatesPage]:  # fmt: skip
         """The pages of ``threat_updates`` of ``group`` from ``start`` (epoch seconds)."""
-        params: dict[str, Any] | None = {
+        first: dict[str, Any] = {
             "access_token": self.token, "start_time": start, "limit": page_size,
             "fields": ",".join(FIELDS), "types": ",".join(types)}  # fmt: skip
-        if stop is not None and params is not None:
-            params["stop_time"] = stop
+        if stop is not None:
+            first["stop_time"] = stop
+        params: dict[str, Any] | None = first
         url = f"{self.base_url}/{group}/threat_updates/"
         while url:
             body = self._page(url, params)
