@@ -213,7 +213,7 @@ def test_a_report_that_cannot_be_delivered_for_30_days_expires_said(
 
 
 def test_a_report_reads_back_as_itself() -> None:
-    from vigil.triage.intake import report_to_dict
+    from vigil.triage.serial import report_to_dict
 
     report = report_from_dict(_report(), "report.json")
     assert report_from_dict(report_to_dict(report), "again") == report

@@ -35,9 +35,11 @@ __all__ = [
     "quarantine",
     "signals",
     "tipline_reports",
+    "triage_cases",
     "triage_clusters",
     "triage_files",
     "triage_reports",
+    "triage_series",
 ]
 
 metadata = MetaData()
@@ -249,6 +251,29 @@ triage_reports = Table(
     Column("body", Text, nullable=False),
     Column("priority", Integer, nullable=False),
     Column("reasons", Text, nullable=False),
+    Column("case_id", _ID, nullable=True),  # (migration 0013; every report since has one)
+    Column("hints", Text, nullable=True),  # geolocation hints (JSON)
+    Column("jurisdiction", String(2), nullable=True),
+    Index("ix_triage_reports_case", "case_id"),
+)
+
+# A case: the reports about one reported user (``key``: platform and user), or one report
+# that names no user (``key`` NULL). Its priority is its most urgent report's; ``weights`` the
+# confidence its reports' geolocation hints give each country (JSON), ``jurisdiction`` the
+# strongest.
+triage_cases = Table(
+    "triage_cases",
+    metadata,
+    Column("id", _ID, primary_key=True, autoincrement=True),
+    Column("key", String(400), nullable=True, unique=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("priority", Integer, nullable=False),
+    Column("reports", Integer, nullable=False),
+    Column("files", Integer, nullable=False),
+    Column("weights", Text, nullable=False),
+    Column("jurisdiction", String(2), nullable=False),
+    Index("ix_triage_cases_queue", "priority", "updated_at"),
 )
 
 triage_clusters = Table(
@@ -258,6 +283,18 @@ triage_clusters = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("pdq", String(64), nullable=True),  # the first file's: what near copies are near
     Column("files", Integer, nullable=False),
+    Column("vlocal", Text, nullable=True),  # the first file's robust record, where it was at hand
+    Column("related_id", _ID, nullable=True),  # a shared scene: the cluster whose scene it shares
+    Column("relation", String(20), nullable=True),  # "shared_scene"
+)
+
+# Clusters whose files matched list entries of a known series.
+triage_series = Table(
+    "triage_series",
+    metadata,
+    Column("series", String(300), primary_key=True),
+    Column("cluster_id", _ID, primary_key=True),
+    Index("ix_triage_series_cluster", "cluster_id"),
 )
 
 triage_files = Table(
@@ -272,8 +309,10 @@ triage_files = Table(
     Column("sha256", String(64), nullable=True),
     Column("pdq", String(64), nullable=True),
     Column("cluster_id", _ID, ForeignKey("triage_clusters.id"), nullable=False),
-    Column("how", String(20), nullable=False),  # new, exact, near_duplicate (to its cluster)
+    Column("how", String(20), nullable=False),  # new, exact, near_duplicate, altered_copy
     Column("matches", Text, nullable=False),  # what the file matched on the lists
+    Column("evidence", String(20), nullable=True),  # its evidence summary, where inspected
+    Column("region", Text, nullable=True),  # an altered copy: where it matched (JSON)
     Index("ix_triage_files_md5", "md5"),
     Index("ix_triage_files_sha1", "sha1"),
     Index("ix_triage_files_sha256", "sha256"),

@@ -11,20 +11,24 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from vigil.errors import InputError, UnknownSignalType
+from vigil.evidence.base import STRENGTHS
+from vigil.evidence.summary import SUMMARIES
 from vigil.signals import registry
 from vigil.triage.model import (
     ANNOTATIONS,
     CLASSIFICATIONS,
     INCIDENT_TYPES,
     IP_EVENTS,
+    FileEvidence,
     IpEvent,
+    Location,
     Report,
     ReportedUser,
     Reporter,
     ReportFile,
 )
 
-__all__ = ["MAX_FILES", "report_from_dict", "report_to_dict"]
+__all__ = ["MAX_FILES", "report_from_dict"]
 
 MAX_FILES = 1000  # files in one report (a larger upload is split by the platform)
 T = TypeVar("T")
@@ -66,6 +70,24 @@ class _Reader:
         if not all(isinstance(i, str) for i in items):
             raise self.fail(key, "must be a list of strings")
         return list(items)
+
+    def number(self, key: str, low: float, high: float) -> float:
+        value = self.data.pop(key, None)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.fail(key, "must be a number")
+        if not low <= value <= high:
+            raise self.fail(key, f"must be from {low:g} to {high:g}")
+        return float(value)
+
+    def one_of(self, key: str, choices: tuple[str, ...], default: str) -> str:
+        value = self.take(key, str, default)
+        if value not in choices:
+            raise self.fail(key, f"one of {', '.join(choices)}")
+        return value
+
+    def inner(self, key: str) -> _Reader:
+        """The object in field ``key``, to read in turn."""
+        return _Reader(self.source, self.where(key), self.take(key, dict))
 
     def when(self, key: str, required: bool = False) -> datetime | None:
         if key not in self.data and not required:
@@ -116,6 +138,26 @@ def _hashes(r: _Reader) -> dict[str, str]:
     return out
 
 
+def _gps(r: _Reader) -> tuple[float, float]:
+    at = (r.number("latitude", -90, 90), r.number("longitude", -180, 180))
+    r.done()
+    return at
+
+
+def _model(r: _Reader) -> tuple[str, str, str]:
+    got = (r.take("type", str), r.take("hash", str), r.take("name", str, ""))
+    r.done()
+    return got
+
+
+def _evidence(r: _Reader) -> FileEvidence:
+    got = FileEvidence(r.one_of("label", SUMMARIES, "unknown"),
+                       r.one_of("strength", STRENGTHS, "none"), tuple(r.strings("conflicts")),
+                       tuple(r.each("models", _model, 100)))  # fmt: skip
+    r.done()
+    return got
+
+
 def _file(r: _Reader) -> ReportFile:
     f = ReportFile(r.take("name", str), _hashes(r), r.when("uploaded_at"))
     if "upload_ip" in r.data:
@@ -130,6 +172,8 @@ def _file(r: _Reader) -> ReportFile:
     f.generative_ai = r.take("generative_ai", bool, False)
     exif = r.take("exif", dict, {})
     f.exif = {str(k): str(v) for k, v in exif.items()}
+    f.gps = _gps(r.inner("gps")) if "gps" in r.data else None
+    f.evidence = _evidence(r.inner("evidence")) if "evidence" in r.data else None
     r.done()
     return f
 
@@ -144,7 +188,7 @@ def _user(r: _Reader) -> ReportedUser:
     u = ReportedUser(r.take("esp_id", str, ""), r.take("screen_name", str, ""),
                      r.strings("display_names"), r.strings("emails"),
                      r.strings("profile_urls"), r.each("ip_events", _ip),
-                     r.each("devices", _device))  # fmt: skip
+                     r.each("devices", _device), r.strings("phones"))  # fmt: skip
     r.done()
     return u
 
@@ -154,6 +198,15 @@ def _reporter(r: _Reader) -> Reporter:
                    r.take("last_name", str, ""), r.take("phone", str, ""))  # fmt: skip
     r.done()
     return rep
+
+
+def _location(r: _Reader) -> Location:
+    country = r.take("country", str, "").upper()
+    if country and not (len(country) == 2 and country.isascii() and country.isalpha()):
+        raise r.fail("country", f"an ISO 3166 two-letter code, not {country[:20]!r}")
+    loc = Location(country, r.take("region", str, ""), r.take("city", str, ""))
+    r.done()
+    return loc
 
 
 def report_from_dict(data: Any, source: str) -> Report:
@@ -172,54 +225,6 @@ def report_from_dict(data: Any, source: str) -> Report:
     report.escalate, report.text = r.take("escalate", str, ""), r.take("text", str, "")
     report.users = r.each("users", _user, 100)
     report.files = r.each("files", _file, MAX_FILES)
+    report.location = _location(r.inner("location")) if "location" in r.data else None
     r.done()
     return report
-
-
-def _when(at: datetime | None) -> str | None:
-    return at.isoformat() if at is not None else None
-
-
-def _ip_dict(e: IpEvent) -> dict[str, Any]:
-    out: dict[str, Any] = {"address": e.address, "event": e.event}
-    if e.at is not None:
-        out["at"] = _when(e.at)
-    if e.port is not None:
-        out["port"] = e.port
-    if e.possible_proxy is not None:
-        out["possible_proxy"] = e.possible_proxy
-    return out
-
-
-def _file_dict(f: ReportFile) -> dict[str, Any]:
-    out: dict[str, Any] = {"name": f.name, "hashes": dict(f.hashes), "url": f.url,
-                           "generative_ai": f.generative_ai, "exif": dict(f.exif)}  # fmt: skip
-    if f.uploaded_at is not None:
-        out["uploaded_at"] = _when(f.uploaded_at)
-    if f.upload_ip is not None:
-        out["upload_ip"] = _ip_dict(f.upload_ip)
-    for key in ("classification", "viewed_by_esp", "publicly_available"):
-        if getattr(f, key) is not None:
-            out[key] = getattr(f, key)
-    return out
-
-
-def report_to_dict(report: Report) -> dict[str, Any]:
-    """``report`` in the JSON shape :func:`report_from_dict` reads (it reads this back as
-    the same report)."""
-    rep = report.reporter
-    return {
-        "incident_type": report.incident_type, "incident_at": _when(report.incident_at),
-        "platform": report.platform, "urls": list(report.urls),
-        "annotations": list(report.annotations), "escalate": report.escalate,
-        "reporter": {"email": rep.email, "first_name": rep.first_name,
-                     "last_name": rep.last_name, "phone": rep.phone},
-        "users": [{"esp_id": u.esp_id, "screen_name": u.screen_name,
-                   "display_names": list(u.display_names), "emails": list(u.emails),
-                   "profile_urls": list(u.profile_urls),
-                   "ip_events": [_ip_dict(e) for e in u.ip_events],
-                   "devices": [{"type": t, "value": v} for t, v in u.devices]}
-                  for u in report.users],
-        "files": [_file_dict(f) for f in report.files],
-        "text": report.text,
-    }  # fmt: skip

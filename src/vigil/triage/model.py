@@ -12,7 +12,9 @@ __all__ = [
     "CLASSIFICATIONS",
     "INCIDENT_TYPES",
     "IP_EVENTS",
+    "FileEvidence",
     "IpEvent",
+    "Location",
     "Report",
     "ReportFile",
     "ReportedUser",
@@ -55,6 +57,28 @@ class Reporter:
     phone: str = ""
 
 
+@dataclass(frozen=True)
+class Location:
+    """A place as the reporter states it: an ISO 3166 country code, and region and city."""
+
+    country: str = ""
+    region: str = ""
+    city: str = ""
+
+
+@dataclass(frozen=True)
+class FileEvidence:
+    """What a file says about how it was made (:mod:`vigil.evidence`), as its summary: the
+    label (``ai_generated``, ``ai_edited``, ``edited``, ``camera_original``, ``unknown``),
+    the strongest supporting item's strength, conflicts, and the models it names by hash
+    ((type, hash, name): matched against the lists like any hash)."""
+
+    label: str = "unknown"
+    strength: str = "none"
+    conflicts: tuple[str, ...] = ()
+    models: tuple[tuple[str, str, str], ...] = ()
+
+
 @dataclass
 class ReportedUser:
     esp_id: str = ""  # the platform's id of the account
@@ -64,6 +88,7 @@ class ReportedUser:
     profile_urls: list[str] = field(default_factory=list)
     ip_events: list[IpEvent] = field(default_factory=list)
     devices: list[tuple[str, str]] = field(default_factory=list)  # (id type, value): IMEI, ...
+    phones: list[str] = field(default_factory=list)  # as given; +CC numbers say a country
 
 
 @dataclass
@@ -78,6 +103,8 @@ class ReportFile:
     publicly_available: bool | None = None
     generative_ai: bool = False  # a reviewer confirmed it AI-made: never set from a guess
     exif: dict[str, str] = field(default_factory=dict)
+    gps: tuple[float, float] | None = None  # (latitude, longitude): EXIF GPS, or the platform's
+    evidence: FileEvidence | None = None  # how it was made, where the file was inspected
 
 
 @dataclass
@@ -94,3 +121,4 @@ class Report:
     users: list[ReportedUser] = field(default_factory=list)
     files: list[ReportFile] = field(default_factory=list)
     text: str = ""  # free text (additionalInfo)
+    location: Location | None = None  # where the reporter says the incident happened

@@ -21,8 +21,9 @@ from vigil.errors import NotFound, ReportRefused, ReportUndelivered
 from vigil.store import Store
 from vigil.store.schema import tipline_reports as table
 from vigil.triage.cases import inserted
-from vigil.triage.intake import report_from_dict, report_to_dict
+from vigil.triage.intake import report_from_dict
 from vigil.triage.model import Report
+from vigil.triage.serial import report_to_dict
 from vigil.triage.tipline import TiplineClient, file_report
 
 __all__ = ["KEEP", "Queued", "TiplineQueue"]
