@@ -63,11 +63,13 @@ def _summary(root: ET.Element, report: Report) -> None:
 
 
 def _user(root: ET.Element, user: ReportedUser) -> None:
-    """``personOrUserReported``, in its sequence: person (emails), espIdentifier, screenName,
-    displayName, profileUrl, ipCaptureEvent, deviceId."""
+    """``personOrUserReported``, in its sequence: person (phones, emails), espIdentifier,
+    screenName, displayName, profileUrl, ipCaptureEvent, deviceId."""
     node = _add(root, "personOrUserReported")
-    if user.emails:
+    if user.emails or user.phones:
         person = _add(node, "personOrUserReportedPerson")
+        for number in user.phones:
+            _add(person, "phone", number)
         for email in user.emails:
             _add(person, "email", email)
     if user.esp_id:
@@ -105,9 +107,18 @@ def report_xml(report: Report) -> bytes:
     _add(person, "email", report.reporter.email)
     for user in report.users:
         _user(root, user)
-    if report.text:
-        _add(root, "additionalInfo", report.text)
+    if info := _additional(report):
+        _add(root, "additionalInfo", info)
     return _document(root)
+
+
+def _additional(report: Report) -> str:
+    """The free text, and the place the reporter states (the report has no element for it)."""
+    said = [report.text] if report.text else []
+    if (loc := report.location) is not None:
+        place = ", ".join(x for x in (loc.city, loc.region, loc.country) if x)
+        said.append(f"Location stated by the reporter: {place}")
+    return "\n".join(said)
 
 
 def file_details_xml(report_id: int, file_id: str, f: ReportFile) -> bytes:
