@@ -85,10 +85,15 @@ def store(tmp_path: Path) -> Iterator[Store]:
 
 
 def _report(esp_id: str, files: list[dict[str, Any]], **more: Any) -> Any:
-    data = {"incident_type": "csam", "incident_at": more.pop("at", "2026-12-01T10:00:00Z"),
-            "platform": "Example Photos",
-            "reporter": {"email": "safety@example.org", "first_name": "Safety"},
-            "users": [{"esp_id": esp_id, **more.pop("user", {})}], "files": files, **more}
+    data = {
+        "incident_type": "csam",
+        "incident_at": more.pop("at", "2026-12-01T10:00:00Z"),
+        "platform": "Example Photos",
+        "reporter": {"email": "safety@example.org", "first_name": "Safety"},
+        "users": [{"esp_id": esp_id, **more.pop("user", {})}],
+        "files": files,
+        **more,
+    }
     return report_from_dict(data, "test")  # fmt: skip
 
 
@@ -102,9 +107,17 @@ def test_a_users_reports_become_one_cybertipline_report(store: Store, shared: Pa
     schema = etree.XMLSchema(etree.parse(str(shared / "ncmec" / "cybertipline-report.xsd")))
     triage = Triage(store)
     ip = {"address": "81.2.69.160", "event": "Login"}
-    first = triage.ingest(_report("user-42", [_photo(0)], at="2026-12-02T09:00:00Z",
-                                  user={"ip_events": [ip], "phones": ["+44 20 7946 0018"]},
-                                  text="first", urls=["https://photos.example/a"]), "r1")
+    first = triage.ingest(
+        _report(
+            "user-42",
+            [_photo(0)],
+            at="2026-12-02T09:00:00Z",
+            user={"ip_events": [ip], "phones": ["+44 20 7946 0018"]},
+            text="first",
+            urls=["https://photos.example/a"],
+        ),
+        "r1",
+    )
     triage.ingest(_report("user-42", [_photo(1), _photo(0)], annotations=["sextortion"],
                           user={"ip_events": [ip, {"address": "8.8.8.8"}]},
                           location={"country": "GB", "city": "London"}), "r2")  # fmt: skip

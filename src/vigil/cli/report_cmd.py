@@ -21,41 +21,12 @@ __all__ = ["app"]
 app = typer.Typer(help="CyberTipline reports: check, write as XML, queue and send.")
 
 
-def _items(path: Path) -> Iterator[tuple[str, Any]]:
-    """(where, JSON value) for a file holding one report, an array of them, or JSON lines."""
-    from vigil.errors import InputError, UnreadableFile
-
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UnreadableFile(str(path), str(exc)) from None
-    try:
-        whole = json.loads(text)
-    except ValueError:
-        whole = None
-    if isinstance(whole, list):
-        yield from ((f"{path}[{n}]", item) for n, item in enumerate(whole))
-    elif whole is not None:
-        yield str(path), whole
-    else:
-        for n, line in enumerate(text.splitlines(), 1):
-            if line.strip():
-                try:
-                    yield f"{path}:{n}", json.loads(line)
-                except ValueError as exc:
-                    yield f"{path}:{n}", InputError(f"{path}:{n}", f"not JSON: {exc}")
-
-
 def _reports(paths: list[Path]) -> Iterator[tuple[str, Report | Exception]]:
-    from vigil.errors import InputError
-    from vigil.triage import report_from_dict
+    from vigil.triage.sources import json_items, report_files
 
-    for path in paths:
-        for where, item in _items(path):
-            try:
-                yield where, item if isinstance(item, Exception) else report_from_dict(item, where)
-            except InputError as exc:
-                yield where, exc
+    for path in report_files(paths):
+        for where, item in json_items(path):
+            yield where, _one(item, where)
 
 
 @app.command("check")
@@ -163,37 +134,115 @@ def send(
         out_console.print(", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "none due")
 
 
+def _scan_base(reporter: str | None, incident_type: str, platform: str, user: str | None,
+               path: Path) -> dict[str, Any]:  # fmt: skip
+    """The report fields of a scan report's files, from the options. The incident's time is
+    the scan report's (when it was last written): the same scan ingested again is the same
+    report, skipped."""
+    from datetime import UTC, datetime
+
+    from vigil.errors import UsageError
+
+    if not reporter:
+        raise UsageError(f"{path} is a vigil scan report: give --reporter EMAIL for its reports")
+    at = datetime.fromtimestamp(path.stat().st_mtime, UTC).isoformat()
+    base: dict[str, Any] = {
+        "incident_type": incident_type,
+        "reporter": {"email": reporter},
+        "incident_at": at,
+        "platform": platform,
+    }
+    if user:
+        base["users"] = [{"esp_id": user}]
+    return base  # fmt: skip
+
+
+def _taken(where: str, done: Any, as_json: bool) -> None:
+    if as_json:
+        typer.echo(json.dumps({"report": where, **done.as_dict()}))
+        return
+    seen = " (taken in before)" if done.duplicate else ""
+    out_console.print(f"{where}: report {done.id}, case {done.case}, P{done.priority}{seen}",
+                      soft_wrap=True)  # fmt: skip
+    for reason in done.reasons:
+        out_console.print(f"  {reason}", soft_wrap=True)
+
+
+def _failed(exc: Exception, as_json: bool) -> None:
+    if as_json:
+        typer.echo(json.dumps({"error": {"type": type(exc).__name__, "message": str(exc)}}))
+    err_console.print(f"error: {exc}", soft_wrap=True)
+
+
 @app.command("ingest")
 def ingest(
     ctx: typer.Context,
-    paths: Annotated[list[Path], typer.Argument(help="JSON files of reports.")],
+    paths: Annotated[
+        list[Path],
+        typer.Argument(help="JSON files of reports, folders of them, or vigil scan reports."),
+    ],
     rules: Annotated[Path | None, typer.Option(help="Priority rules (TOML).")] = None,
+    geoip: Annotated[
+        Path | None,
+        typer.Option(
+            help="A MaxMind database for IP addresses (default: the data geoip2fast ships)."
+        ),
+    ] = None,
+    reporter: Annotated[
+        str | None, typer.Option(help="Scan reports: the reporter's email.")
+    ] = None,
+    incident_type: Annotated[str, typer.Option(help="Scan reports: the incident type.")] = "csam",
+    platform: Annotated[str, typer.Option(help="Scan reports: the platform.")] = "",
+    user: Annotated[str | None, typer.Option(help="Scan reports: the user's id.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="JSON lines output.")] = False,
 ) -> None:
-    """Take reports in: each file matched and clustered, each report given its priority and
-    reasons. A report taken in before is skipped (an ingest run again resumes); a bad one is
-    named with its error and the others go on (exit 7).
+    """Take reports in: each file matched and clustered, each report given its geolocation
+    hints, priority and reasons, and filed in its reported user's case. A report taken in
+    before is skipped (an ingest run again resumes); a bad one is named with its error and
+    the others go on (exit 7). The rows of a vigil scan report become reports of their files
+    (1,000 a report), with --reporter.
 
     Example: vigil report ingest reports.jsonl --rules rules.toml
     """
     from vigil.triage.cases import Triage
+    from vigil.triage.geo import Geo
     from vigil.triage.rules import load_rules
+    from vigil.triage.sources import is_scan_row, json_items, report_files, scan_reports
 
     state: State = ctx.obj
-    triage = Triage(state.store(), load_rules(rules) if rules else None)
+    triage = Triage(state.store(), load_rules(rules) if rules else None, Geo(geoip))
     failed = 0
-    for where, report in _reports(paths):
-        if isinstance(report, Exception):
-            failed += 1
-            err_console.print(f"error: {report}", soft_wrap=True)
-            continue
-        done = triage.ingest(report, where)
-        if as_json:
-            typer.echo(json.dumps({"report": where, **done.as_dict()}))
-            continue
-        seen = " (taken in before)" if done.duplicate else ""
-        out_console.print(f"{where}: report {done.id}, P{done.priority}{seen}", soft_wrap=True)
-        for reason in done.reasons:
-            out_console.print(f"  {reason}", soft_wrap=True)
+    for path in report_files(paths):
+        scanned: list[tuple[str, Any]] = []
+        for where, item in json_items(path):
+            if is_scan_row(item):
+                scanned.append((where, item))
+                continue
+            got = _one(item, where)
+            if isinstance(got, Exception):
+                failed += 1
+                _failed(got, as_json)
+            else:
+                _taken(where, triage.ingest(got, where), as_json)
+        if scanned:
+            base = _scan_base(reporter, incident_type, platform, user, path)
+            reports, errors = scan_reports(scanned, base, str(path))
+            for exc in errors:
+                _failed(exc, as_json)
+            failed += len(errors)
+            for n, report in enumerate(reports, 1):
+                _taken(f"{path} part {n}", triage.ingest(report, str(path)), as_json)
     if failed:
         raise typer.Exit(ExitCode.PARTIAL)
+
+
+def _one(item: Any, where: str) -> Report | Exception:
+    from vigil.errors import InputError
+    from vigil.triage import report_from_dict
+
+    if isinstance(item, Exception):
+        return item
+    try:
+        return report_from_dict(item, where)
+    except InputError as exc:
+        return exc
