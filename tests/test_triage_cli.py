@@ -11,7 +11,14 @@ import json
 import os
 from pathlib import Path
 
-from tests.test_cli import Cli, cli  # noqa: F401 (fixture)
+import pytest
+
+from tests.test_cli import Cli
+
+
+@pytest.fixture
+def cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Cli:
+    return Cli(tmp_path / "home", capsys)
 
 
 def _report(user: str, md5: str, **more: object) -> dict[str, object]:
@@ -24,7 +31,7 @@ def _report(user: str, md5: str, **more: object) -> dict[str, object]:
 def test_scan_reports_and_folders_of_reports_become_cases(
     cli: Cli,
     known_photos: list[Path],
-    tmp_path: Path,  # noqa: F811
+    tmp_path: Path,
 ) -> None:
     folder = tmp_path / "evidence"
     folder.mkdir()

@@ -68,7 +68,8 @@ def _conforms(entity: str, obj: dict[str, Any], where: str) -> None:
         elif kind == "Guid":
             assert GUID.match(value), f"{where}.{name}: not a GUID"
         elif kind in ("Int32", "Int64", "Byte"):
-            assert isinstance(value, int) and not isinstance(value, bool)
+            assert isinstance(value, int)
+            assert not isinstance(value, bool)
             assert kind != "Byte" or 0 <= value <= 255
         elif kind == "Boolean":
             assert isinstance(value, bool), f"{where}.{name}: not a boolean"
