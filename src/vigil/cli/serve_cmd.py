@@ -7,12 +7,15 @@ import os
 import socket
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from vigil.cli.context import State, emit_json, out_console
 from vigil.cli.workers import supervise
+
+if TYPE_CHECKING:
+    from vigil.service.reports import ReportSettings
 
 __all__ = ["content_app", "keys_app", "serve_command"]
 
@@ -86,6 +89,27 @@ def serve_command(
             "refused unless the server listens on loopback."
         ),
     ] = None,
+    report_contact: Annotated[
+        str, typer.Option(help="Reports the service makes: the platform's contact email.")
+    ] = "",
+    platform: Annotated[str, typer.Option(help="Reports the service makes: the platform.")] = "",
+    triage_rules: Annotated[Path | None, typer.Option(help="Priority rules (TOML).")] = None,
+    geoip: Annotated[
+        Path | None, typer.Option(help="A MaxMind database for the reports' IP addresses.")
+    ] = None,
+    tipline_credentials_file: Annotated[
+        Path | None,
+        typer.Option(help="CyberTipline user:password: the queue is then sent on a schedule."),
+    ] = None,
+    tipline_environment: Annotated[
+        str, typer.Option(help="The CyberTipline's test or production environment.")
+    ] = "test",
+    tipline_url: Annotated[
+        str | None, typer.Option(help="The Reporting API's URL instead of an environment.")
+    ] = None,
+    tipline_every: Annotated[
+        float, typer.Option(help="Seconds between sends of the CyberTipline queue.")
+    ] = 300.0,
 ) -> None:
     """Serve the matching API over HTTP (OpenAPI at /openapi.json, interactive docs at /docs).
 
@@ -134,6 +158,15 @@ def serve_command(
         hma_open_role=hma_open,
         sync_every=sync_every,
         sync_lease=sync_lease,
+        reports=_report_settings(
+            report_contact,
+            platform,
+            triage_rules,
+            geoip,
+            tipline_credentials_file,
+            tipline_url or _tipline_url(tipline_environment),
+            tipline_every,
+        ),
     )
     if hma_open is not None and hma_open not in ("match", "curator"):
         raise UsageError("--hma-open takes match or curator")
@@ -171,6 +204,31 @@ def serve_command(
     else:
         store.engine.dispose()  # each worker opens its own connections
         supervise(workers, run)
+
+
+def _tipline_url(environment: str) -> str:
+    from vigil.errors import UsageError
+    from vigil.triage.tipline import ENVIRONMENTS
+
+    if environment not in ENVIRONMENTS:
+        raise UsageError(f"--tipline-environment is one of {', '.join(ENVIRONMENTS)}")
+    return ENVIRONMENTS[environment]
+
+
+def _report_settings(
+    contact: str, platform: str, rules: Path | None, geoip: Path | None,
+    credentials: Path | None, url: str, every: float,
+) -> ReportSettings:  # fmt: skip
+    from vigil.service.reports import ReportSettings
+    from vigil.triage.geo import Geo
+    from vigil.triage.rules import load_rules
+
+    if rules is not None:
+        load_rules(rules)  # a bad rules file is refused at start, named
+    if geoip is not None:
+        Geo(geoip)
+    return ReportSettings(contact, platform, rules, geoip, tipline_url=url if credentials else None,
+                          tipline_credentials=credentials, tipline_every=every)  # fmt: skip
 
 
 def _loopback(sock: socket.socket) -> bool:

@@ -17,7 +17,7 @@ from typing import Annotated, Any
 
 import anyio.to_thread
 import orjson
-from fastapi import Depends, FastAPI, Header, Request
+from fastapi import Depends, FastAPI, Header, Query, Request
 from fastapi.responses import JSONResponse, Response
 from fastapi_offline import FastAPIOffline
 from prometheus_client import generate_latest
@@ -46,6 +46,8 @@ from vigil.service.lists_routes import SignalIn, list_routes
 from vigil.service.locker import ContentLocker
 from vigil.service.measure import Measure, Metrics
 from vigil.service.params import Limit
+from vigil.service.report_routes import report_routes
+from vigil.service.reports import ReportDesk, ReportSettings
 from vigil.service.schemas import (
     UPLOAD_BODY,
     AuditOut,
@@ -89,6 +91,7 @@ class ServiceConfig:
     hma_open_role: str | None = None  # keyless HMA calls from loopback act with this role
     sync_every: float = 60.0  # seconds between exchange syncs (0: only when asked)
     sync_lease: float = 60.0  # seconds a dead instance's exchange lease outlives it
+    reports: ReportSettings = field(default_factory=ReportSettings)  # triage (issue 19)
 
 
 class MatchSignals(BaseModel):
@@ -138,6 +141,7 @@ class Service:
         self.syncer = Syncer(store, config.sync_every, self.changed, config.sync_lease,
                              lambda name: busy.labels(name).inc())  # fmt: skip
         self.floods = FloodGuard(store)
+        self.reports = ReportDesk(self, config.reports)
 
     def matcher(self, lists: list[str] | None) -> Matcher:
         self.follower.require_ready()
@@ -211,7 +215,9 @@ def create_app(store: Store, config: ServiceConfig | None = None) -> FastAPI:
         svc.locker.start()
         svc.follower.start()
         svc.syncer.start()
+        svc.reports.start()
         yield
+        svc.reports.stop()
         svc.syncer.stop()
         svc.sandbox.close()
         svc.follower.stop()
@@ -285,7 +291,9 @@ def create_app(store: Store, config: ServiceConfig | None = None) -> FastAPI:
 
     @app.post("/v1/match", **doc(MatchOut), openapi_extra=UPLOAD_BODY)
     async def match_upload(request: Request, key: Annotated[ApiKey, Depends(role("match"))],
-                           lists: str | None = None, signal_types: str | None = None
+                           lists: str | None = None, signal_types: str | None = None,
+                           user: Annotated[str | None, Query(max_length=200)] = None,
+                           url: Annotated[str | None, Query(max_length=2000)] = None
                            ) -> dict[str, Any]:  # fmt: skip
         upload = await read_upload(request, svc.config.max_upload)
         data, name = upload.data, upload.name
@@ -305,8 +313,17 @@ def create_app(store: Store, config: ServiceConfig | None = None) -> FastAPI:
                 for m in found:
                     m["kept"] = kept
             outcome = svc.actions.apply(found)
-            return {"kind": result.kind, "error": result.error, "outcome": outcome,
-                    "kept": kept, "matches": found}  # fmt: skip
+            answer: dict[str, Any] = {
+                "kind": result.kind,
+                "error": result.error,
+                "outcome": outcome,
+                "kept": kept,
+                "matches": found,
+            }
+            if any(m.get("action") == "report" for m in found):  # the list action: a report
+                done = svc.reports.from_match(result, name, found, kept, user, url)
+                answer["report"] = {"id": done.id, "case": done.case, "priority": done.priority}
+            return answer
 
         return await run_in_threadpool(match)
 
@@ -342,6 +359,7 @@ def create_app(store: Store, config: ServiceConfig | None = None) -> FastAPI:
     app.include_router(list_routes(svc, role))
     app.include_router(content_routes(svc, role))
     app.include_router(exchange_routes(svc, role))
+    app.include_router(report_routes(svc, role))
     app.include_router(hma_routes(svc, partial(role, hma=True)))
 
     @app.get("/v1/keys", **doc(KeysOut))

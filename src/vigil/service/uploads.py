@@ -13,7 +13,7 @@ from starlette.requests import Request
 
 from vigil.errors import MediaTooLarge, UsageError
 
-__all__ = ["Upload", "read_upload"]
+__all__ = ["Upload", "read_upload", "read_uploads"]
 
 OVERHEAD = 64 * 1024  # bytes of multipart framing and small fields allowed beyond the limit
 
@@ -32,6 +32,8 @@ class Upload:
 class _Parts:
     names: tuple[str, ...]
     limit: int
+    most: int = 1  # files in one body
+    field_limit: int = 4096  # bytes of one text field
     headers: dict[bytes, bytes] = field(default_factory=dict)
     header: bytes = b""
     current: tuple[str, str, bool] | None = None  # field name, file name, is a file
@@ -70,7 +72,7 @@ class _Parts:
         if self.current is None:
             return
         name, _, is_file = self.current
-        cap = self.limit if is_file and name in self.names else 4096
+        cap = self.limit if is_file and name in self.names else self.field_limit
         if len(self.buffer) + end - start > cap:
             raise MediaTooLarge(name or "upload", f"over the upload limit of {cap:,} bytes")
         self.buffer += data[start:end]
@@ -80,8 +82,9 @@ class _Parts:
             return
         name, filename, is_file = self.current
         if is_file and name in self.names:
-            if self.files:
-                raise UsageError("one file per upload")
+            if len(self.files) >= self.most:
+                raise UsageError("one file per upload" if self.most == 1 else
+                                 f"at most {self.most} files in one body")  # fmt: skip
             self.files.append(Upload(name, filename or "upload", bytes(self.buffer)))
         elif not is_file and len(self.fields) < 16:
             self.fields[name] = self.buffer.decode("utf-8", "replace")
@@ -93,29 +96,46 @@ async def read_upload(request: Request, limit: int, names: tuple[str, ...] = ("f
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit + OVERHEAD:
         raise MediaTooLarge("upload", f"{int(declared):,} bytes is over the limit of {limit:,}")
-    ctype, options = parse_options_header(request.headers.get("content-type", ""))
+    ctype, _ = parse_options_header(request.headers.get("content-type", ""))
     if ctype != b"multipart/form-data":
         return Upload("file", "upload", await _body(request, limit))
-    boundary = options.get(b"boundary")
-    if not boundary:
-        raise UsageError("a multipart upload needs a boundary in its Content-Type")
-    parts = _Parts(names, limit)
-    parser, size = parts.parser(boundary), 0
-    try:
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit + OVERHEAD:
-                raise MediaTooLarge("upload", f"over the upload limit of {limit:,} bytes")
-            parser.write(chunk)
-        parser.finalize()
-    except FormParserError as exc:
-        raise UsageError(f"the multipart body is malformed: {str(exc)[:200]}") from None
+    parts = await _parse(request, _Parts(names, limit), limit)
     if not parts.files:
         wanted = " or ".join(repr(n) for n in names)
         raise UsageError(f"a multipart upload needs a file field named {wanted}")
     upload = parts.files[0]
     upload.fields = parts.fields
     return upload
+
+
+async def read_uploads(request: Request, limit: int, total: int, most: int,
+                       field_limit: int) -> tuple[list[Upload], dict[str, str]]:  # fmt: skip
+    """The files (fields named ``file``, each at most ``limit`` bytes, at most ``most`` of
+    them, ``total`` bytes in all) and the text fields (each at most ``field_limit`` bytes) of
+    a multipart body."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > total + OVERHEAD:
+        raise MediaTooLarge("upload", f"{int(declared):,} bytes is over the limit of {total:,}")
+    parts = await _parse(request, _Parts(("file",), limit, most, field_limit), total)
+    return parts.files, parts.fields
+
+
+async def _parse(request: Request, parts: _Parts, total: int) -> _Parts:
+    _, options = parse_options_header(request.headers.get("content-type", ""))
+    boundary = options.get(b"boundary")
+    if not boundary:
+        raise UsageError("a multipart upload needs a boundary in its Content-Type")
+    parser, size = parts.parser(boundary), 0
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > total + OVERHEAD:
+                raise MediaTooLarge("upload", f"over the upload limit of {total:,} bytes")
+            parser.write(chunk)
+        parser.finalize()
+    except FormParserError as exc:
+        raise UsageError(f"the multipart body is malformed: {str(exc)[:200]}") from None
+    return parts
 
 
 async def _body(request: Request, limit: int) -> bytes:

@@ -313,6 +313,7 @@ triage_files = Table(
     Column("matches", Text, nullable=False),  # what the file matched on the lists
     Column("evidence", String(20), nullable=True),  # its evidence summary, where inspected
     Column("region", Text, nullable=True),  # an altered copy: where it matched (JSON)
+    Column("kept", _ID, nullable=True),  # its content, where a list rule kept it (kept_content)
     Index("ix_triage_files_md5", "md5"),
     Index("ix_triage_files_sha1", "sha1"),
     Index("ix_triage_files_sha256", "sha256"),

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -23,27 +24,17 @@ from typing import Any
 from sqlalchemy import Connection, select, update
 
 from vigil.errors import InvalidSignal
-from vigil.evidence.report import Report as Inspection
-from vigil.hashing import HashResult
 from vigil.match import Matcher, acted_on
 from vigil.store import Store
 from vigil.store.schema import triage_cases, triage_files, triage_reports
 from vigil.triage.clusters import EXACT, Clusters, Placed, inserted
+from vigil.triage.content import FileContent
 from vigil.triage.geo import Geo, Hints, country_weights, strongest
 from vigil.triage.model import FileEvidence, Report, ReportFile
 from vigil.triage.rules import DEFAULT_RULES, Facts, Rule, prioritise
 from vigil.triage.serial import report_to_dict
 
 __all__ = ["FileContent", "Ingested", "Triage", "case_key", "inserted"]
-
-
-@dataclass(frozen=True)
-class FileContent:
-    """A report file's content as hashed (with payloads: the robust signal's keypoints) and
-    inspected, where it was at hand."""
-
-    result: HashResult
-    inspection: Inspection | None = None
 
 
 @dataclass
@@ -55,6 +46,7 @@ class Ingested:
     case: int | None = None
     placed: list[Placed] = field(default_factory=list)  # per file
     hints: Hints | None = None
+    matches: list[list[dict[str, Any]]] = field(default_factory=list)  # per file
 
     @property
     def clusters(self) -> list[tuple[int, str]]:
@@ -102,12 +94,19 @@ def _filled(f: ReportFile, content: FileContent | None) -> ReportFile:
 
 
 class Triage:
-    def __init__(self, store: Store, rules: list[Rule] | None = None,
-                 geo: Geo | None = None) -> None:  # fmt: skip
+    """Takes reports in, one at a time. ``shared``: other processes take reports into the
+    same store (the service's workers and instances): the clusters they made are indexed
+    before each report. ``lock``: held while matching (the service's, which its index
+    follower also takes)."""
+
+    def __init__(self, store: Store, rules: list[Rule] | None = None, geo: Geo | None = None,
+                 shared: bool = False, lock: AbstractContextManager[Any] | None = None
+                 ) -> None:  # fmt: skip
         self.store, self.rules = store, rules or DEFAULT_RULES
         self.matcher = Matcher(store)
         self.clusters = Clusters(store)
         self.geo = geo or Geo()
+        self.shared, self.lock = shared, lock or nullcontext()
 
     def ingest(self, report: Report, source: str, contents: list[FileContent | None] | None = None,
                matcher: Matcher | None = None) -> Ingested:  # fmt: skip
@@ -125,7 +124,10 @@ class Triage:
         if seen is not None:
             return Ingested(seen.id, True, seen.priority, json.loads(seen.reasons), seen.case_id)
         self.matcher = matcher or self.matcher
-        matches = [self._matches(f, c) for f, c in zip(report.files, held, strict=True)]
+        with self.lock:
+            matches = [self._matches(f, c) for f, c in zip(report.files, held, strict=True)]
+        if self.shared:
+            self.clusters.catch_up()
         hints = self.geo.hints(report)
         priority, reasons = prioritise(Facts(report, matches, hints.jurisdiction), self.rules)
         row = {
@@ -149,7 +151,18 @@ class Triage:
         except BaseException:
             self.clusters.reload()  # the clusters added here were not written
             raise
-        return Ingested(rid, False, priority, reasons, case, placed, hints)  # fmt: skip
+        return Ingested(rid, False, priority, reasons, case, placed, hints, matches)  # fmt: skip
+
+    def mark_kept(self, report_id: int, position: int, kept: int) -> None:
+        """Note that file ``position`` of a report had its content kept (``kept``: its id):
+        it is uploaded with the case's CyberTipline report."""
+        f = triage_files.c
+        with self.store.engine.begin() as conn:
+            conn.execute(
+                update(triage_files)
+                .where(f.report_id == report_id, f.position == position)
+                .values(kept=kept)
+            )
 
     def _matches(self, f: ReportFile, content: FileContent | None) -> list[dict[str, Any]]:
         found: dict[tuple[str, str], Any] = {}

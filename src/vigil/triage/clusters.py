@@ -36,6 +36,7 @@ __all__ = ["EXACT", "NEAR", "Clusters", "Placed", "inserted"]
 
 NEAR = 31  # PDQ bits: what HMA and pytx call a match
 EXACT = ("md5", "sha1", "sha256")
+WINDOW = 200  # clusters made elsewhere are looked for this far below the newest id seen
 
 
 def inserted(conn: Connection, table: Any, row: dict[str, Any]) -> int:
@@ -74,14 +75,35 @@ class Clusters:
         """Read the indexes again (after a failed transaction: its additions were not
         written)."""
         self.near, self.robust = HammingIndex(), LocalIndex()
+        self.newest, self.recent = 0, set[int]()
+        self._add(self._rows(0))
+
+    def _rows(self, after: int) -> list[Any]:
         c = triage_clusters.c
         with self.store.engine.connect() as conn:
-            rows = conn.execute(select(c.id, c.pdq).where(c.pdq.is_not(None))).all()
-            local = conn.execute(select(c.id, c.vlocal).where(c.vlocal.is_not(None))).all()
-        if rows:
-            self.near.add([r.id for r in rows], [bytes.fromhex(r.pdq) for r in rows])
+            return list(conn.execute(select(c.id, c.pdq, c.vlocal).where(c.id > after)).all())
+
+    def _add(self, rows: list[Any]) -> None:
+        near = [r for r in rows if r.pdq]
+        if near:
+            self.near.add([r.id for r in near], [bytes.fromhex(r.pdq) for r in near])
+        local = [r for r in rows if r.vlocal]
         if local:
             self.robust.add([r.id for r in local], [bytes.fromhex(r.vlocal) for r in local])
+        self._seen([r.id for r in rows])
+
+    def _seen(self, ids: list[int]) -> None:
+        self.newest = max([self.newest, *ids])
+        self.recent.update(i for i in ids if i > self.newest - WINDOW)
+        if len(self.recent) > 4 * WINDOW:
+            self.recent = {i for i in self.recent if i > self.newest - WINDOW}
+
+    def catch_up(self) -> None:
+        """Index the clusters other processes made since (where several share the store):
+        those above the newest seen, and any that committed late just below it."""
+        fresh = [r for r in self._rows(self.newest - WINDOW) if r.id not in self.recent]
+        if fresh:
+            self._add(fresh)
 
     def place(self, conn: Connection, f: ReportFile, robust: SignalValue | None) -> Placed:
         """The cluster of file ``f`` (``robust``: its vlocal signal, where its content was at
@@ -124,6 +146,7 @@ class Clusters:
             self.near.add([cluster], [bytes.fromhex(pdq)])
         if record:
             self.robust.add([cluster], [bytes.fromhex(record)])
+        self._seen([cluster])
         if scene is None:
             return Placed(cluster, "new")
         return Placed(cluster, "shared_scene", scene.region, scene.cluster)

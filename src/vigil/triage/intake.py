@@ -174,6 +174,7 @@ def _file(r: _Reader) -> ReportFile:
     f.exif = {str(k): str(v) for k, v in exif.items()}
     f.gps = _gps(r.inner("gps")) if "gps" in r.data else None
     f.evidence = _evidence(r.inner("evidence")) if "evidence" in r.data else None
+    f.kept = r.take("kept", int) if "kept" in r.data else None
     r.done()
     return f
 

@@ -105,6 +105,7 @@ class ReportFile:
     exif: dict[str, str] = field(default_factory=dict)
     gps: tuple[float, float] | None = None  # (latitude, longitude): EXIF GPS, or the platform's
     evidence: FileEvidence | None = None  # how it was made, where the file was inspected
+    kept: int | None = None  # Vigil's kept content id, where a list rule kept the upload
 
 
 @dataclass

@@ -45,6 +45,8 @@ def _file_dict(f: ReportFile) -> dict[str, Any]:
         out["gps"] = {"latitude": f.gps[0], "longitude": f.gps[1]}
     if f.evidence is not None:
         out["evidence"] = _evidence_dict(f.evidence)
+    if f.kept is not None:
+        out["kept"] = f.kept
     return out
 
 

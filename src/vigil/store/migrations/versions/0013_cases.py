@@ -39,6 +39,7 @@ def upgrade() -> None:
     with op.batch_alter_table("triage_files") as t:
         t.add_column(sa.Column("evidence", sa.String(20), nullable=True))
         t.add_column(sa.Column("region", sa.Text, nullable=True))
+        t.add_column(sa.Column("kept", ID, nullable=True))
     with op.batch_alter_table("triage_clusters") as t:
         t.add_column(sa.Column("vlocal", sa.Text, nullable=True))
         t.add_column(sa.Column("related_id", ID, nullable=True))
@@ -57,6 +58,7 @@ def downgrade() -> None:
         for name in ("relation", "related_id", "vlocal"):
             t.drop_column(name)
     with op.batch_alter_table("triage_files") as t:
+        t.drop_column("kept")
         t.drop_column("region")
         t.drop_column("evidence")
     with op.batch_alter_table("triage_reports") as t:
