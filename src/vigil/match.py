@@ -11,7 +11,8 @@ Models and LoRAs named by hash in a file's evidence are matched too (:meth:`matc
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -190,6 +191,19 @@ class Matcher:
                                  "original", entry, video=vm, kind="altered_copy"))  # fmt: skip
         return out
 
+    @contextmanager
+    def pinned(self) -> Iterator[None]:
+        """Within it, each index is brought up to date once, at its first lookup: the lookups
+        of one item (a file's signals and their rotations, a report's files) see one state."""
+        if self._synced is not None:  # already pinned by a caller
+            yield
+            return
+        self._synced = {}
+        try:
+            yield
+        finally:
+            self._synced = None
+
     def _index(self, signal_type: str) -> HammingIndex | LocalIndex:
         """The index, brought up to date once per file (a file's 8 rotations and flips, or its
         video variants, are looked up against the same state) or once per lookup otherwise."""
@@ -226,13 +240,10 @@ class Matcher:
         usable = [sv for sv in signals.values() if sv.usable]
         # robust signals last: an image that already matched as a whole is searched once
         usable.sort(key=lambda sv: registry.get(sv.type).kind in ("local", "local_frames"))
-        self._synced = {}
-        try:
+        with self.pinned():
             for sv in usable:
                 for m in self._match_signal(sv, found):
                     found.setdefault((m.list, m.entry.key), []).append(m)
-        finally:
-            self._synced = None
         best = []
         for ms in found.values():
             ms.sort(key=lambda m: (KINDS.index(m.kind), m.distance))

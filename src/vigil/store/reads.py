@@ -8,13 +8,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, bindparam, func, select
 
 from vigil.errors import ListNotFound
 from vigil.lists.model import Entry
 from vigil.store.schema import changes, entries, frame_sets, lists, signals
 
 __all__ = ["ListInfo", "Reads", "row_to_entry"]
+
+# built once: an exact lookup is the most frequent query, and building it cost more than running it
+_EXACT = select(signals.c.id).where(
+    signals.c.type == bindparam("t"), signals.c.value == bindparam("v")
+)
 
 PAGE = 10_000  # entries per read; the IN over their ids stays under SQLite's limit
 
@@ -145,14 +150,7 @@ class Reads:
     # -- lookups for matching ----------------------------------------------------------------
     def exact_signal_ids(self, signal_type: str, value: str) -> list[int]:
         with self.engine.connect() as conn:
-            return [
-                r.id
-                for r in conn.execute(
-                    select(signals.c.id).where(
-                        signals.c.type == signal_type, signals.c.value == value
-                    )
-                )
-            ]
+            return [r.id for r in conn.execute(_EXACT, {"t": signal_type, "v": value})]
 
     def describe_signals(self, signal_ids: list[int]) -> dict[int, tuple[ListInfo, Entry]]:
         """For each signal id: its list and entry (with all the entry's signals)."""

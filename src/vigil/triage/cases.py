@@ -124,7 +124,7 @@ class Triage:
         if seen is not None:
             return Ingested(seen.id, True, seen.priority, json.loads(seen.reasons), seen.case_id)
         self.matcher = matcher or self.matcher
-        with self.lock:
+        with self.lock, self.matcher.pinned():
             matches = [self._matches(f, c) for f, c in zip(report.files, held, strict=True)]
         if self.shared:
             self.clusters.catch_up()

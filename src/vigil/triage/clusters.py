@@ -155,6 +155,8 @@ class Clusters:
     def mark_series(conn: Connection, cluster: int, matches: list[dict[str, Any]]) -> None:
         """Gather ``cluster`` under the series its file's matches name."""
         named = {str(m["series"]) for m in matches if m.get("series")}
+        if not named:
+            return
         have = {r.series for r in conn.execute(select(triage_series.c.series).where(
             triage_series.c.cluster_id == cluster)).all()}  # fmt: skip
         for series in sorted(named - have):
