@@ -141,7 +141,7 @@ def main() -> None:
         agree += (how == "new") if want is None else (cluster == want and how != "new")
     clusters = len({c for _, c in seq})
     body = "\n".join([
-        f"## Triage ingest and case views (issue 19{', 1-5 files a report' if args.files == '1-5' else ''})",
+        f"## Triage ingest and case views (issue 19): {args.files} files a report",
         "",
         f"`python -m bench.triage --reports {args.reports} --files {args.files} --users "
         f"{args.users} --photos {args.photos}` (commit {git_rev()}), {machine()}. Hashes only: "
