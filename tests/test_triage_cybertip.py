@@ -74,6 +74,24 @@ def test_reports_and_file_details_validate_against_the_published_schema(schema: 
     assert b"generativeAi" not in file_details_xml(1, "f", bare.files[0])  # never guessed
 
 
+@pytest.mark.parametrize(
+    ("evidence", "said"),
+    [
+        ({"label": "ai_generated", "strength": "verified"}, True),  # a trusted C2PA manifest
+        ({"label": "ai_generated", "strength": "strong"}, False),  # metadata: can be forged
+        ({"label": "ai_generated", "strength": "verified", "conflicts": ["camera EXIF"]}, False),
+        ({"label": "ai_edited", "strength": "verified"}, False),  # a real capture may lie under
+    ],
+)
+def test_generative_ai_comes_from_evidence_only_where_it_is_proven(
+    evidence: dict[str, Any], said: bool
+) -> None:
+    data = _report()
+    data["files"][0].update(generative_ai=False, evidence=evidence)
+    f = report_from_dict(data, "report.json").files[0]
+    assert (b"<generativeAi>true</generativeAi>" in file_details_xml(1, "f", f)) == said
+
+
 def test_the_schema_refuses_a_report_out_of_order(schema: Any) -> None:
     from lxml import etree
 

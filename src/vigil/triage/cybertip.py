@@ -3,8 +3,10 @@ XML the API's ``/submit`` takes, and each file's ``fileDetails`` for ``/fileinfo
 in the schema's sequence order (NCMEC refuses any other with responseCode 4100); optional ones
 are left out when there is nothing to say, and the boolean annotations, which the schema fixes
 to ``true``, are written only when they hold. ``generativeAi`` is written only where a
-reviewer confirmed it (:attr:`ReportFile.generative_ai`), never from a guess: a false label can
-send a real child's case to the bottom of a queue."""
+reviewer confirmed it (:attr:`ReportFile.generative_ai`) or the file's evidence proves it (a
+generator's C2PA manifest, verified against the operator's trust anchors, and no conflicting
+evidence), never from a guess: a false label can send a real child's case to the bottom of a
+queue."""
 
 from __future__ import annotations
 
@@ -135,7 +137,7 @@ def file_details_xml(report_id: int, file_id: str, f: ReportFile) -> bytes:
         _add(root, "locationOfFile", f.url)
     _flag(root, "fileViewedByEsp", f.viewed_by_esp)
     _flag(root, "publiclyAvailable", f.publicly_available)
-    if f.generative_ai:
+    if f.generative_ai or _verified_ai(f):
         _add(_add(root, "fileAnnotations"), "generativeAi", "true")
     if f.classification:
         _add(root, "industryClassification", f.classification)
@@ -151,6 +153,14 @@ def file_details_xml(report_id: int, file_id: str, f: ReportFile) -> bytes:
             _add(pair, "name", name)
             _add(pair, "value", value)
     return _document(root)
+
+
+def _verified_ai(f: ReportFile) -> bool:
+    """The file's evidence says it was generated, verified (a C2PA manifest signed by a
+    trusted signer), with nothing against it: a fact, not a guess."""
+    e = f.evidence
+    return e is not None and e.label == "ai_generated" and e.strength == "verified" and (
+        not e.conflicts)  # fmt: skip
 
 
 def _document(root: ET.Element) -> bytes:
