@@ -260,7 +260,7 @@ triage_reports = Table(
 # A case: the reports about one reported user (``key``: platform and user), or one report
 # that names no user (``key`` NULL). Its priority is its most urgent report's; ``weights`` the
 # confidence its reports' geolocation hints give each country (JSON), ``jurisdiction`` the
-# strongest.
+# strongest. The queue: most urgent first, then the longest waiting.
 triage_cases = Table(
     "triage_cases",
     metadata,
@@ -273,7 +273,7 @@ triage_cases = Table(
     Column("files", Integer, nullable=False),
     Column("weights", Text, nullable=False),
     Column("jurisdiction", String(2), nullable=False),
-    Index("ix_triage_cases_queue", "priority", "updated_at"),
+    Index("ix_triage_cases_queue", "priority", "created_at", "id"),
 )
 
 triage_clusters = Table(
@@ -283,6 +283,7 @@ triage_clusters = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("pdq", String(64), nullable=True),  # the first file's: what near copies are near
     Column("files", Integer, nullable=False),
+    Column("reports", Integer, nullable=False, server_default="0"),  # distinct reports holding it
     Column("vlocal", Text, nullable=True),  # the first file's robust record, where it was at hand
     Column("related_id", _ID, nullable=True),  # a shared scene: the cluster whose scene it shares
     Column("relation", String(20), nullable=True),  # "shared_scene"

@@ -143,9 +143,9 @@ class Triage:
         try:
             with self.store.engine.begin() as conn:
                 row["case_id"] = case = self._case(conn, report, priority, hints)
-                rid = inserted(conn, triage_reports, row)
+                rid, touched = inserted(conn, triage_reports, row), set[int]()
                 placed = [
-                    self._place(conn, rid, n, f, m, c)
+                    self._place(conn, rid, n, f, m, c, touched)
                     for n, (f, m, c) in enumerate(zip(report.files, matches, held, strict=True))
                 ]
         except BaseException:
@@ -189,9 +189,10 @@ class Triage:
         return out
 
     def _place(self, conn: Connection, rid: int, n: int, f: ReportFile,
-               matches: list[dict[str, Any]], content: FileContent | None) -> Placed:  # fmt: skip
+               matches: list[dict[str, Any]], content: FileContent | None,
+               touched: set[int]) -> Placed:  # fmt: skip
         robust = content.result.signals.get("vlocal") if content is not None else None
-        placed = self.clusters.place(conn, f, robust)
+        placed = self.clusters.place(conn, f, robust, touched)
         conn.execute(triage_files.insert().values(**Clusters.file_row(rid, n, f, placed, matches)))
         Clusters.mark_series(conn, placed.cluster, matches)
         return placed

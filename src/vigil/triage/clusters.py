@@ -105,14 +105,18 @@ class Clusters:
         if fresh:
             self._add(fresh)
 
-    def place(self, conn: Connection, f: ReportFile, robust: SignalValue | None) -> Placed:
+    def place(self, conn: Connection, f: ReportFile, robust: SignalValue | None,
+              touched: set[int]) -> Placed:  # fmt: skip
         """The cluster of file ``f`` (``robust``: its vlocal signal, where its content was at
-        hand), made if there is none, its file count raised."""
+        hand), made if there is none, its file count raised, and its report count unless it is
+        in ``touched`` (the clusters of the report's earlier files), which it joins."""
         placed = self._existing(conn, f, robust)
         if placed is None or placed.how == "shared_scene":
             placed = self._new(conn, f, robust, placed)
-        conn.execute(update(triage_clusters).where(triage_clusters.c.id == placed.cluster)
-                     .values(files=triage_clusters.c.files + 1))  # fmt: skip
+        c, first = triage_clusters.c, placed.cluster not in touched
+        touched.add(placed.cluster)
+        conn.execute(update(triage_clusters).where(c.id == placed.cluster).values(
+            files=c.files + 1, reports=c.reports + int(first)))  # fmt: skip
         return placed
 
     def _existing(self, conn: Connection, f: ReportFile, robust: SignalValue | None

@@ -10,7 +10,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, distinct, func, select
+from sqlalchemy import Connection, select
 
 from vigil.errors import NotFound
 from vigil.store import Store
@@ -40,9 +40,9 @@ def _case_row(row: Any) -> dict[str, Any]:
 
 def queue(store: Store, limit: int = 50, offset: int = 0, priority: int | None = None,
           jurisdiction: str | None = None) -> list[dict[str, Any]]:  # fmt: skip
-    """Cases, most urgent first (then the most recently updated)."""
+    """Cases, most urgent first (then the longest waiting)."""
     c = triage_cases.c
-    query = select(triage_cases).order_by(c.priority, c.updated_at.desc(), c.id.desc())
+    query = select(triage_cases).order_by(c.priority, c.created_at, c.id)
     if priority is not None:
         query = query.where(c.priority == priority)
     if jurisdiction:
@@ -77,14 +77,7 @@ def _clusters(conn: Connection, ids: Sequence[int]) -> list[dict[str, Any]]:
     cluster whose scene it shares."""
     if not ids:
         return []
-    f, k = triage_files.c, triage_clusters.c
-    reports: dict[int, int] = dict(
-        conn.execute(
-            select(f.cluster_id, func.count(distinct(f.report_id)))
-            .where(f.cluster_id.in_(ids))
-            .group_by(f.cluster_id)
-        ).all()
-    )
+    k = triage_clusters.c
     series: dict[int, list[str]] = {}
     for r in conn.execute(select(triage_series).where(triage_series.c.cluster_id.in_(ids))):
         series.setdefault(r.cluster_id, []).append(r.series)
@@ -93,7 +86,7 @@ def _clusters(conn: Connection, ids: Sequence[int]) -> list[dict[str, Any]]:
         item = {
             "id": r.id,
             "files": r.files,
-            "reports": reports.get(r.id, 0),
+            "reports": r.reports,
             "series": sorted(series.get(r.id, [])),
         }
         if r.related_id is not None:

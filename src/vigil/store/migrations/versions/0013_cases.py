@@ -30,7 +30,7 @@ def upgrade() -> None:
         sa.Column("weights", sa.Text, nullable=False),
         sa.Column("jurisdiction", sa.String(2), nullable=False),
     )
-    op.create_index("ix_triage_cases_queue", "triage_cases", ["priority", "updated_at"])
+    op.create_index("ix_triage_cases_queue", "triage_cases", ["priority", "created_at", "id"])
     with op.batch_alter_table("triage_reports") as t:
         t.add_column(sa.Column("case_id", ID, nullable=True))
         t.add_column(sa.Column("hints", sa.Text, nullable=True))
@@ -41,6 +41,7 @@ def upgrade() -> None:
         t.add_column(sa.Column("region", sa.Text, nullable=True))
         t.add_column(sa.Column("kept", ID, nullable=True))
     with op.batch_alter_table("triage_clusters") as t:
+        t.add_column(sa.Column("reports", sa.Integer, nullable=False, server_default="0"))
         t.add_column(sa.Column("vlocal", sa.Text, nullable=True))
         t.add_column(sa.Column("related_id", ID, nullable=True))
         t.add_column(sa.Column("relation", sa.String(20), nullable=True))
@@ -55,7 +56,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("triage_series")
     with op.batch_alter_table("triage_clusters") as t:
-        for name in ("relation", "related_id", "vlocal"):
+        for name in ("relation", "related_id", "vlocal", "reports"):
             t.drop_column(name)
     with op.batch_alter_table("triage_files") as t:
         t.drop_column("kept")
