@@ -20,6 +20,7 @@ def test_all_names_exist_and_nothing_else_is_exported() -> None:
         "match",
         "media",
         "registry",
+        "review",
         "robust",
         "sandbox",
         "scan",
@@ -28,6 +29,7 @@ def test_all_names_exist_and_nothing_else_is_exported() -> None:
         "store",
         "triage",
         "video_match",
+        "web",
     }
     assert public - set(vigil.__all__) <= submodules
 

@@ -28,12 +28,16 @@ VigilError                      exit 1    (anything Vigil knows about)
 ├── StoreError                  exit 6    the data directory or database is unusable
 │   ├── IndexCorrupt                      an index file fails its checks
 │   └── NotReady                          the service's indexes are still loading
-└── ExchangeError               exit 8    an exchange cannot be synced now
-    ├── ExchangeUnavailable               it kept failing (429, 5xx, timeouts) past its retries
-    ├── ExchangeBusy                      another fetcher holds its lease
-    └── ReportError                       a CyberTipline report could not be filed
-        ├── ReportRefused                 refused (a non-zero responseCode): mend, then resend
-        └── ReportUndelivered             unreachable or failing: retry later
+├── ExchangeError               exit 8    an exchange cannot be synced now
+│   ├── ExchangeUnavailable               it kept failing (429, 5xx, timeouts) past its retries
+│   ├── ExchangeBusy                      another fetcher holds its lease
+│   └── ReportError                       a CyberTipline report could not be filed
+│       ├── ReportRefused                 refused (a non-zero responseCode): mend, then resend
+│       └── ReportUndelivered             unreachable or failing: retry later
+└── Forbidden                   (pages)   a person may not do this here, now
+    ├── NotSignedIn                       no session (HTTP 401: sign in)
+    ├── CrossOrigin                       a change posted from another site
+    └── ExposureCapped                    a reviewer's exposure cap is reached (HTTP 429)
 ```
 
 The CLI maps a class to its exit code in :mod:`vigil.cli.errors` (one place); later the HTTP
@@ -45,13 +49,16 @@ from __future__ import annotations
 __all__ = [
     "Conflict",
     "CorruptMedia",
+    "CrossOrigin",
     "EmptyFile",
     "EntryNotFound",
     "ExchangeBusy",
     "ExchangeError",
     "ExchangeUnavailable",
+    "ExposureCapped",
     "FetchFailed",
     "FetchRefused",
+    "Forbidden",
     "IndexCorrupt",
     "InputError",
     "InvalidSignal",
@@ -62,6 +69,7 @@ __all__ = [
     "NotFound",
     "NotReady",
     "NotRegularFile",
+    "NotSignedIn",
     "OverBudget",
     "ReportError",
     "ReportRefused",
@@ -230,3 +238,19 @@ class ReportUndelivered(ReportError):
 
 class ExchangeBusy(ExchangeError):
     """Another fetcher (another worker or instance) holds the exchange's lease."""
+
+
+class Forbidden(VigilError):
+    """A person may not do this, here or now (the review console and pages)."""
+
+
+class NotSignedIn(Forbidden):
+    """No session, or one that has ended: sign in first."""
+
+
+class CrossOrigin(Forbidden):
+    """A request that changes something came from another site, or without its CSRF token."""
+
+
+class ExposureCapped(Forbidden):
+    """The reviewer's exposure cap is reached: no more content may be revealed now."""

@@ -110,6 +110,19 @@ def serve_command(
     tipline_every: Annotated[
         float, typer.Option(help="Seconds between sends of the CyberTipline queue.")
     ] = 300.0,
+    review_user_header: Annotated[
+        str | None,
+        typer.Option(
+            help="The review console trusts this header to name the person, from "
+            "--review-proxy addresses only (a reverse proxy's sign-in)."
+        ),
+    ] = None,
+    review_proxy: Annotated[
+        list[str] | None, typer.Option(help="An address of that proxy (default: loopback).")
+    ] = None,
+    secure_cookie: Annotated[
+        bool, typer.Option(help="Mark the review session cookie Secure (behind HTTPS).")
+    ] = False,
 ) -> None:
     """Serve the matching API over HTTP (OpenAPI at /openapi.json, interactive docs at /docs).
 
@@ -134,6 +147,7 @@ def serve_command(
     from vigil.errors import UsageError
     from vigil.service import ServiceConfig, create_app
     from vigil.service.hma.fetch import FetchPolicy
+    from vigil.web.people import PeopleConfig
 
     _few_malloc_arenas()
     # requests run in parallel threads (and processes): a BLAS that also starts a thread per
@@ -158,6 +172,9 @@ def serve_command(
         hma_open_role=hma_open,
         sync_every=sync_every,
         sync_lease=sync_lease,
+        people=PeopleConfig(
+            review_user_header, tuple(review_proxy or ("127.0.0.1", "::1")), secure_cookie
+        ),
         reports=_report_settings(
             report_contact,
             platform,

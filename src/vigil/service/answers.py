@@ -39,12 +39,16 @@ def error_body(request: Request, kind: str, message: str) -> dict[str, Any]:
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(VigilError)
-    async def _vigil(request: Request, exc: VigilError) -> JSONResponse:
+    async def _vigil(request: Request, exc: VigilError) -> Response:
         status = status_for(exc, hma=is_hma_path(request.url.path))  # HMA's codes on its routes
+        if request.url.path.startswith("/review"):  # a page: a page (or sign in) in answer
+            from vigil.web.review_pages import error_page
+
+            return error_page(request, exc, status)
         return JSONResponse(error_body(request, type(exc).__name__, str(exc)), status)
 
     @app.exception_handler(SQLAlchemyError)
-    async def _database(request: Request, exc: SQLAlchemyError) -> JSONResponse:
+    async def _database(request: Request, exc: SQLAlchemyError) -> Response:
         # the database is away, or busy past its timeout (SQLite during a long import): a
         # store error (503), which a client retries; the SQL itself is not shown
         log.warning("%s %s: database error: %s", request.method, request.url.path, exc)

@@ -64,6 +64,7 @@ from vigil.service.syncer import Syncer
 from vigil.service.uploads import Upload, read_upload
 from vigil.signals import registry
 from vigil.store import Store
+from vigil.web.people import PeopleConfig
 
 __all__ = ["ServiceConfig", "create_app"]
 
@@ -92,6 +93,7 @@ class ServiceConfig:
     sync_every: float = 60.0  # seconds between exchange syncs (0: only when asked)
     sync_lease: float = 60.0  # seconds a dead instance's exchange lease outlives it
     reports: ReportSettings = field(default_factory=ReportSettings)  # triage (issue 19)
+    people: PeopleConfig = field(default_factory=PeopleConfig)  # the review console's sign-in
 
 
 class MatchSignals(BaseModel):
@@ -260,6 +262,7 @@ def create_app(store: Store, config: ServiceConfig | None = None) -> FastAPI:
 
     install_error_handlers(app)
     app.add_middleware(Measure, metrics=svc.metrics)
+    _pages(app, svc)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:  # on the event loop: never waits for a thread
@@ -392,6 +395,20 @@ def create_app(store: Store, config: ServiceConfig | None = None) -> FastAPI:
 
 
 LOOPBACK = ("127.", "::1", "localhost")
+
+
+def _pages(app: FastAPI, svc: Service) -> None:
+    """The review console (``/review``), its assets, and the pages' security headers."""
+    from fastapi.staticfiles import StaticFiles
+
+    from vigil.web import review_pages
+    from vigil.web.security import Pages
+
+    app.state.csrf_secret = review_pages.csrf_secret()
+    app.add_middleware(Pages)
+    static = Path(review_pages.__file__).parent / "static"
+    app.mount("/review/static", StaticFiles(directory=str(static)), name="review-static")
+    app.include_router(review_pages.review_routes(svc, svc.config.people))
 
 
 def _opened(config: ServiceConfig, client: str) -> ApiKey | None:

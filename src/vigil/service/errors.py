@@ -21,6 +21,9 @@ _STATUS: list[tuple[type[errors.VigilError], int]] = [
     (errors.ExchangeUnavailable, 502),
     (errors.ReportRefused, 422),
     (errors.ReportUndelivered, 502),
+    (errors.NotSignedIn, 401),
+    (errors.ExposureCapped, 429),
+    (errors.Forbidden, 403),
 ]
 
 

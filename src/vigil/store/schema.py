@@ -33,6 +33,11 @@ __all__ = [
     "lists",
     "metadata",
     "quarantine",
+    "review_accounts",
+    "review_decisions",
+    "review_items",
+    "review_sessions",
+    "review_settings",
     "signals",
     "tipline_reports",
     "triage_cases",
@@ -133,6 +138,7 @@ audit_log = Table(
     Column("action", String(100), nullable=False),
     Column("target", Text, nullable=False),
     Column("detail", Text, nullable=False),
+    Index("ix_audit_log_actor", "actor", "action", "at"),  # a reviewer's exposure (migration 0014)
 )
 
 # What a match on a list means (block, review, report, allow) and where to post it.
@@ -273,6 +279,7 @@ triage_cases = Table(
     Column("files", Integer, nullable=False),
     Column("weights", Text, nullable=False),
     Column("jurisdiction", String(2), nullable=False),
+    Column("filed", Text, nullable=True),  # the CyberTipline queue ids, once review filed it
     Index("ix_triage_cases_queue", "priority", "created_at", "id"),
 )
 
@@ -320,4 +327,77 @@ triage_files = Table(
     Index("ix_triage_files_sha256", "sha256"),
     Index("ix_triage_files_cluster", "cluster_id"),
     Index("ix_triage_files_report", "report_id"),
+)
+
+# The review console (issue 20). People who review (``role``: reviewer, lead, auditor), with a
+# scrypt password hash (NULL: they sign in through the operator's proxy only) and their own
+# wellness settings (JSON, over the organisation's).
+review_accounts = Table(
+    "review_accounts",
+    metadata,
+    Column("name", String(200), primary_key=True),
+    Column("role", String(20), nullable=False),
+    Column("password", String(300), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("disabled", Boolean, nullable=False),
+    Column("settings", Text, nullable=False),
+)
+
+# Signed-in sessions: the SHA-256 of the cookie's token, never the token; the CSRF token.
+review_sessions = Table(
+    "review_sessions",
+    metadata,
+    Column("digest", String(64), primary_key=True),
+    Column("account", String(200), nullable=False),
+    Column("csrf", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+)
+
+# One item per cluster (each distinct image reviewed once): its priority (its most urgent
+# report's), state (open, held, second, dispute, decided), who holds it until when, what the
+# filters read (lists, kinds and series of its matches, space-separated; its evidence), and
+# the final verdict and grade.
+review_items = Table(
+    "review_items",
+    metadata,
+    Column("cluster_id", _ID, primary_key=True),
+    Column("priority", Integer, nullable=False),
+    Column("state", String(20), nullable=False),
+    Column("holder", String(200), nullable=True),
+    Column("lease_until", DateTime(timezone=True), nullable=True),
+    Column("lists", Text, nullable=False),
+    Column("kinds", Text, nullable=False),
+    Column("series", Text, nullable=False),
+    Column("evidence", String(20), nullable=False),
+    Column("verdict", String(20), nullable=True),
+    Column("grade", String(2), nullable=True),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("ix_review_items_queue", "state", "priority", "cluster_id"),
+    Index("ix_review_items_holder", "holder"),
+)
+
+review_decisions = Table(
+    "review_decisions",
+    metadata,
+    Column("id", _ID, primary_key=True, autoincrement=True),
+    Column("cluster_id", _ID, nullable=False),
+    Column("account", String(200), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("verdict", String(20), nullable=False),
+    Column("grade", String(2), nullable=True),
+    Column("incident_type", String(40), nullable=True),
+    Column("annotations", Text, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("final", Boolean, nullable=False),
+    Index("ix_review_decisions_cluster", "cluster_id"),
+    Index("ix_review_decisions_account", "account", "at"),
+)
+
+# The organisation's defaults (one row, ``name`` "organisation").
+review_settings = Table(
+    "review_settings",
+    metadata,
+    Column("name", String(40), primary_key=True),
+    Column("settings", Text, nullable=False),
 )

@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from vigil.errors import NotFound
 from vigil.store import Store
-from vigil.store.schema import triage_cases, triage_files, triage_reports
+from vigil.store.schema import review_items, triage_cases, triage_files, triage_reports
 from vigil.triage.intake import MAX_FILES, report_from_dict
 from vigil.triage.model import IpEvent, Report, ReportedUser, ReportFile
 
@@ -62,18 +62,29 @@ def _load(store: Store, case_id: int) -> tuple[Any, list[Any]]:
     return case, list(rows)
 
 
-def _with_kept(store: Store, rows: list[Any]) -> list[Report]:
-    """The case's reports as taken in, each file naming its kept content, where kept."""
-    f = triage_files.c
+def _reviewed(store: Store, rows: list[Any]) -> list[Report]:
+    """The case's reports as taken in, each file with its kept content and its image's final
+    review (its grade; AI-made where so decided); files whose image was decided not material
+    are left out."""
+    f, i = triage_files.c, review_items.c
     with store.engine.connect() as conn:
-        kept = {(r.report_id, r.position): r.kept for r in conn.execute(
-            select(f.report_id, f.position, f.kept).where(
-                f.report_id.in_([r.id for r in rows]), f.kept.is_not(None)))}  # fmt: skip
+        found = conn.execute(select(f.report_id, f.position, f.kept, i.verdict, i.grade)
+                             .outerjoin(review_items, i.cluster_id == f.cluster_id)
+                             .where(f.report_id.in_([r.id for r in rows]))).all()  # fmt: skip
+    per = {(r.report_id, r.position): r for r in found}
     reports = []
     for row in rows:
         report = report_from_dict(json.loads(row.body), f"triage report {row.id}")
-        files = [replace(rf, kept=kept.get((row.id, n), rf.kept))
-                 for n, rf in enumerate(report.files)]  # fmt: skip
+        files = []
+        for n, rf in enumerate(report.files):
+            got = per.get((row.id, n))
+            if got is not None and got.verdict == "not_material":
+                continue
+            verdict = got.verdict if got is not None else None
+            files.append(replace(
+                rf, kept=got.kept if got is not None and got.kept else rf.kept,
+                classification=(got.grade if got is not None and got.grade else rf.classification),
+                generative_ai=rf.generative_ai or verdict == "ai_generated"))  # fmt: skip
         reports.append(replace(report, files=files))
     return reports
 
@@ -81,7 +92,7 @@ def _with_kept(store: Store, rows: list[Any]) -> list[Report]:
 def case_reports(store: Store, case_id: int) -> list[Report]:
     """The CyberTipline report(s) of case ``case_id``: one, or one per MAX_FILES files."""
     case, rows = _load(store, case_id)
-    reports = _with_kept(store, rows)
+    reports = _reviewed(store, rows)
     urgent = min(zip(rows, reports, strict=True), key=lambda p: (p[0].priority, p[0].id))[1]
     users = [r.users[0] for r in reports if r.users]
     files = list({_file_key(f): f for r in reports for f in r.files}.values())

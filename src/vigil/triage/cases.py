@@ -25,6 +25,7 @@ from sqlalchemy import Connection, select, update
 
 from vigil.errors import InvalidSignal
 from vigil.match import Matcher, acted_on
+from vigil.review.items import note_cluster
 from vigil.store import Store
 from vigil.store.schema import triage_cases, triage_files, triage_reports
 from vigil.triage.clusters import EXACT, Clusters, Placed, inserted
@@ -145,7 +146,7 @@ class Triage:
                 row["case_id"] = case = self._case(conn, report, priority, hints)
                 rid, touched = inserted(conn, triage_reports, row), set[int]()
                 placed = [
-                    self._place(conn, rid, n, f, m, c, touched)
+                    self._place(conn, (rid, n, priority), f, m, c, touched)
                     for n, (f, m, c) in enumerate(zip(report.files, matches, held, strict=True))
                 ]
         except BaseException:
@@ -188,13 +189,19 @@ class Triage:
                 continue  # a malformed model hash matches nothing
         return out
 
-    def _place(self, conn: Connection, rid: int, n: int, f: ReportFile,
+    def _place(self, conn: Connection, at: tuple[int, int, int], f: ReportFile,
                matches: list[dict[str, Any]], content: FileContent | None,
                touched: set[int]) -> Placed:  # fmt: skip
+        """File ``f`` (``at``: its report's id, its position, the report's priority) into its
+        cluster, and the cluster's review item brought up to date."""
+        rid, n, priority = at
         robust = content.result.signals.get("vlocal") if content is not None else None
         placed = self.clusters.place(conn, f, robust, touched)
         conn.execute(triage_files.insert().values(**Clusters.file_row(rid, n, f, placed, matches)))
         Clusters.mark_series(conn, placed.cluster, matches)
+        note_cluster(
+            conn, placed.cluster, priority, matches, f.evidence.label if f.evidence else None
+        )
         return placed
 
     @staticmethod

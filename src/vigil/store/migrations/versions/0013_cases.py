@@ -29,6 +29,7 @@ def upgrade() -> None:
         sa.Column("files", sa.Integer, nullable=False),
         sa.Column("weights", sa.Text, nullable=False),
         sa.Column("jurisdiction", sa.String(2), nullable=False),
+        sa.Column("filed", sa.Text, nullable=True),
     )
     op.create_index("ix_triage_cases_queue", "triage_cases", ["priority", "created_at", "id"])
     with op.batch_alter_table("triage_reports") as t:
