@@ -171,7 +171,7 @@ class Decisions:
 
     def _false_positive(self, account: str, cluster: int, decision: Decision,
                         settings: dict[str, Any]) -> list[str]:  # fmt: skip
-        from vigil.exchanges import Feedback, feedback
+        from vigil.exchanges import Feedback
         from vigil.exchanges.flood import Quarantine
 
         out = []
@@ -182,17 +182,29 @@ class Decisions:
                 if not source.startswith("exchange:") or (m["list"], m["entry"]) in seen:
                     continue
                 seen.add((m["list"], m["entry"]))
-                value = getattr(row, m["signal_type"], None) if m["kind"] == "exact" else None
                 why = decision.reason or "a reviewer decided it is not material"
-                if value:
-                    item = Feedback(m["signal_type"], value, False, why)
-                    sent = feedback(self.store, source.removeprefix("exchange:"), [item])
-                    out.append(f"false positive sent to {source.removeprefix('exchange:')} "
-                               f"({sent})")  # fmt: skip
                 if settings.get("quarantine_false_positives"):
                     Quarantine(self.store).add(m["list"], m["entry"], f"review: {why}")
                     out.append(f"quarantined {m['list']}:{m['entry']}")
+                value = getattr(row, m["signal_type"], None) if m["kind"] == "exact" else None
+                if value:
+                    out.append(
+                        self._vote(
+                            source.removeprefix("exchange:"),
+                            Feedback(m["signal_type"], value, False, why),
+                        )
+                    )
         return out
+
+    def _vote(self, exchange: str, item: Any) -> str:
+        """A false-positive vote to ``exchange`` (what could not be sent is said)."""
+        from vigil.exchanges import feedback
+
+        try:
+            sent = feedback(self.store, exchange, [item])
+        except VigilError as exc:
+            return f"false positive not sent to {exchange}: {exc}"
+        return f"false positive sent to {exchange} ({sent})"
 
     def _file_cases(self, cluster: int) -> list[str]:
         from vigil.triage.bundle import case_reports

@@ -38,10 +38,10 @@ def _soften(img: Image.Image, settings: dict[str, Any]) -> Image.Image:
     if settings.get("render") == "edges":
         small = img.resize((max(1, img.width // 8), max(1, img.height // 8)))
         edges = ImageOps.autocontrast(small.convert("L").filter(ImageFilter.FIND_EDGES))
-        out = ImageOps.invert(edges).resize(img.size, Image.Resampling.NEAREST).convert("RGB")
+        out = ImageOps.invert(edges).resize(img.size, Image.Resampling.BICUBIC).convert("RGB")
     elif settings.get("render") == "posterize":
-        soft = img.filter(ImageFilter.GaussianBlur(short * BLUR[max(0, level - 3)]))
-        out = ImageOps.posterize(soft, 2)
+        soft = img.filter(ImageFilter.GaussianBlur(short * BLUR[max(0, level - 2)]))
+        out = ImageOps.posterize(soft, 2).filter(ImageFilter.GaussianBlur(2))
     else:
         out = img.filter(ImageFilter.GaussianBlur(short * BLUR[level - 1]))
     return ImageOps.grayscale(out).convert("RGB") if settings.get("greyscale", True) else out
