@@ -226,3 +226,18 @@ def test_renders_hide_detail_and_reveals_show_it(how: dict[str, Any]) -> None:
     with Image.open(io.BytesIO(half)) as part, Image.open(io.BytesIO(reveal(
             data, "p.jpg", settings))) as whole:  # fmt: skip
         assert part.width == pytest.approx(whole.width / 2, abs=1)
+
+
+def test_a_video_is_a_storyboard_of_softened_key_frames(shared: Path) -> None:
+    clip = sorted((shared / "videos").rglob("*.mp4"))[0].read_bytes()
+    soft, clear = render(clip, "clip.mp4", DEFAULTS), reveal(clip, "clip.mp4", DEFAULTS)
+    with Image.open(io.BytesIO(soft)) as sheet:
+        assert sheet.width > sheet.height  # frames side by side
+
+    def inside_first_frame(data: bytes) -> float:  # away from the tiles' edges
+        with Image.open(io.BytesIO(data)) as sheet:
+            out = io.BytesIO()
+            sheet.crop((10, 10, 110, 70)).save(out, "PNG")
+        return _sharpness(out.getvalue())
+
+    assert inside_first_frame(soft) < inside_first_frame(clear) / 4

@@ -16,7 +16,7 @@ from PIL import Image, ImageDraw, ImageFilter, ImageOps
 from vigil.media import Limits
 from vigil.media.decode import decode_image
 
-__all__ = ["BLUR", "Box", "render", "reveal", "storyboard"]
+__all__ = ["BLUR", "Box", "keyframes", "render", "reveal", "storyboard"]
 
 # blur radius as a share of the image's shorter side, level 1 (light) to 7 (strongest): from
 # level 3 on, no face, body or text in a 640-pixel render can be made out (checked in the
@@ -42,6 +42,8 @@ def _soften(img: Image.Image, settings: dict[str, Any]) -> Image.Image:
     elif settings.get("render") == "posterize":
         soft = img.filter(ImageFilter.GaussianBlur(short * BLUR[max(0, level - 2)]))
         out = ImageOps.posterize(soft, 2).filter(ImageFilter.GaussianBlur(2))
+    elif settings.get("render") == "none":  # a reveal's storyboard
+        out = img
     else:
         out = img.filter(ImageFilter.GaussianBlur(short * BLUR[level - 1]))
     return ImageOps.grayscale(out).convert("RGB") if settings.get("greyscale", True) else out
@@ -61,13 +63,36 @@ def _jpeg(img: Image.Image) -> bytes:
     return out.getvalue()
 
 
+def _is_video(data: bytes) -> bool:
+    from vigil.media import sniff
+    from vigil.media.video import VIDEO_KINDS
+
+    return sniff(data[:64]) in VIDEO_KINDS
+
+
+def keyframes(data: bytes, name: str, most: int = 12) -> list[Image.Image]:
+    """Up to ``most`` key frames of a video, spread over it (its luma: greyscale)."""
+    from vigil.media.video import iter_frames
+
+    frames = [Image.fromarray(f.luma.clip(0, 255).astype("uint8"))
+              for f in iter_frames(data, name, fps=1.0, keyframes_only=True)]  # fmt: skip
+    step = max(1, len(frames) // most)
+    return frames[::step][:most]
+
+
 def render(data: bytes, name: str, settings: dict[str, Any], regions: Sequence[Box] = ()) -> bytes:
-    """The softened render of an image (JPEG), with ``regions`` boxed."""
+    """The softened render of an image (JPEG), with ``regions`` boxed; of a video, its
+    storyboard of key frames, each softened."""
+    if _is_video(data):
+        return storyboard(keyframes(data, name), settings)
     return _jpeg(_boxes(_soften(_load(data, name), settings), regions))
 
 
 def reveal(data: bytes, name: str, settings: dict[str, Any], region: Box | None = None) -> bytes:
-    """The image as it is (greyscale where so set), or only ``region`` of it (JPEG)."""
+    """The image as it is (greyscale where so set), or only ``region`` of it (JPEG); a video's
+    storyboard as it is."""
+    if _is_video(data):
+        return storyboard(keyframes(data, name), settings | {"render": "none"})
     img = _load(data, name)
     if region is not None:
         x0, y0, x1, y1 = (max(0.0, min(1.0, v)) for v in region)

@@ -213,7 +213,8 @@ def _item_routes(router: APIRouter, console: Console) -> None:
         regions = [tuple(m["robust"]["query_region"]) for m in view["files"][n]["matches"]
                    if m.get("robust")]  # fmt: skip
         console.audit(session.account.name, "review.render", str(cluster), {"file": n})
-        return Response(render(data, name, settings, regions), media_type="image/jpeg")
+        shown = console.svc.sandbox.run(render, data, name, settings, regions, source=name)
+        return Response(shown, media_type="image/jpeg")
 
     @router.post("/item/{cluster}/reveal/{n}")
     async def reveal_file(request: Request, cluster: int, n: int) -> Response:
@@ -279,8 +280,8 @@ def _reveal(console: Console, request: Request, cluster: int, n: int,
     name, data = console.kept(session, view, n)
     console.audit(session.account.name, "review.reveal", str(cluster),
                   {"file": n, "region": region, "seconds": MIN_REVEAL})  # fmt: skip
-    try:
-        shown = reveal(data, name, settings, region)  # type: ignore[arg-type]
+    try:  # decoded again in a sandboxed worker, under the upload's budget
+        shown = console.svc.sandbox.run(reveal, data, name, settings, region, source=name)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     return Response(shown, media_type="image/jpeg")
