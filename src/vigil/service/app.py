@@ -64,6 +64,7 @@ from vigil.service.syncer import Syncer
 from vigil.service.uploads import Upload, read_upload
 from vigil.signals import registry
 from vigil.store import Store
+from vigil.web.hash_routes import SubmissionSettings
 from vigil.web.people import PeopleConfig
 
 __all__ = ["ServiceConfig", "create_app"]
@@ -94,6 +95,7 @@ class ServiceConfig:
     sync_lease: float = 60.0  # seconds a dead instance's exchange lease outlives it
     reports: ReportSettings = field(default_factory=ReportSettings)  # triage (issue 19)
     people: PeopleConfig = field(default_factory=PeopleConfig)  # the review console's sign-in
+    submissions: SubmissionSettings = field(default_factory=SubmissionSettings)  # issue 21
 
 
 class MatchSignals(BaseModel):
@@ -398,7 +400,8 @@ LOOPBACK = ("127.", "::1", "localhost")
 
 
 def _pages(app: FastAPI, svc: Service) -> None:
-    """The review console (``/review``), its assets, and the pages' security headers."""
+    """The review console (``/review``), the hashing page (``/hash``) and its API, their
+    assets, and the pages' security headers."""
     from fastapi.staticfiles import StaticFiles
 
     from vigil.web import review_pages
@@ -409,6 +412,10 @@ def _pages(app: FastAPI, svc: Service) -> None:
     static = Path(review_pages.__file__).parent / "static"
     app.mount("/review/static", StaticFiles(directory=str(static)), name="review-static")
     app.include_router(review_pages.review_routes(svc, svc.config.people))
+    from vigil.web.hash_routes import HASH_PAGE, hash_routes
+
+    app.include_router(hash_routes(svc, svc.config.submissions))
+    app.mount("/hash", StaticFiles(directory=str(HASH_PAGE), html=True), name="hash-page")
 
 
 def _opened(config: ServiceConfig, client: str) -> ApiKey | None:

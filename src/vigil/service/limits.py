@@ -10,10 +10,12 @@ __all__ = ["RateLimiter"]
 
 
 class RateLimiter:
-    """A token bucket per key: ``rate`` requests a second, bursts of two seconds' worth."""
+    """A token bucket per key: ``rate`` requests a second, bursts of ``burst`` (by default two
+    seconds' worth)."""
 
-    def __init__(self, rate: float) -> None:
+    def __init__(self, rate: float, burst: float | None = None) -> None:
         self.rate = rate
+        self.burst = burst if burst is not None else 2 * rate
         self.buckets: dict[str, tuple[float, float]] = {}  # key -> (tokens, last refill)
         self.lock = threading.Lock()
 
@@ -22,7 +24,7 @@ class RateLimiter:
         if self.rate <= 0:
             return True
         with self.lock:
-            tokens, last = self.buckets.get(key, (2 * self.rate, time.monotonic()))
+            tokens, last = self.buckets.get(key, (self.burst, time.monotonic()))
         return tokens + (time.monotonic() - last) * self.rate >= 1
 
     def allow(self, key: str) -> bool:
@@ -30,8 +32,8 @@ class RateLimiter:
             return True
         now = time.monotonic()
         with self.lock:
-            tokens, last = self.buckets.get(key, (2 * self.rate, now))
-            tokens = min(2 * self.rate, tokens + (now - last) * self.rate)
+            tokens, last = self.buckets.get(key, (self.burst, now))
+            tokens = min(self.burst, tokens + (now - last) * self.rate)
             if tokens < 1:
                 self.buckets[key] = (tokens, now)
                 return False

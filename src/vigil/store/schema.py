@@ -39,6 +39,7 @@ __all__ = [
     "review_sessions",
     "review_settings",
     "signals",
+    "submissions",
     "tipline_reports",
     "triage_cases",
     "triage_clusters",
@@ -400,4 +401,19 @@ review_settings = Table(
     metadata,
     Column("name", String(40), primary_key=True),
     Column("settings", Text, nullable=False),
+)
+
+# Survivors' submissions (issue 21): hashes sent from the hashing page, kept as entries of a
+# list; the receipt that checks and withdraws them is stored only as its SHA-256. Nothing about
+# the person is stored.
+submissions = Table(
+    "submissions",
+    metadata,
+    Column("id", _ID, primary_key=True, autoincrement=True),
+    Column("digest", String(64), nullable=False, unique=True),
+    Column("list_name", String(200), nullable=False),
+    Column("label", String(200), nullable=False),
+    Column("entries", Text, nullable=False),  # the entry keys (JSON)
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("withdrawn_at", DateTime(timezone=True), nullable=True),
 )

@@ -14,7 +14,7 @@ __all__ = ["CSP", "Pages", "same_origin"]
 
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob:; "
        "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; "
-       "worker-src 'self'")  # fmt: skip
+       "worker-src 'self' blob:")  # fmt: skip
 PREFIXES = ("/review", "/hash")
 
 
