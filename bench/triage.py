@@ -13,6 +13,7 @@ run beside it: none of the anchors clusters reports this way in public code.
 from __future__ import annotations
 
 import argparse
+import gc
 import io
 import ipaddress
 import random
@@ -118,26 +119,30 @@ def main() -> None:
     hashed = time.perf_counter() - t0
     rng = random.Random(19)
     lo, hi = (int(x) for x in args.files.split("-"))
-    plans = [[rng.choice(pool) for _ in range(rng.randint(lo, hi))] for _ in range(args.reports)]
+    plans = [tuple(rng.randrange(len(pool)) for _ in range(rng.randint(lo, hi)))
+             for _ in range(args.reports)]  # fmt: skip
     ips = [_address(rng) for _ in range(args.users)]
+    gc.collect()
+    gc.freeze()  # the harness's own objects: Python's collector would rescan them all run long
     store = Store.open(Path(tempfile.mkdtemp(prefix="vigil-bench-triage-")))
     triage = Triage(store)
     t0 = time.perf_counter()
-    placed: list[tuple[dict[str, str], int, str]] = []
+    placed: list[tuple[int, int, str]] = []  # (pool index, cluster, how): untracked by the GC
     cases = set()
     for n, files in enumerate(plans):
         user = rng.randrange(args.users)
-        done = triage.ingest(_report(n, files, user, ips[user]), f"report {n}")
-        placed += [(h, c, how) for h, (c, how) in zip(files, done.clusters, strict=True)]
+        done = triage.ingest(_report(n, [pool[i] for i in files], user, ips[user]), f"report {n}")
+        placed += [(i, c, how) for i, (c, how) in zip(files, done.clusters, strict=True)]
         cases.add(done.case or 0)
     took = time.perf_counter() - t0
+    placed_h = [(pool[i], c, how) for i, c, how in placed]
     views = _views(store, sorted(cases), args.reports, args.views, rng)
-    seq = [(h, c) for h, c, _ in placed]
+    seq = [(h, c) for h, c, _ in placed_h]
     picks = rng.sample(range(len(placed)), min(args.sample, len(placed)))
     pdqs = [int(h["pdq"], 16) for h, _ in seq]
     agree = 0
     for i in picks:
-        want, (_, cluster, how) = _brute(seq, pdqs, i), placed[i]
+        want, (_, cluster, how) = _brute(seq, pdqs, i), placed_h[i]
         agree += (how == "new") if want is None else (cluster == want and how != "new")
     clusters = len({c for _, c in seq})
     body = "\n".join([

@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from vigil.cli import case_cmd, exchange_cmd, lists_cmd, report_cmd, reviewer_cmd
+from vigil.cli import case_cmd, exchange_cmd, lists_cmd, report_cmd, reviewer_cmd, web_cmd
 from vigil.cli.context import State, err_console
 from vigil.cli.errors import ExitCode, exit_code_for
 from vigil.cli.hash_cmd import hash_command
@@ -58,6 +58,7 @@ app.add_typer(exchange_cmd.app, name="exchange")
 app.add_typer(report_cmd.app, name="report")
 app.add_typer(case_cmd.app, name="case")
 app.add_typer(reviewer_cmd.app, name="reviewer")
+app.add_typer(web_cmd.app, name="web")
 app.command("serve")(serve_command)
 app.add_typer(keys_app, name="keys")
 app.add_typer(content_app, name="content")

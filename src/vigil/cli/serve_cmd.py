@@ -123,6 +123,16 @@ def serve_command(
     secure_cookie: Annotated[
         bool, typer.Option(help="Mark the review session cookie Secure (behind HTTPS).")
     ] = False,
+    submissions_list: Annotated[
+        str, typer.Option(help="The list survivors' submissions go into (/hash).")
+    ] = "submissions",
+    submissions_origin: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Another origin whose copy of the hashing page may submit "
+            "(vigil web export --submit-url); repeat for more."
+        ),
+    ] = None,
 ) -> None:
     """Serve the matching API over HTTP (OpenAPI at /openapi.json, interactive docs at /docs).
 
@@ -148,6 +158,7 @@ def serve_command(
     from vigil.service import ServiceConfig, create_app
     from vigil.service.hma.fetch import FetchPolicy
     from vigil.web.people import PeopleConfig
+    from vigil.web.submissions import SubmissionSettings
 
     _few_malloc_arenas()
     # requests run in parallel threads (and processes): a BLAS that also starts a thread per
@@ -175,6 +186,7 @@ def serve_command(
         people=PeopleConfig(
             review_user_header, tuple(review_proxy or ("127.0.0.1", "::1")), secure_cookie
         ),
+        submissions=SubmissionSettings(submissions_list, origins=tuple(submissions_origin or ())),
         reports=_report_settings(
             report_contact,
             platform,

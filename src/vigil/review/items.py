@@ -15,7 +15,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, and_, exists, func, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    and_,
+    case,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 
 from vigil.errors import NotFound
 from vigil.store import Store
@@ -34,19 +45,27 @@ def _words(values: set[str], old: str = "") -> str:
 
 
 def note_cluster(conn: Connection, cluster: int, priority: int, matches: list[dict[str, Any]],
-                 evidence: str | None) -> None:  # fmt: skip
-    """Make or bring up to date the review item of ``cluster`` (in triage's transaction)."""
+                 evidence: str | None, new: bool = False) -> None:  # fmt: skip
+    """Make or bring up to date the review item of ``cluster`` (in triage's transaction;
+    ``new``: the cluster was made for this file)."""
     lists = {str(m.get("list")) for m in matches}
     kinds = {str(m.get("kind")) for m in matches}
     series = {str(m["series"]) for m in matches if m.get("series")}
-    c = review_items.c
-    row = conn.execute(select(review_items).where(c.cluster_id == cluster)).first()
-    now = datetime.now(UTC)
-    if row is None:
+    c, now = review_items.c, datetime.now(UTC)
+    if new:
         conn.execute(insert(review_items).values(
             cluster_id=cluster, priority=priority, state="open", lists=_words(lists),
             kinds=_words(kinds), series=_words(series), evidence=evidence or "unknown",
             updated_at=now))  # fmt: skip
+        return
+    if not matches and not evidence:  # the usual case: one statement, no read
+        conn.execute(update(review_items).where(c.cluster_id == cluster).values(
+            priority=case((c.priority > priority, priority), else_=c.priority),
+            updated_at=now))  # fmt: skip
+        return
+    row = conn.execute(select(review_items).where(c.cluster_id == cluster)).first()
+    if row is None:
+        note_cluster(conn, cluster, priority, matches, evidence, new=True)
         return
     better = evidence if row.evidence == "unknown" and evidence else row.evidence
     conn.execute(update(review_items).where(c.cluster_id == cluster).values(

@@ -64,8 +64,8 @@ from vigil.service.syncer import Syncer
 from vigil.service.uploads import Upload, read_upload
 from vigil.signals import registry
 from vigil.store import Store
-from vigil.web.hash_routes import SubmissionSettings
 from vigil.web.people import PeopleConfig
+from vigil.web.submissions import SubmissionSettings
 
 __all__ = ["ServiceConfig", "create_app"]
 
@@ -412,7 +412,8 @@ def _pages(app: FastAPI, svc: Service) -> None:
     static = Path(review_pages.__file__).parent / "static"
     app.mount("/review/static", StaticFiles(directory=str(static)), name="review-static")
     app.include_router(review_pages.review_routes(svc, svc.config.people))
-    from vigil.web.hash_routes import HASH_PAGE, hash_routes
+    from vigil.web.hash_routes import hash_routes
+    from vigil.web.submissions import HASH_PAGE
 
     app.include_router(hash_routes(svc, svc.config.submissions))
     app.mount("/hash", StaticFiles(directory=str(HASH_PAGE), html=True), name="hash-page")

@@ -37,6 +37,8 @@ from vigil.triage.serial import report_to_dict
 
 __all__ = ["FileContent", "Ingested", "Triage", "case_key", "inserted"]
 
+NEW = ("new", "shared_scene")  # how a file that made its cluster joined it
+
 
 @dataclass
 class Ingested:

@@ -6,31 +6,20 @@ check and withdraw. No key, no account, no cookie: a rate limit per client addre
 Another origin (a copy of the page on a static host) may call the API only where the operator
 names it (``--submissions-origin``)."""
 
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from vigil.errors import UsageError
+from vigil.errors import MediaTooLarge, UnsupportedMedia, UsageError
 from vigil.service.answers import HttpError
 from vigil.service.limits import RateLimiter
-from vigil.web.submissions import Submissions
+from vigil.web.submissions import HASH_PAGE, Submissions, SubmissionSettings
 
 __all__ = ["HASH_PAGE", "SubmissionSettings", "hash_routes"]
 
-HASH_PAGE = Path(__file__).parent / "static" / "hash"
 BODY_LIMIT = 64 * 1024  # a submission of 100 files' hashes is a few kilobytes
-
-
-@dataclass(frozen=True)
-class SubmissionSettings:
-    list_name: str = "submissions"
-    rate: float = 0.2  # requests a second per client address (12 a minute) ...
-    burst: float = 10.0  # ... in bursts of at most this many
-    origins: tuple[str, ...] = ()  # other origins allowed to call (a hosted copy of the page)
 
 
 def hash_routes(svc: Any, settings: SubmissionSettings) -> APIRouter:
@@ -70,10 +59,12 @@ def hash_routes(svc: Any, settings: SubmissionSettings) -> APIRouter:
         gate(request)
         kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if kind != "application/json":
-            raise HttpError(415, "only hashes, as JSON, are taken here: never a file")
+            raise UnsupportedMedia(
+                "submission", "only hashes, as JSON, are taken here: never a file"
+            )
         body = await request.body()
         if len(body) > BODY_LIMIT:
-            raise HttpError(413, f"a submission is at most {BODY_LIMIT:,} bytes of hashes")
+            raise MediaTooLarge("submission", f"at most {BODY_LIMIT:,} bytes of hashes")
         try:
             import json
 

@@ -15,6 +15,7 @@ import json
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import insert, select, update
@@ -25,10 +26,20 @@ from vigil.signals import registry
 from vigil.store import Store
 from vigil.store.schema import submissions
 
-__all__ = ["MAX_ITEMS", "TYPES", "Submissions", "receipt_digest"]
+__all__ = ["HASH_PAGE", "MAX_ITEMS", "TYPES", "SubmissionSettings", "Submissions", "receipt_digest"]
+
+HASH_PAGE = Path(__file__).parent / "static" / "hash"  # the page's files
 
 TYPES = ("md5", "pdq", "video_md5")  # what the hashing page computes
 MAX_ITEMS = 100  # files in one submission
+
+
+@dataclass(frozen=True)
+class SubmissionSettings:
+    list_name: str = "submissions"
+    rate: float = 0.2  # requests a second per client address (12 a minute) ...
+    burst: float = 10.0  # ... in bursts of at most this many
+    origins: tuple[str, ...] = ()  # other origins allowed to call (a hosted copy of the page)
 
 
 def receipt_digest(code: str) -> str:
