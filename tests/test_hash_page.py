@@ -43,9 +43,15 @@ def browser() -> Iterator[Any]:
         made.close()
 
 
+KEYS: dict[str, str] = {}
+
+
 @pytest.fixture
 def url(tmp_path: Path) -> Iterator[str]:
+    from vigil.service import KeyStore
+
     store = Store.open(tmp_path / "home")
+    KEYS["match"] = KeyStore(store).create("platform", "match")
     with serving(store) as served:
         yield served
     store.close()
@@ -112,8 +118,17 @@ def test_only_hashes_leave_the_page(url: str, browser: Any, tmp_path: Path) -> N
     payload = json.loads(posts[0][1])
     assert set(payload) == {"items"}
     assert all(set(item) <= {"md5", "pdq"} for item in payload["items"])
-    with __import__("httpx").Client(base_url=url, timeout=30) as anyone:
+    import httpx
+
+    with httpx.Client(base_url=url, timeout=30) as anyone:
         assert anyone.get(f"/v1/submissions/{receipt}").json()["files"] == len(payload["items"])
+    with httpx.Client(base_url=url, timeout=30, headers={"X-API-Key": KEYS["match"]}) as platform:
+        for photo in KNOWN[:4]:  # the page's PDQ finds what server-side hashing finds
+            pdq = hash_file(photo, ["pdq"]).signals["pdq"].value
+            found = platform.post(
+                "/v1/match/signals", json={"signals": [{"type": "pdq", "value": pdq}]}
+            ).json()
+            assert [m["list"] for m in found["matches"]] == ["submissions"], photo.name
     page.close()
 
 

@@ -175,3 +175,44 @@ def test_the_migrations_make_the_schema_the_code_describes(store: Store) -> None
         diff = [d for d in diff if d[0] not in ("remove_fk", "add_fk") or same(d) not in
                 removed & added]  # fmt: skip
     assert diff == []
+
+
+def test_reports_taken_in_before_cases_and_review_get_them_on_upgrade(store: Store) -> None:
+    """A store of revision 0012 (reports, files and clusters, no cases) upgraded: every report
+    in its user's case, clusters counting their reports, each cluster a review item."""
+    import json
+    from datetime import UTC, datetime
+
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import text
+
+    from vigil.store.db import MIGRATIONS
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    now = datetime.now(UTC)
+    with store.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0012")
+        conn.execute(text("INSERT INTO triage_clusters (id, created_at, pdq, files) "
+                          "VALUES (1, :t, NULL, 2)"), {"t": now})  # fmt: skip
+        for rid, user, priority in ((1, "u-1", 3), (2, "u-1", 2), (3, None, 4)):
+            body = {"platform": "P", "users": [{"esp_id": user}] if user else []}
+            conn.execute(
+                text(
+                    "INSERT INTO triage_reports (id, key, received_at, source, body, priority, "
+                    "reasons) VALUES (:i, :k, :t, 's', :b, :p, '[]')"
+                ),
+                {"i": rid, "k": f"{rid:064x}", "t": now, "b": json.dumps(body), "p": priority},
+            )
+            conn.execute(text(
+                "INSERT INTO triage_files (report_id, position, name, cluster_id, how, matches) "
+                "VALUES (:r, 0, 'f', 1, 'new', '[]')"), {"r": rid})  # fmt: skip
+        command.upgrade(cfg, "head")
+        cases = conn.execute(text("SELECT key, reports, files, priority FROM triage_cases "
+                                  "ORDER BY id")).all()  # fmt: skip
+        assert [tuple(c) for c in cases] == [("P|u-1", 2, 2, 2), (None, 1, 1, 4)]
+        assert conn.execute(text("SELECT reports FROM triage_clusters")).scalar() == 3
+        item = conn.execute(text("SELECT priority, state FROM review_items")).one()
+        assert tuple(item) == (2, "open")

@@ -59,9 +59,11 @@ def note_cluster(conn: Connection, cluster: int, priority: int, matches: list[di
             updated_at=now))  # fmt: skip
         return
     if not matches and not evidence:  # the usual case: one statement, no read
-        conn.execute(update(review_items).where(c.cluster_id == cluster).values(
+        done = conn.execute(update(review_items).where(c.cluster_id == cluster).values(
             priority=case((c.priority > priority, priority), else_=c.priority),
             updated_at=now))  # fmt: skip
+        if done.rowcount == 0:  # a cluster made before review items were: made now
+            note_cluster(conn, cluster, priority, matches, evidence, new=True)
         return
     row = conn.execute(select(review_items).where(c.cluster_id == cluster)).first()
     if row is None:

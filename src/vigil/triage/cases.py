@@ -201,9 +201,8 @@ class Triage:
         placed = self.clusters.place(conn, f, robust, touched)
         conn.execute(triage_files.insert().values(**Clusters.file_row(rid, n, f, placed, matches)))
         Clusters.mark_series(conn, placed.cluster, matches)
-        note_cluster(
-            conn, placed.cluster, priority, matches, f.evidence.label if f.evidence else None
-        )
+        label = f.evidence.label if f.evidence else None
+        note_cluster(conn, placed.cluster, priority, matches, label, placed.how in NEW)
         return placed
 
     @staticmethod

@@ -52,6 +52,57 @@ def upgrade() -> None:
         sa.Column("cluster_id", ID, primary_key=True),
     )
     op.create_index("ix_triage_series_cluster", "triage_series", ["cluster_id"])
+    _backfill()
+
+
+def _key(body: dict) -> str | None:  # type: ignore[type-arg]
+    """A report's case, as vigil.triage.cases.case_key says (kept here: a migration must not
+    change when that code does)."""
+    for user in (body.get("users") or [])[:1]:
+        emails = user.get("emails") or [""]
+        who = user.get("esp_id") or user.get("screen_name") or emails[0]
+        if who:
+            return f"{body.get('platform', '')}|{who}"[:400]
+    return None
+
+
+NEW_CASE = sa.text(
+    "INSERT INTO triage_cases (key, created_at, updated_at, priority, reports, files, weights, "
+    "jurisdiction) VALUES (:k, :t, :t, :p, 0, 0, '{}', '') RETURNING id"
+)
+ADD_REPORT = sa.text(
+    "UPDATE triage_cases SET reports = reports + 1, files = files + :n, updated_at = :t, "
+    "priority = CASE WHEN priority > :p THEN :p ELSE priority END WHERE id = :c"
+)
+
+
+def _backfill() -> None:
+    """Reports taken in before this revision get their cases, and clusters their report
+    counts."""
+    import json
+
+    conn = op.get_bind()
+    conn.execute(sa.text(
+        "UPDATE triage_clusters SET reports = (SELECT COUNT(DISTINCT f.report_id) FROM "
+        "triage_files f WHERE f.cluster_id = triage_clusters.id)"))  # fmt: skip
+    cases: dict[str, int] = {}
+    reports = sa.text(
+        "SELECT r.id, r.body, r.priority, r.received_at, (SELECT COUNT(*) FROM triage_files f "
+        "WHERE f.report_id = r.id) AS files FROM triage_reports r ORDER BY r.id"
+    )
+    rows = conn.execute(reports).all()
+    for row in rows:
+        key = _key(json.loads(row.body))
+        case = cases.get(key) if key is not None else None
+        if case is None:
+            made = {"k": key, "t": row.received_at, "p": row.priority}
+            case = int(conn.execute(NEW_CASE, made).scalar_one())
+            if key is not None:
+                cases[key] = case
+        conn.execute(ADD_REPORT, {"n": row.files, "t": row.received_at, "p": row.priority,
+                                  "c": case})  # fmt: skip
+        conn.execute(sa.text("UPDATE triage_reports SET case_id = :c WHERE id = :r"),
+                     {"c": case, "r": row.id})  # fmt: skip
 
 
 def downgrade() -> None:

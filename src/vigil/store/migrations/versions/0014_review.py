@@ -74,6 +74,13 @@ def upgrade() -> None:
         sa.Column("settings", sa.Text, nullable=False),
     )
     op.create_index("ix_audit_log_actor", "audit_log", ["actor", "action", "at"])
+    # clusters taken in before this revision: each an open item, at its most urgent priority
+    op.execute(
+        "INSERT INTO review_items (cluster_id, priority, state, lists, kinds, series, evidence, "
+        "updated_at) SELECT c.id, COALESCE((SELECT MIN(r.priority) FROM triage_files f JOIN "
+        "triage_reports r ON r.id = f.report_id WHERE f.cluster_id = c.id), 5), 'open', ' ', ' ', "
+        "' ', 'unknown', c.created_at FROM triage_clusters c"
+    )
 
 
 def downgrade() -> None:
