@@ -188,3 +188,29 @@ def test_the_exported_copy_works_from_a_file_with_no_network(browser: Any, tmp_p
     assert page.is_visible("#download")  # ... and saves the fingerprints instead
     assert all(a.startswith(("file:", "blob:")) for a in asked), asked
     context.close()
+
+
+def test_on_the_same_pixels_the_pages_pdq_is_the_servers(url: str, browser: Any) -> None:
+    """Pixels Pillow decoded, hashed by the page's own code in the browser and by the
+    server's: the same 256 bits and the same quality, for photos, a greyscale image, an image
+    with an odd size, and one too plain to be usable."""
+    import numpy as np
+
+    from vigil.signals.pdq_algo import hash_rgb_or_l
+
+    images = [Image.open(p).convert("RGB") for p in KNOWN[:3]]
+    images += [images[0].convert("L").convert("RGB"), images[1].resize((77, 131)),
+               Image.new("RGB", (90, 60), (120, 130, 140))]  # fmt: skip
+    page = browser.new_page()
+    page.goto(url + "/hash/")
+    for img in images:
+        rgb = np.asarray(img)
+        rgba = np.dstack([rgb, np.full(rgb.shape[:2], 255, np.uint8)]).tobytes()
+        got = page.evaluate(
+            "([b, w, h]) => window.vigil.pdqOfPixels(Uint8ClampedArray.from(b), w, h)",
+            [list(rgba), img.width, img.height],
+        )
+        grey = bool((rgb[..., 0] == rgb[..., 1]).all() and (rgb[..., 1] == rgb[..., 2]).all())
+        want = hash_rgb_or_l(rgb[..., 0] if grey else rgb)
+        assert (got["hash"], got["quality"]) == (want.hex, want.quality)
+    page.close()
