@@ -15,6 +15,7 @@ from typing import Any
 
 from vigil.errors import UsageError, VigilError
 from vigil.hashing import HashResult
+from vigil.service.periodic import Periodic
 from vigil.triage.cases import Ingested, Triage
 from vigil.triage.content import FileContent
 from vigil.triage.geo import Geo
@@ -49,8 +50,7 @@ class ReportDesk:
         self.svc, self.settings = svc, settings
         self._triage: Triage | None = None
         self._one = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._every = Periodic("vigil-tipline", settings.tipline_every, self._send_said)
 
     def triage(self) -> Triage:
         if self._triage is None:
@@ -104,21 +104,17 @@ class ReportDesk:
 
     # -- the CyberTipline queue on a schedule ----------------------------------------------
     def start(self) -> None:
-        if self.settings.tipline_url and self.settings.tipline_every > 0:
-            self._thread = threading.Thread(target=self._run, name="vigil-tipline", daemon=True)
-            self._thread.start()
+        if self.settings.tipline_url:
+            self._every.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=30)
+        self._every.stop()
 
-    def _run(self) -> None:
-        while not self._stop.wait(self.settings.tipline_every):
-            try:
-                self.send_queue()
-            except VigilError as exc:  # said, and tried again at the next turn
-                log.warning("CyberTipline queue: %s", exc)
+    def _send_said(self) -> None:
+        try:
+            self.send_queue()
+        except VigilError as exc:  # said, and tried again at the next turn
+            log.warning("CyberTipline queue: %s", exc)
 
     def send_queue(self) -> dict[str, int] | None:
         """Send what is due, if this process gets the queue's lease; how many ended in each

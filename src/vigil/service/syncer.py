@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from vigil.errors import ExchangeBusy, VigilError
+from vigil.service.periodic import Periodic
 from vigil.store import Store
 
 __all__ = ["Syncer"]
@@ -23,23 +24,14 @@ class Syncer:
                  ) -> None:  # fmt: skip
         self.store, self.interval, self.on_change, self.lease = store, interval, on_change, lease
         self.on_busy = on_busy or (lambda _name: None)  # another instance had it: counted
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self.lock = threading.Lock()  # one sync at a time in this process
+        self._every = Periodic("vigil-syncer", interval, self.run_once)
 
     def start(self) -> None:
-        if self.interval > 0:
-            self._thread = threading.Thread(target=self._run, name="vigil-syncer", daemon=True)
-            self._thread.start()
+        self._every.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=30)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            self.run_once()
+        self._every.stop()
 
     def run_once(self) -> dict[str, Any]:
         """Sync every exchange whose lease this process gets; what each did, or why not."""
