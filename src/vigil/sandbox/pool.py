@@ -24,7 +24,13 @@ T = TypeVar("T")
 J = TypeVar("J")
 
 # what the forkserver imports once, so that a replaced worker starts in milliseconds
-PRELOAD = ["vigil.sandbox.child", "vigil.hashing", "vigil.evidence", "vigil.scan"]
+PRELOAD = [
+    "vigil.sandbox.child",
+    "vigil.hashing",
+    "vigil.evidence",
+    "vigil.scan",
+    "vigil.sandbox.warm",
+]
 
 
 class _Killed(Exception):
