@@ -10,7 +10,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q torch==2.13.0  # the CPU build (for invisible-watermark's import)
-	$(BIN)/pip install -q -e '.[dev,peers]'
+	$(BIN)/pip install -q -e '.[dev,peers,audit]'
 	# the SD watermark reference, used by tests to embed marks; --no-deps: it would pull
 	# opencv-python over opencv-python-headless
 	$(BIN)/pip install -q --no-deps invisible-watermark==0.2.0

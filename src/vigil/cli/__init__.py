@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from vigil.cli import case_cmd, exchange_cmd, lists_cmd, report_cmd, reviewer_cmd, web_cmd
+from vigil.cli.audit_cmd import audit_command
 from vigil.cli.context import State, err_console
 from vigil.cli.errors import ExitCode, exit_code_for
 from vigil.cli.hash_cmd import hash_command
@@ -53,6 +54,7 @@ app.command("hash")(hash_command)
 app.command("match")(match_command)
 app.command("scan")(scan_command)
 app.command("inspect")(inspect_command)
+app.command("audit")(audit_command)
 app.add_typer(lists_cmd.app, name="list")
 app.add_typer(exchange_cmd.app, name="exchange")
 app.add_typer(report_cmd.app, name="report")
