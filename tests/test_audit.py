@@ -49,15 +49,21 @@ def _planted() -> dict[str, bytes]:
             "000005": OTHER[1].read_bytes(), "000006": OTHER[2].read_bytes()}  # fmt: skip
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    s = Store.open(tmp_path / "home")
+def known_store(home: Path) -> Store:
+    """A store whose list "known" holds three of the committed photos, every signal."""
+    s = Store.open(home)
     s.create_list("known")
     entries = []
     for n, photo in enumerate(KNOWN[:3]):
         res = hash_file(photo)
         entries.append(Entry(f"k{n}", [(t, v.value) for t, v in res.signals.items()]))
     s.apply("known", entries)
+    return s
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    s = known_store(tmp_path / "home")
     yield s
     s.close()
 

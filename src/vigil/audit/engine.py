@@ -45,6 +45,7 @@ class Progress:
     shards_done: int = 0
     shards_skipped: int = 0
     started: float = field(default_factory=time.monotonic)
+    nodes: list[str] = field(default_factory=list)  # the Ray nodes that did shards
 
     def rate(self) -> float:
         return self.samples / max(1e-9, time.monotonic() - self.started)

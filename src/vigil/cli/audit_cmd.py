@@ -29,6 +29,12 @@ def audit_command(
     workers: Annotated[int | None, typer.Option(help="Processes hashing (default: cores).")] = None,
     robust: Annotated[bool, typer.Option(help="Also the robust signal (altered copies).")] = True,
     evidence: Annotated[bool, typer.Option(help="Also each image's evidence label.")] = True,
+    ray: Annotated[
+        bool, typer.Option("--ray", help="Run on a Ray started on this machine.")
+    ] = False,
+    ray_address: Annotated[
+        str | None, typer.Option(help="Run on this Ray cluster (its address: HOST:PORT).")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
 ) -> None:
     """Audit a dataset: every sample hashed and matched against the lists, shard by shard
@@ -38,6 +44,9 @@ def audit_command(
     matched by its MD5/SHA-256 columns, with nothing downloaded. A sample that cannot be read
     is a row with its error; the exit code is then 7.
 
+    With --ray (a Ray on this machine) or --ray-address (a cluster), shards are spread over
+    the cluster's CPUs; --out must then be a folder every node sees.
+
     Example: vigil audit ./shards --list ncmec --list iwf --out audit-2026-12
     """
     from vigil.audit import Run, finish, shards_of
@@ -46,11 +55,18 @@ def audit_command(
 
     state: State = ctx.obj
     shards = shards_of(dataset)
-    matcher = Matcher(state.store(), lists)
-    run = Run(matcher, out, workers, robust, evidence)
-    with _progress(shards, as_json) as tick:
-        run.on_row = tick
-        progress = run.shards(shards)
+    store = state.store()
+    matcher = Matcher(store, lists)  # the lists are checked here, before any shard
+    if ray or ray_address:
+        from vigil.audit.ray_engine import audit_with_ray
+
+        progress = audit_with_ray(shards, str(store.home), state.db_url, lists, out.resolve(),
+                                  ray_address, workers, robust, evidence)  # fmt: skip
+    else:
+        run = Run(matcher, out, workers, robust, evidence)
+        with _progress(shards, as_json) as tick:
+            run.on_row = tick
+            progress = run.shards(shards)
     summary = finish(out)
     summary |= {
         "shards": len(shards),

@@ -1,0 +1,92 @@
+"""The Ray engine of ``vigil audit`` (issue 22), for a dataset one machine cannot finish: the
+shards still to do become a Ray Dataset, and ``map_batches`` hands them, one at a time, to a
+pool of actors (one a CPU, spread over the cluster's nodes). Each actor opens the store and
+its indexes **once** (the index files are memory-mapped: the actors of a node share the
+operating system's copy, nothing is shipped with a task) and audits its shards with the local
+engine's own code (:class:`vigil.audit.engine.Run`, one sandboxed worker each), writing each
+shard's results whole to the output folder, which every node must see (a shared filesystem).
+So resuming, errors as rows and the outputs are the local engine's.
+
+``--ray`` starts a Ray on this machine; ``--ray-address ADDR`` joins an existing cluster."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from vigil.audit.engine import Progress, result_path
+from vigil.audit.sources import Shard
+
+__all__ = ["audit_with_ray"]
+
+
+def _node() -> str:
+    import ray
+
+    return str(ray.get_runtime_context().get_node_id())
+
+
+class _Auditor:
+    """A Ray actor: the store, its indexes and the matcher, opened once."""
+
+    def __init__(self, home: str, db_url: str | None, lists: list[str], out: str,
+                 robust: bool, evidence: bool) -> None:  # fmt: skip
+        from vigil.match import Matcher
+        from vigil.store import Store
+
+        self.store = Store.open(home, db_url)
+        self.matcher = Matcher(self.store, lists)
+        self.out, self.robust, self.evidence = Path(out), robust, evidence
+
+    def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
+        from vigil.audit.engine import Run
+
+        done: dict[str, list[Any]] = {"shard": [], "samples": [], "matched": [], "errors": [],
+                                      "node": []}  # fmt: skip
+        for n in range(len(batch["id"])):
+            files = tuple(str(f) for f in batch["files"][n])
+            shard = Shard(str(batch["id"][n]), str(batch["kind"][n]), str(batch["path"][n]), files)
+            run = Run(self.matcher, self.out, workers=1, robust=self.robust,
+                      evidence=self.evidence)  # fmt: skip
+            got = run.shards([shard])
+            for key, value in (("shard", shard.id), ("samples", got.samples),
+                               ("matched", got.matched), ("errors", got.errors),
+                               ("node", _node())):  # fmt: skip
+                done[key].append(value)
+        return done
+
+
+def audit_with_ray(shards: list[Shard], home: str, db_url: str | None, lists: list[str],
+                   out: Path, address: str | None = None, actors: int | None = None,
+                   robust: bool = True, evidence: bool = True) -> Progress:  # fmt: skip
+    """Audit the shards that have no results yet on a Ray cluster; the counts."""
+    import ray
+
+    (out / "shards").mkdir(parents=True, exist_ok=True)
+    todo = [s for s in shards if not result_path(out, s).exists()]
+    progress = Progress(shards_skipped=len(shards) - len(todo))
+    if not todo:
+        return progress
+    started_here = not ray.is_initialized()
+    if started_here:
+        ray.init(address=address, include_dashboard=False, log_to_driver=False,
+                 configure_logging=False)  # fmt: skip
+    try:
+        cpus = int(ray.cluster_resources().get("CPU", 1))  # type: ignore[no-untyped-call]
+        size = max(1, min(actors or cpus, len(todo)))
+        items = [{**asdict(s), "files": list(s.files)} for s in todo]
+        data = ray.data.from_items(items, override_num_blocks=len(items))
+        stats = data.map_batches(_Auditor, batch_size=1, num_cpus=1, concurrency=size,
+                                 fn_constructor_args=(home, db_url, lists, str(out), robust,
+                                                      evidence)).take_all()  # fmt: skip
+    finally:
+        if started_here:
+            ray.shutdown()
+    progress.nodes = sorted({str(row["node"]) for row in stats})
+    for row in stats:
+        progress.samples += int(row["samples"])
+        progress.matched += int(row["matched"])
+        progress.errors += int(row["errors"])
+        progress.shards_done += 1
+    return progress
