@@ -24,12 +24,14 @@ RAY = str(Path(sys.executable).with_name("ray"))
 
 
 @pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[str]:
-    """A head and one more node, one CPU each, on 127.0.0.1."""
+def cluster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A head and one more node, one CPU each, on 127.0.0.1 (no token authentication: a
+    token a Ray left in ~/.ray would otherwise turn it on for one node and not the other)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    env = dict(os.environ, RAY_USAGE_STATS_ENABLED="0")
+    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
+    env = dict(os.environ, RAY_USAGE_STATS_ENABLED="0", RAY_AUTH_MODE="disabled")
     common = ["--num-cpus", "1", "--object-store-memory", "100000000", "--disable-usage-stats"]
     subprocess.run([RAY, "start", "--head", "--port", str(port), "--include-dashboard", "false",
                     "--node-ip-address", "127.0.0.1", *common], check=True, env=env,

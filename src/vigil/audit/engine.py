@@ -12,20 +12,20 @@ import json
 import os
 import re
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from vigil.audit.sources import Sample, Shard
-from vigil.audit.work import SampleResult, hash_sample
+from vigil.audit.work import SampleResult, Where, hash_sample
 from vigil.errors import InvalidSignal, VigilError
 from vigil.match import Matcher, acted_on
 from vigil.sandbox import Budget, Sandbox
 
 __all__ = ["COLUMNS", "Progress", "Run", "result_path", "row_of"]
 
-CHUNK = 256  # samples read ahead of the workers
 COLUMNS = ("key", "shard", "url", "status", "error", "md5", "sha256", "pdq", "pdq_quality",
            "evidence", "lists", "kinds", "matches")  # fmt: skip
 
@@ -83,18 +83,27 @@ class Run:
                  robust: bool = True, evidence: bool = True, budget: Budget = Budget(),
                  on_row: Callable[[dict[str, Any]], None] | None = None) -> None:  # fmt: skip
         self.matcher, self.out = matcher, out
+        store = matcher.store
+        self.where: Where = (str(store.home), store.engine.url.render_as_string(
+            hide_password=False) if store.engine.dialect.name != "sqlite" else None,
+            tuple(matcher.lists))  # fmt: skip
         self.workers, self.robust, self.evidence, self.budget = workers, robust, evidence, budget
         self.on_row = on_row or (lambda _row: None)
         self.progress = Progress()
 
-    def shards(self, shards: list[Shard]) -> Progress:
-        """Audit every shard that has no results yet."""
+    def shards(self, shards: list[Shard], sandbox: Sandbox | None = None) -> Progress:
+        """Audit every shard that has no results yet (``sandbox``: workers to use, else this
+        run's own)."""
         (self.out / "shards").mkdir(parents=True, exist_ok=True)
         todo = [s for s in shards if not result_path(self.out, s).exists()]
         self.progress.shards_skipped = len(shards) - len(todo)
-        with Sandbox(self.workers, self.budget) as sandbox:
+        if sandbox is not None:
             for shard in todo:
                 self._shard(sandbox, shard)
+            return self.progress
+        with Sandbox(self.workers, self.budget) as own:
+            for shard in todo:
+                self._shard(own, shard)
         return self.progress
 
     def _shard(self, sandbox: Sandbox, shard: Shard) -> None:
@@ -109,29 +118,53 @@ class Run:
                                   "at": time.time()}) + "\n")  # fmt: skip
 
     def _rows(self, sandbox: Sandbox, shard: Shard) -> Iterator[dict[str, Any]]:
-        """The shard's rows in order, its samples read :data:`CHUNK` at a time (memory stays
-        flat however large the shard); those with bytes hashed by the workers."""
-        for chunk in _chunks(shard.samples(), CHUNK):
-            hashed = [s for s in chunk if s.data is not None]
-            outcomes = dict(zip(map(id, hashed), (o for _, o in sandbox.imap(
-                hash_sample, hashed, lambda s: s.key,
-                lambda s: (s.data, s.key, self.robust, self.evidence))), strict=True))  # fmt: skip
-            for sample in chunk:
-                got, outcome = None, outcomes.get(id(sample))
-                if isinstance(outcome, BaseException):
-                    sample.error = sample.error or f"{type(outcome).__name__}: {outcome}"
-                elif outcome is not None:
-                    got = outcome
-                row = row_of(shard, sample, got, self._matches(sample, got))
-                self._count(row)
-                yield row
+        """The shard's rows in order. Samples with bytes are hashed and matched by the workers
+        while this process writes the rows of those before them; a shard of metadata only
+        never reaches a worker."""
+        if not shard.has_bytes():
+            for sample in shard.samples():
+                yield self._row(shard, sample, None)
+            return
+        waiting: deque[Sample] = deque()  # read, in order, not yet written
+
+        def feed() -> Iterator[Sample]:
+            for sample in shard.samples():
+                waiting.append(sample)
+                if sample.data is not None:
+                    yield sample
+
+        jobs = sandbox.imap(
+            hash_sample,
+            feed(),
+            lambda s: s.key,
+            lambda s: (s.data, s.key, self.robust, self.evidence, self.where),
+        )
+        for job, outcome in jobs:
+            while waiting:
+                sample = waiting.popleft()
+                if sample is job:
+                    yield self._row(shard, sample, outcome)
+                    break
+                yield self._row(shard, sample, None)
+        while waiting:
+            yield self._row(shard, waiting.popleft(), None)
+
+    def _row(self, shard: Shard, sample: Sample, outcome: Any) -> dict[str, Any]:
+        got = None
+        if isinstance(outcome, BaseException):
+            sample.error = sample.error or f"{type(outcome).__name__}: {outcome}"
+        elif outcome is not None:
+            got = outcome
+        row = row_of(shard, sample, got, self._matches(sample, got))
+        sample.data = None  # written: its bytes are not kept
+        self._count(row)
+        return row
 
     def _matches(self, sample: Sample, got: SampleResult | None) -> list[dict[str, Any]]:
+        """The worker's matches of the sample's content, and those of the hashes the dataset
+        gives (matched here: cheap lookups)."""
         found: dict[tuple[str, str], Any] = {}
         try:
-            if got is not None and got.result is not None:
-                for m in self.matcher.match_result(got.result):
-                    found.setdefault((m.list, m.entry.key), m)
             for kind, value in sample.hashes.items():
                 try:
                     for m in self.matcher.match_value(kind, value):
@@ -140,7 +173,10 @@ class Run:
                     continue  # a malformed hash in the dataset's metadata matches nothing
         except VigilError as exc:
             sample.error = sample.error or f"matching failed: {exc}"
-        return self.matcher.as_dicts(list(found.values()))
+        answered = list(got.matches) if got is not None else []
+        seen = {(m["list"], m["entry"]) for m in answered}
+        extra = [m for k, m in found.items() if k not in seen]
+        return answered + self.matcher.as_dicts(extra)
 
     def _count(self, row: dict[str, Any]) -> None:
         p = self.progress
@@ -148,17 +184,6 @@ class Run:
         p.matched += row["status"] == "match"
         p.errors += row["status"] == "error"
         self.on_row(row)
-
-
-def _chunks(samples: Iterator[Sample], size: int) -> Iterator[list[Sample]]:
-    chunk: list[Sample] = []
-    for sample in samples:
-        chunk.append(sample)
-        if len(chunk) >= size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
 
 
 def _write(path: Path, rows: list[dict[str, Any]]) -> None:

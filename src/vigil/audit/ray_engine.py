@@ -28,16 +28,19 @@ def _node() -> str:
 
 
 class _Auditor:
-    """A Ray actor: the store, its indexes and the matcher, opened once."""
+    """A Ray actor: the store, the matcher and one sandboxed worker (which opens the store's
+    indexes), each made once."""
 
     def __init__(self, home: str, db_url: str | None, lists: list[str], out: str,
                  robust: bool, evidence: bool) -> None:  # fmt: skip
         from vigil.match import Matcher
+        from vigil.sandbox import Sandbox
         from vigil.store import Store
 
         self.store = Store.open(home, db_url)
         self.matcher = Matcher(self.store, lists)
         self.out, self.robust, self.evidence = Path(out), robust, evidence
+        self.sandbox = Sandbox(1)  # this actor's worker, kept for every shard it is given
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
         from vigil.audit.engine import Run
@@ -49,7 +52,7 @@ class _Auditor:
             shard = Shard(str(batch["id"][n]), str(batch["kind"][n]), str(batch["path"][n]), files)
             run = Run(self.matcher, self.out, workers=1, robust=self.robust,
                       evidence=self.evidence)  # fmt: skip
-            got = run.shards([shard])
+            got = run.shards([shard], self.sandbox)
             for key, value in (("shard", shard.id), ("samples", got.samples),
                                ("matched", got.matched), ("errors", got.errors),
                                ("node", _node())):  # fmt: skip

@@ -61,6 +61,17 @@ class Shard:
         else:
             yield from _parquet_samples(Path(self.path))
 
+    def has_bytes(self) -> bool:
+        """Whether its samples carry images (a parquet of metadata only does not)."""
+        if self.kind != "parquet":
+            return True
+        import pyarrow.parquet as pq
+
+        try:
+            return _bytes_column(pq.ParquetFile(self.path).schema_arrow)[0] is not None
+        except (OSError, ValueError):
+            return True  # unreadable: its samples say so, as errors
+
     def size_hint(self) -> int | None:
         """How many samples it holds, where that is cheap to know."""
         if self.kind == "folder":
