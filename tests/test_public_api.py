@@ -10,6 +10,7 @@ def test_all_names_exist_and_nothing_else_is_exported() -> None:
         assert hasattr(vigil, name), name
     public = {n for n in vars(vigil) if not n.startswith("_")}
     submodules = {
+        "audit",
         "cli",
         "errors",
         "evidence",
