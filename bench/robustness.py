@@ -43,11 +43,19 @@ from vigil.match import Matcher  # noqa: E402
 from vigil.store import Store  # noqa: E402
 
 STRONG = ("exact", "near_duplicate", "altered_copy")
+SHEET = "sheet_3x3"  # nine known photos on one contact sheet: each must be found
 # Pairs of (unrelated, known) photos that this benchmark flagged and a person inspected: the same
 # scene photographed twice (same garment, same bed, the camera moved ~1 degree), which the
 # split's pHash filter did not catch. Counted, and reported apart.
 SAME_SCENE = {("clothing/6f204610-7dce-4323-b1a2-f289a961f1de.jpg", "28fc3fad")}
 Transform = Callable[[Image.Image, random.Random, list[Image.Image]], Image.Image]
+
+
+def all_transforms() -> list[tuple[str, Transform]]:
+    """The shared 18, then issue 23's families (bench/transforms_round2.py)."""
+    from bench.transforms_round2 import TRANSFORMS
+
+    return load_transforms() + TRANSFORMS
 
 
 def load_transforms() -> list[tuple[str, Transform]]:
@@ -74,7 +82,7 @@ def _init(home: str, photos: str, donors: list[str]) -> None:
     _W["matcher"] = Matcher(_W["store"])
     _W["photos"] = Path(photos)
     _W["pool"] = [Image.open(Path(photos) / d).convert("RGB") for d in donors]
-    _W["transforms"] = dict(load_transforms())
+    _W["transforms"] = dict(all_transforms())
     pdq = np.load(Path(home) / "known_pdq.npy")
     _W["pdq"] = np.unpackbits(pdq, axis=1)
 
@@ -85,12 +93,25 @@ def _pdq_hits(hexes: list[str]) -> set[int]:
     return set(np.nonzero((dist <= 31).any(0))[0].tolist())
 
 
-def _query(job: tuple[str, str, int]) -> dict[str, Any]:
-    path, tname, truth = job
-    img = Image.open(_W["photos"] / path).convert("RGB")
-    if tname != "original":
-        img = _W["transforms"][tname](img, random.Random(f"{path}/{tname}"), _W["pool"])
-    data = jpeg(img)
+def _image(paths: tuple[str, ...], tname: str) -> Image.Image:
+    """The query: a photo under a transform, or a contact sheet of several (``sheet_3x3``)."""
+    images = [Image.open(_W["photos"] / p).convert("RGB") for p in paths]
+    if tname == SHEET:
+        from bench.transforms_round2 import sheet
+
+        return sheet(images, 3)
+    if tname == "original":
+        return images[0]
+    out: Image.Image = _W["transforms"][tname](
+        images[0], random.Random(f"{paths[0]}/{tname}"), _W["pool"]
+    )
+    return out
+
+
+def _query(job: tuple[tuple[str, ...], str, tuple[int, ...]]) -> dict[str, Any]:
+    paths, tname, truths = job
+    path, truth = paths[0], truths[0]
+    data = jpeg(_image(paths, tname))
     t0 = time.perf_counter()
     result = hash_bytes(data, path, variants=True)
     matches = _W["matcher"].match_result(result)
@@ -100,8 +121,8 @@ def _query(job: tuple[str, str, int]) -> dict[str, Any]:
     pdq = result.signals.get("pdq")
     plain = _pdq_hits([pdq.value]) if pdq and pdq.usable else set()
     dihedral = _pdq_hits([pdq.value, *pdq.variants.values()]) if pdq and pdq.usable else set()
-    return {"t": tname, "truth": truth, "kinds": kinds, "plain": plain, "dih": dihedral,
-            "s": elapsed, "path": path, "regions": regions}  # fmt: skip
+    return {"t": tname, "truth": truth, "truths": truths, "kinds": kinds, "plain": plain,
+            "dih": dihedral, "s": elapsed, "path": path, "regions": regions}  # fmt: skip
 
 
 def build(home: Path, photos: Path, known: list[str]) -> dict[str, float]:
@@ -140,14 +161,22 @@ def write_false(rows: list[dict[str, Any]], known: list[str]) -> None:
 
 
 def score(rows: list[dict[str, Any]], names: list[str], known: list[str]) -> dict[str, Any]:
-    out: dict[str, Any] = {"recall": {}, "shared": {}, "plain": {}, "dih": {}}
+    """Recall per family over (query, known image) pairs: a sheet holds nine."""
+    out: dict[str, Any] = {"recall": {}, "shared": {}, "plain": {}, "dih": {}, "whole": {}}
     for name in names:
         pos = [r for r in rows if r["truth"] >= 0 and r["t"] == name]
-        n = max(len(pos), 1)
-        out["recall"][name] = sum(r["kinds"].get(r["truth"]) in STRONG for r in pos) / n
-        out["shared"][name] = sum(r["truth"] in r["kinds"] for r in pos) / n
-        out["plain"][name] = sum(r["truth"] in r["plain"] for r in pos) / n
-        out["dih"][name] = sum(r["truth"] in r["dih"] for r in pos) / n
+        pairs = max(sum(len(r["truths"]) for r in pos), 1)
+
+        def found(r: dict[str, Any], test: Callable[[dict[str, Any], int], bool]) -> int:
+            return sum(test(r, t) for t in r["truths"])
+
+        out["recall"][name] = sum(found(r, lambda r, t: r["kinds"].get(t) in STRONG)
+                                  for r in pos) / pairs  # fmt: skip
+        out["shared"][name] = sum(found(r, lambda r, t: t in r["kinds"]) for r in pos) / pairs
+        out["plain"][name] = sum(found(r, lambda r, t: t in r["plain"]) for r in pos) / pairs
+        out["dih"][name] = sum(found(r, lambda r, t: t in r["dih"]) for r in pos) / pairs
+        out["whole"][name] = (sum(found(r, lambda r, t: r["kinds"].get(t) in STRONG)
+                                  == len(r["truths"]) for r in pos), len(pos))  # fmt: skip
     neg = [r for r in rows if r["truth"] < 0]
     out["neg"] = len(neg)
     out["false"] = sum(any(k in STRONG for k in r["kinds"].values()) for r in neg)
@@ -165,36 +194,50 @@ def score(rows: list[dict[str, Any]], names: list[str], known: list[str]) -> dic
     return out
 
 
+def _rows(res: dict[str, Any], names: list[str], title: str) -> list[str]:
+    if not names:
+        return []
+    lines = [f"| {n} | {res['recall'][n]:.3f} | {res['shared'][n]:.3f} | "
+             f"{res['plain'][n]:.3f} | {res['dih'][n]:.3f} |" for n in names]  # fmt: skip
+    mean = {k: statistics.fmean(res[k][n] for n in names)
+            for k in ("recall", "shared", "plain", "dih")}  # fmt: skip
+    total = (f"| **mean, {title}** | **{mean['recall']:.3f}** | {mean['shared']:.3f} | "
+             f"{mean['plain']:.3f} | {mean['dih']:.3f} |")  # fmt: skip
+    return [*lines, total]
+
+
 def report(res: dict[str, Any], names: list[str], sizes: dict[str, float], args: Any) -> str:
-    mean = {k: statistics.fmean(res[k].values()) for k in ("recall", "plain", "dih")}
+    shared = [n for n in names if n in dict(load_transforms())]
+    new = [n for n in names if n not in shared and n != SHEET]
     lines = [
-        "## Robust matching (issue 3)",
+        "## Robust matching (issues 3 and 23)",
         "",
-        f"`python -m bench.robustness --known {args.known} --unrelated {args.unrelated}` "
-        f"(commit {git_rev()}), {machine()}.",
+        f"`python -m bench.robustness --known {args.known} --unrelated {args.unrelated} "
+        f"--families {args.families}` (commit {git_rev()}), {machine()}.",
         "",
-        f"{args.known} known images indexed; queries: their 18 transforms; negatives: "
+        f"{args.known} known images indexed; queries: their transforms (the shared 18, then "
+        "issue 23's families, written in `bench/transforms_round2.py`); negatives: "
         f"{args.unrelated} unrelated images and their transforms ({res['neg']} queries). "
         "Recall counts matches of kind exact, near_duplicate or altered_copy; "
-        "PDQ columns are plain PDQ at distance 31 on the same query hashes.",
+        "PDQ columns are plain PDQ at distance 31 on the same query hashes. "
+        f"`{SHEET}`: contact sheets of nine known photos, recall over the (sheet, photo) pairs.",
         "",
         "| transform | Vigil | Vigil incl. shared_scene | PDQ | PDQ + 8 dihedral |",
         "|---|---|---|---|---|",
+        *_rows(res, shared, "the shared 18"),
+        *_rows(res, new, "issue 23's families"),
+        *_rows(res, [SHEET] if SHEET in names else [], "sheets"),
     ]
-    for n in names:
-        lines.append(
-            f"| {n} | {res['recall'][n]:.3f} | {res['shared'][n]:.3f} | "
-            f"{res['plain'][n]:.3f} | {res['dih'][n]:.3f} |"
-        )
-    lines.append(
-        f"| **mean** | **{mean['recall']:.3f}** | {statistics.fmean(res['shared'].values()):.3f} "
-        f"| {mean['plain']:.3f} | {mean['dih']:.3f} |"
-    )
     worst = min(res["recall"], key=res["recall"].get)
     per10k = 10_000 / max(res["neg"], 1)
     lines += [
         "",
         f"- Worst transform for Vigil: {worst} ({res['recall'][worst]:.3f}).",
+        *(
+            [f"- Sheets with all nine found: {res['whole'][SHEET][0]} of {res['whole'][SHEET][1]}."]
+            if SHEET in names
+            else []
+        ),
         f"- False matches (exact/near_duplicate/altered_copy): Vigil {res['false']} of "
         f"{res['neg']} ({res['false'] * per10k:.2f} per 10,000), of which {res['false_same']} "
         "are queries of the one pair listed in `bench/robustness.py` as the same scene "
@@ -209,10 +252,25 @@ def report(res: dict[str, Any], names: list[str], sizes: dict[str, float], args:
     return "\n".join(lines)
 
 
+def _jobs(args: Any, known: list[str], unrelated: list[str],
+          names: list[str]) -> list[tuple[tuple[str, ...], str, tuple[int, ...]]]:  # fmt: skip
+    plain = [n for n in names if n != SHEET]
+    jobs: list[tuple[tuple[str, ...], str, tuple[int, ...]]]
+    jobs = [] if args.negatives_only else [((p,), n, (i,)) for i, p in enumerate(known)
+                                           for n in plain]  # fmt: skip
+    if SHEET in names and not args.negatives_only:
+        jobs += [(tuple(known[i : i + 9]), SHEET, tuple(range(i, i + 9)))
+                 for i in range(0, len(known) - 8, 9)]  # fmt: skip
+    jobs += [((p,), n, (-1,)) for p in unrelated for n in ["original", *plain]]
+    return jobs
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--known", type=int, default=1000)
     ap.add_argument("--unrelated", type=int, default=1001)
+    ap.add_argument("--families", choices=("shared", "new", "all"), default="all",
+                    help="the shared 18 transforms, issue 23's families, or both")  # fmt: skip
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--no-record", action="store_true", help="print, do not write the docs")
     ap.add_argument("--negatives-only", action="store_true", help="false matches only")
@@ -220,16 +278,16 @@ def main() -> None:
     shared = need_shared()
     split = json.loads((shared / "splits" / "robustness.json").read_text())
     known, unrelated = split["known"][: args.known], split["unrelated"][: args.unrelated]
-    names = [n for n, _ in load_transforms()]
+    first = [n for n, _ in load_transforms()]
+    names = [n for n, _ in all_transforms() if (n in first) != (args.families == "new")
+             or args.families == "all"]  # fmt: skip
+    names += [SHEET] if args.families != "shared" else []
     photos = shared / "photos"
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
         sizes = build(Path(tmp), photos, known)
         print(f"indexed {len(known)} in {time.perf_counter() - t0:.1f} s", flush=True)
-        jobs = (
-            [] if args.negatives_only else [(p, n, i) for i, p in enumerate(known) for n in names]
-        )
-        jobs += [(p, n, -1) for p in unrelated for n in ["original", *names]]
+        jobs = _jobs(args, known, unrelated, names)
         donors = split["unrelated"][:100]
         with Pool(args.workers, _init, (tmp, str(photos), donors)) as pool:
             rows = pool.map(_query, jobs, chunksize=16)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageOps
 
 from vigil.errors import InvalidSignal, UsageError
 from vigil.hashing import HashResult, hash_bytes
@@ -167,6 +167,32 @@ def test_the_region_names_what_survived_a_crop(
     assert m.region.query_region[2] >= 0.8
     assert abs(m.region.scale - 1) < 0.05
     assert m.as_dict()["robust"]["kind"] == "altered_copy"
+
+
+def test_a_mirrored_and_cropped_copy_is_found_with_its_region_mirrored_back(
+    robust_store: Store, known_photos: list[Path]
+) -> None:
+    original = Image.open(known_photos[1]).convert("RGB")
+    result = hash_bytes(jpeg(crop(ImageOps.mirror(original), 0.3)), "query", variants=True)
+    (m,) = Matcher(robust_store).match_result(result)  # PDQ's flips do not see a crop
+    assert (m.entry.key, m.kind, m.variant) == ("k1", "altered_copy", "flip_h")
+    assert m.region is not None
+    assert m.region.mirrored
+    x0, y0, x1, y1 = m.region.known_region  # the known image's top-right 70%, to a cell
+    assert 0.2 <= x0 <= 0.5
+    assert x1 >= 0.875
+    assert y0 <= 0.125
+    assert 0.5 <= y1 <= 0.8
+    qx0, _, qx1, _ = m.region.query_region  # which fills the query
+    assert qx0 <= 0.1
+    assert qx1 >= 0.85
+    assert m.as_dict()["robust"]["mirrored"] is True
+    # unmirrored, the same crop is found in the first pass: no mirrored pass is made
+    result = hash_bytes(jpeg(crop(original, 0.3)), "query", variants=True)
+    (m,) = Matcher(robust_store).match_result(result)
+    assert m.region is not None
+    assert not m.region.mirrored
+    assert "mirrored" not in vars(local_query(result))
 
 
 def test_a_different_subject_on_the_same_scene_is_a_shared_scene(

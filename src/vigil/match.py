@@ -151,7 +151,8 @@ class Matcher:
             if sid in described and described[sid][0].name in self.lists:
                 info, entry = described[sid]
                 distance = round((1 - al.score) * 256)  # on PDQ's 256-bit scale
-                out.append(Match(info.name, sv.type, sv.value, distance, "original", entry,
+                variant = "flip_h" if al.mirrored else "original"  # PDQ's name for a mirror
+                out.append(Match(info.name, sv.type, sv.value, distance, variant, entry,
                                  kind=al.kind, region=al))  # fmt: skip
         return out
 

@@ -20,7 +20,7 @@ than needed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import cv2
@@ -80,9 +80,11 @@ class Alignment:
     query_region: Box  # the same region in the query
     scale: float  # query size / known size
     rotation: float  # degrees
+    mirrored: bool = False  # the query shows the known image mirrored left to right
 
     def as_dict(self) -> dict[str, Any]:
         return {
+            "mirrored": self.mirrored,
             "kind": self.kind,
             "score": round(self.score, 3),
             "inliers": self.inliers,
@@ -246,7 +248,31 @@ def _verified(index: LocalIndex, feats: Features, gray: npt.NDArray[np.float32],
 
 
 def search(index: LocalIndex, query: LocalQuery, matched: bool = False) -> list[Alignment]:
-    """The verified robust matches of a query image.
+    """The verified robust matches of a query image, mirrored copies included.
+
+    Unless the query already matched as a whole (``matched``: an exact or PDQ match, which
+    tries the flips, or an ``altered_copy`` covering most of it), it is searched again
+    mirrored: its keypoints described in the mirrored image (:attr:`LocalQuery.mirrored`),
+    verified against the mirrored image, the matched region mirrored back. The known side
+    is indexed once, unmirrored."""
+    gray = query.gray.astype(np.float32)
+    found = _search(index, query, gray, matched)
+    if matched or any(_whole(a) for a in found):
+        return found
+    flipped = np.ascontiguousarray(gray[:, ::-1])
+    mirror = [_unmirror(a) for a in _verified(index, query.mirrored, flipped, None)]
+    return list(({a.id: a for a in mirror} | {a.id: a for a in found}).values())
+
+
+def _unmirror(al: Alignment) -> Alignment:
+    """A match found in the mirrored query, with its region where it is in the query."""
+    x0, y0, x1, y1 = al.query_region
+    return replace(al, query_region=(1 - x1, y0, 1 - x0, y1), mirrored=True)
+
+
+def _search(index: LocalIndex, query: LocalQuery, gray: npt.NDArray[np.float32],
+            matched: bool) -> list[Alignment]:  # fmt: skip
+    """The verified robust matches of a query image as it is.
 
     A small image is searched a second time with the keypoints of it enlarged too (a reduced
     copy shows a known image's finer keypoints only then), unless it already matched as a
@@ -254,7 +280,6 @@ def search(index: LocalIndex, query: LocalQuery, matched: bool = False) -> list[
     first pass covering most of the query. Then the second pass could only find another
     known image in what is left of the query, and it costs as much again as the first
     (an ORB pass on twice the pixels, 500 more lookups)."""
-    gray = query.gray.astype(np.float32)
     maybe_again = query.small and not matched
     first = index.lookup(query.features) if maybe_again else None  # kept for a second pass
     found = _verified(index, query.features, gray, first)

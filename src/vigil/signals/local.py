@@ -30,6 +30,7 @@ from vigil.signals.local_algo import (
     dog_samples,
     extract,
     head,
+    mirrored,
     normalized_gray,
     pack_record,
     spread,
@@ -82,6 +83,12 @@ class LocalQuery:
         """The keypoints of the image enlarged ENLARGE times, in its own pixels (none unless
         it is small)."""
         return enlarged_keypoints(self.gray) if self.small else Features.none(self.features.size)
+
+    @cached_property
+    def mirrored(self) -> Features:
+        """:attr:`features` in the image mirrored left to right, in its pixels: what a known
+        image's keypoints look like when the query is a mirrored copy of it."""
+        return mirrored(self.features, self.gray)
 
     @property
     def widened(self) -> Features:

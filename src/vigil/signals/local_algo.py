@@ -33,6 +33,7 @@ __all__ = [
     "extract",
     "feature_keys",
     "head",
+    "mirrored",
     "normalized_gray",
     "pack_record",
     "spread",
@@ -74,6 +75,9 @@ class Features:
     points: npt.NDArray[np.float32]  # (n, 2) x, y
     descriptors: npt.NDArray[np.uint8]  # (n, 32)
     size: tuple[int, int]
+    # (n, 3) each keypoint's ORB size, angle and pyramid level, where they were extracted here
+    # (a query's: to describe them mirrored); None when read from a record
+    shape: npt.NDArray[np.float32] | None = None
 
     @classmethod
     def none(cls, size: tuple[int, int]) -> Features:
@@ -83,6 +87,11 @@ class Features:
         """These keypoints followed by ``other``'s (of the same image)."""
         points = np.concatenate([self.points, other.points])
         return Features(points, np.concatenate([self.descriptors, other.descriptors]), self.size)
+
+    def take(self, pick: npt.NDArray[np.intp] | slice) -> Features:
+        """The keypoints at ``pick``, in its order."""
+        shape = None if self.shape is None else self.shape[pick]
+        return Features(self.points[pick], self.descriptors[pick], self.size, shape)
 
 
 def normalized_gray(gray: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
@@ -122,8 +131,31 @@ def extract(
         return Features.none((w, h))
     points = np.asarray(cv2.KeyPoint.convert(keypoints), dtype=np.float32).reshape(-1, 2)
     response = np.array([kp.response for kp in keypoints], dtype=np.float32)
+    shape = np.array([(kp.size, kp.angle, kp.octave) for kp in keypoints], np.float32)
     order = np.argsort(-response, kind="stable")
-    return Features(points[order], np.ascontiguousarray(desc[order], np.uint8), (w, h))
+    ordered = np.ascontiguousarray(desc[order], np.uint8)
+    return Features(points[order], ordered, (w, h), shape[order])
+
+
+def mirrored(feats: Features, gray: npt.NDArray[np.uint8], levels: int = 7) -> Features:
+    """``feats`` (extracted from ``gray`` over ``levels`` scales) in ``gray`` mirrored left to
+    right: the same corners, described there. ORB's descriptors are not symmetric, so a
+    mirrored copy's keypoints are found again but read differently; describing the known
+    corners mirrored costs a quarter of extracting them anew, and leaves the index as it is.
+    Keypoints ORB cannot describe there (too near a border) are left out."""
+    w, h = feats.size
+    if feats.shape is None or not len(feats.points):
+        return Features.none((w, h))
+    flipped = np.ascontiguousarray(gray[:, ::-1])
+    given = [
+        cv2.KeyPoint(float(w - 1 - x), float(y), float(size), float((180 - a) % 360), 0, int(lv))
+        for (x, y), (size, a, lv) in zip(feats.points, feats.shape, strict=True)
+    ]
+    keypoints, desc = _orb(len(given), levels, FAST_THRESHOLD).compute(flipped, given)
+    if desc is None or not keypoints:
+        return Features.none((w, h))
+    points = np.asarray(cv2.KeyPoint.convert(keypoints), dtype=np.float32).reshape(-1, 2)
+    return Features(points, np.ascontiguousarray(desc, np.uint8), (w, h))
 
 
 def spread(feats: Features, k: int = KNOWN_FEATURES, cells: int = KNOWN_CELLS) -> Features:
@@ -140,12 +172,12 @@ def spread(feats: Features, k: int = KNOWN_FEATURES, cells: int = KNOWN_CELLS) -
     in_cell = cell[by_cell]
     rank = np.arange(n) - np.searchsorted(in_cell, in_cell)
     pick = by_cell[np.argsort(rank * n + by_cell)][:k]  # by round, then strength
-    return Features(feats.points[pick], feats.descriptors[pick], feats.size)
+    return feats.take(pick)
 
 
 def head(feats: Features, k: int) -> Features:
     """The first ``k`` keypoints."""
-    return Features(feats.points[:k], feats.descriptors[:k], feats.size)
+    return feats.take(slice(0, k))
 
 
 def _bits_value(bits: npt.NDArray[np.uint8], which: tuple[int, ...]) -> npt.NDArray[np.uint32]:
