@@ -19,6 +19,7 @@ from vigil.match import Match, Matcher
 from vigil.robust import Rules, search, verify
 from vigil.signals.local import LocalQuery, VLocal
 from vigil.signals.local_algo import Features, head, spread
+from vigil.signals.parts import find_parts
 from vigil.store import Store
 
 
@@ -193,6 +194,55 @@ def test_a_mirrored_and_cropped_copy_is_found_with_its_region_mirrored_back(
     assert m.region is not None
     assert not m.region.mirrored
     assert "mirrored" not in vars(local_query(result))
+
+
+def contact_sheet(photos: list[Path], n: int = 3, cell: tuple[int, int] = (240, 180)) -> bytes:
+    """The photos reduced to fit the cells of an n x n sheet (reading order), centred on
+    white, as contact sheets are laid out."""
+    cw, ch = cell
+    sheet = Image.new("RGB", (cw * n, ch * n), (255, 255, 255))
+    for k, path in enumerate(photos):
+        img = ImageOps.contain(Image.open(path).convert("RGB"), (cw - 6, ch - 6))
+        at = ((k % n) * cw + (cw - img.width) // 2, (k // n) * ch + (ch - img.height) // 2)
+        sheet.paste(img, at)
+    return jpeg(sheet)
+
+
+def test_every_known_image_on_a_contact_sheet_is_found_in_its_cell(
+    robust_store: Store, known_photos: list[Path], unrelated_photos: list[Path]
+) -> None:
+    photos = known_photos[:6] + unrelated_photos[:3]
+    found = {m.entry.key: m for m in best(robust_store, contact_sheet(photos))}
+    assert sorted(found) == [f"k{i}" for i in range(6)]
+    for i in range(6):
+        m = found[f"k{i}"]
+        assert m.kind == "altered_copy"
+        assert m.region is not None
+        x0, y0, x1, y1 = m.region.query_region
+        cx, cy = (i % 3 + 0.5) / 3, (i // 3 + 0.5) / 3  # the middle of its cell
+        assert x0 < cx < x1
+        assert y0 < cy < y1
+        assert (x1 - x0) * (y1 - y0) < 0.15  # a ninth of the sheet, give or take
+    # a sheet of unrelated photos matches nothing
+    assert best(robust_store, contact_sheet(unrelated_photos[:6])) == []
+
+
+def test_parts_are_cells_or_a_framed_picture_never_a_single_photo(
+    known_photos: list[Path], unrelated_photos: list[Path]
+) -> None:
+    photo = Image.open(known_photos[0]).convert("RGB")  # 600 x 400
+
+    def parts(img: Image.Image) -> list[tuple[float, ...]]:
+        gray = np.asarray(img.convert("L"), np.uint8)
+        return [tuple(round(v, 2) for v in p.box) for p in find_parts(gray)]
+
+    assert parts(photo) == []
+    assert parts(pad(photo, 0.5)) == [(0.17, 0.17, 0.83, 0.83)]  # inside its margins
+    painted = photo.copy()
+    painted.paste((128, 128, 128), (300, 0, 600, 400))
+    assert parts(painted) == []  # a plain area on one side is not a margin
+    sheet = Image.open(io.BytesIO(contact_sheet(known_photos[:4] + unrelated_photos[:5])))
+    assert len(parts(sheet)) == 9
 
 
 def test_a_different_subject_on_the_same_scene_is_a_shared_scene(

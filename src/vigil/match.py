@@ -23,10 +23,12 @@ from vigil.evidence.base import Evidence
 from vigil.hashing import HashResult
 from vigil.index import HammingIndex, LocalIndex
 from vigil.lists.model import Entry, normalized_signal
-from vigil.robust import FRAME, Alignment, search, verify
+from vigil.robust import FRAME, Alignment, search, search_part, verify
 from vigil.signals import SignalValue, registry
 from vigil.signals.base import same_digest
 from vigil.signals.local import LocalQuery
+from vigil.signals.parts import Part
+from vigil.signals.pdq import PDQ_MIN_QUALITY
 from vigil.signals.video_local import VideoLocalQuery, parse_local_frames
 from vigil.store import ListInfo, Store
 from vigil.video_match import FRAME_BITS, VideoMatch, describe, match_frames
@@ -138,16 +140,29 @@ class Matcher:
 
     def _match_local(self, sv: SignalValue, matched: bool) -> list[Match]:
         """Verified robust matches of a query image (its vlocal payload); ``matched``: the
-        image already matched as a whole (see :func:`vigil.robust.search`)."""
+        image already matched as a whole (see :func:`vigil.robust.search`). A query that did
+        not is also looked at part by part, if it is a composite (:mod:`vigil.signals.parts`):
+        a part's PDQ, then robust matching within the part."""
         query = sv.payload
         if not isinstance(query, LocalQuery):
             return []
         index = self._index(sv.type)
         assert isinstance(index, LocalIndex)
-        aligned = {a.id: a for a in search(index, query, matched)}
-        described = self.store.describe_signals(list(aligned))
+        aligned = search(index, query, matched)
+        if matched or any(a.kind == "altered_copy" and a.whole for a in aligned):
+            return self._aligned(sv, aligned)
+        parts = []
+        for part in query.parts:
+            whole = self._part_by_pdq(part)
+            parts += whole or self._aligned(sv, search_part(index, query, part.box))
+        return self._aligned(sv, aligned) + parts
+
+    def _aligned(self, sv: SignalValue, aligned: list[Alignment]) -> list[Match]:
+        """Matches of the robust alignments whose known images are on this matcher's lists."""
+        by_id = {a.id: a for a in aligned}
+        described = self.store.describe_signals(list(by_id))
         out = []
-        for sid, al in aligned.items():
+        for sid, al in by_id.items():
             if sid in described and described[sid][0].name in self.lists:
                 info, entry = described[sid]
                 distance = round((1 - al.score) * 256)  # on PDQ's 256-bit scale
@@ -155,6 +170,19 @@ class Matcher:
                 out.append(Match(info.name, sv.type, sv.value, distance, variant, entry,
                                  kind=al.kind, region=al))  # fmt: skip
         return out
+
+    def _part_by_pdq(self, part: Part) -> list[Match]:
+        """Known images that are one part of a composite query as a whole (a cell of a contact
+        sheet or grid, a picture inside margins), by the part's PDQ."""
+        if part.pdq.quality < PDQ_MIN_QUALITY:
+            return []
+        try:
+            found = self.match_value("pdq", part.pdq.hex)
+        except InvalidSignal:
+            return []  # a degenerate part (nearly flat) matches nothing
+        return [dataclasses.replace(m, kind="altered_copy",
+                                    region=Alignment.of_part(part.box, 1 - m.distance / 256))
+                for m in found]  # fmt: skip
 
     def _match_local_video(self, sv: SignalValue) -> list[Match]:
         """Known videos whose sampled frames the query's frames are verified altered copies of

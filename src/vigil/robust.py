@@ -30,10 +30,10 @@ import numpy.typing as npt
 
 from vigil.index.local import Candidate, LocalIndex, Pairs
 from vigil.index.local_kernels import popcount64
-from vigil.signals.local import LocalQuery
+from vigil.signals.local import MIN_FEATURES, LocalQuery, analyse
 from vigil.signals.local_algo import GRID, Features, dog_samples
 
-__all__ = ["FRAME", "IMAGE", "Alignment", "Rules", "search", "verify"]
+__all__ = ["FRAME", "IMAGE", "Alignment", "Rules", "search", "search_part", "verify"]
 
 MIN_INLIERS = 6
 ALTERED_AGREEMENT = 0.75  # share of grid signs in view that agree: altered_copy
@@ -81,6 +81,18 @@ class Alignment:
     scale: float  # query size / known size
     rotation: float  # degrees
     mirrored: bool = False  # the query shows the known image mirrored left to right
+
+    @property
+    def whole(self) -> bool:
+        """The match covers most of the query: the query is that image."""
+        x0, y0, x1, y1 = self.query_region
+        return (x1 - x0) * (y1 - y0) >= WHOLE_QUERY
+
+    @classmethod
+    def of_part(cls, box: Box, score: float) -> Alignment:
+        """A known image found whole as one part of a composite query (by the part's PDQ)."""
+        scale = max(box[2] - box[0], box[3] - box[1])
+        return cls(0, "altered_copy", score, 0, 1.0, (0.0, 0.0, 1.0, 1.0), box, scale, 0.0)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -237,8 +249,7 @@ def verify(
 
 
 def _whole(al: Alignment) -> bool:
-    x0, y0, x1, y1 = al.query_region
-    return al.kind == "altered_copy" and (x1 - x0) * (y1 - y0) >= WHOLE_QUERY
+    return al.kind == "altered_copy" and al.whole
 
 
 def _verified(index: LocalIndex, feats: Features, gray: npt.NDArray[np.float32],
@@ -262,6 +273,26 @@ def search(index: LocalIndex, query: LocalQuery, matched: bool = False) -> list[
     flipped = np.ascontiguousarray(gray[:, ::-1])
     mirror = [_unmirror(a) for a in _verified(index, query.mirrored, flipped, None)]
     return list(({a.id: a for a in mirror} | {a.id: a for a in found}).values())
+
+
+def search_part(index: LocalIndex, query: LocalQuery, box: Box) -> list[Alignment]:
+    """The verified robust matches within one part of a query (``box``: fractions of its
+    width and height), searched as an image of its own; their regions in the whole query."""
+    h, w = query.gray.shape
+    x0, y0, x1, y1 = box
+    crop = query.gray[round(y0 * h) : round(y1 * h), round(x0 * w) : round(x1 * w)]
+    _, n, part = analyse(np.ascontiguousarray(crop), query=True)
+    if part is None or n < MIN_FEATURES:
+        return []
+    found = _search(index, part, part.gray.astype(np.float32), False)
+    return [replace(a, query_region=_within(a.query_region, box)) for a in found]
+
+
+def _within(inner: Box, outer: Box) -> Box:
+    """``inner`` (fractions of ``outer``) as fractions of what ``outer`` is a part of."""
+    w, h = outer[2] - outer[0], outer[3] - outer[1]
+    return (outer[0] + inner[0] * w, outer[1] + inner[1] * h,
+            outer[0] + inner[2] * w, outer[1] + inner[3] * h)  # fmt: skip
 
 
 def _unmirror(al: Alignment) -> Alignment:

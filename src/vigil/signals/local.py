@@ -36,6 +36,7 @@ from vigil.signals.local_algo import (
     spread,
     unpack_record,
 )
+from vigil.signals.parts import Part, find_parts
 from vigil.signals.pdq import example_image
 
 __all__ = ["LocalQuery", "VLocal", "analyse", "enlarged_keypoints"]
@@ -89,6 +90,12 @@ class LocalQuery:
         """:attr:`features` in the image mirrored left to right, in its pixels: what a known
         image's keypoints look like when the query is a mirrored copy of it."""
         return mirrored(self.features, self.gray)
+
+    @cached_property
+    def parts(self) -> list[Part]:
+        """The cells of the image if it is a contact sheet, grid or collage (each with its
+        PDQ), or the picture inside its margins; none for a single picture."""
+        return find_parts(self.gray)
 
     @property
     def widened(self) -> Features:

@@ -1,0 +1,108 @@
+"""The parts of a composite image: the cells of a contact sheet, a grid of thumbnails or a
+collage, and a picture inside plain margins.
+
+Known material is often re-shared as one image holding several (a video's preview sheet, a
+"set" posted as one grid). Each cell is a known image reduced several times, too small for
+the query's keypoints to find at the known image's scale, but whole: its PDQ is the known
+image's. The cells are found by their gutters, rows or columns of near-uniform pixels that
+cross the whole sheet (or the whole of a part of it, for an uneven collage), cut recursively;
+each cell is then matched as an image of its own (:meth:`vigil.match.Matcher.match_signals`).
+Cutting needs no model and costs about a millisecond; an image with no gutters has no parts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from vigil.signals.pdq_algo import PdqResult, hash_rgb_or_l
+
+__all__ = ["MIN_SHARE", "Part", "find_parts"]
+
+MIN_SHARE = 0.1  # a part's sides: at least this share of the image's (a portrait thumbnail)
+MIN_AREA = 0.025  # and its area of the image's (a 4x4 sheet's cell: 0.0625; a 5x5's: 0.04)
+MIN_SIDE = 40  # pixels
+GUTTER_STD = 4.0  # a line whose pixels' standard deviation is below this is a gutter
+MIN_GUTTER = 2  # pixels
+DEPTH = 4  # cuts within cuts: rows, then columns, then rows of a column, ...
+MAX_PARTS = 16
+Box = tuple[float, float, float, float]
+
+
+@dataclass(frozen=True)
+class Part:
+    """One part: where it lies (fractions of the image's width and height) and its PDQ."""
+
+    box: Box
+    pdq: PdqResult
+
+
+def find_parts(gray: npt.NDArray[np.uint8]) -> list[Part]:
+    """The parts of a composite grey image, with their PDQ; none if it is not one (a single
+    picture filling the image, or nothing but margins)."""
+    h, w = gray.shape
+    mins = (max(MIN_SIDE, round(MIN_SHARE * w)), max(MIN_SIDE, round(MIN_SHARE * h)))
+    boxes: list[tuple[int, int, int, int]] = []
+    _split(gray.astype(np.float32), (0, 0, w, h), mins, 0, boxes)
+    boxes = [b for b in boxes if _area(b) >= MIN_AREA * w * h]
+    if len(boxes) > MAX_PARTS or not boxes:
+        return []
+    if len(boxes) == 1 and (_area(boxes[0]) > 0.9 * w * h or not _framed(boxes[0], w, h)):
+        return []  # one picture, (nearly) the whole image, or beside a plain area: as it is
+    return [Part((x0 / w, y0 / h, x1 / w, y1 / h), hash_rgb_or_l(gray[y0:y1, x0:x1]))
+            for x0, y0, x1, y1 in boxes]  # fmt: skip
+
+
+def _framed(box: tuple[int, int, int, int], w: int, h: int) -> bool:
+    """Margins on both sides, left and right or top and bottom (a letterbox, a frame), not
+    on one side only (a plain area beside a picture, as where part of it was painted over)."""
+    x0, y0, x1, y1 = box
+    return (x0 > 0 and x1 < w) or (y0 > 0 and y1 < h)
+
+
+def _area(box: tuple[int, int, int, int]) -> int:
+    return (box[2] - box[0]) * (box[3] - box[1])
+
+
+def _runs(flags: npt.NDArray[np.bool_]) -> list[tuple[int, int]]:
+    """The runs of True (half-open)."""
+    edges = np.diff(np.concatenate([[0], flags.astype(np.int8), [0]]))
+    return list(zip(np.nonzero(edges == 1)[0].tolist(), np.nonzero(edges == -1)[0].tolist(),
+                    strict=True))  # fmt: skip
+
+
+def _spans(lines_std: npt.NDArray[np.float32], least: int) -> list[tuple[int, int]]:
+    """The runs of content between gutters (half-open) at least ``least`` long: a flat run
+    thinner than MIN_GUTTER is content, a run of content thinner than ``least`` (a caption's
+    line of text) is neither a part nor a cut."""
+    flat = lines_std < GUTTER_STD
+    for a, b in _runs(flat):
+        if b - a < MIN_GUTTER:
+            flat[a:b] = False
+    return [(a, b) for a, b in _runs(~flat) if b - a >= least]
+
+
+IntBox = tuple[int, int, int, int]
+
+
+def _split(gray: npt.NDArray[np.float32], box: IntBox, mins: tuple[int, int], depth: int,
+           out: list[IntBox]) -> None:  # fmt: skip
+    """Cut ``box`` at its gutters, rows first, then columns, into ``out``."""
+    x0, y0, x1, y1 = box
+    region = gray[y0:y1, x0:x1]
+    rows = _spans(region.std(axis=1), mins[1])
+    cols = _spans(region.std(axis=0), mins[0])
+    if not rows or not cols:
+        return  # nothing here large enough to be a picture
+    if depth >= DEPTH or (len(rows) == 1 and len(cols) == 1
+                          and rows[0] == (0, y1 - y0) and cols[0] == (0, x1 - x0)):  # fmt: skip
+        out.append((x0 + cols[0][0], y0 + rows[0][0], x0 + cols[-1][1], y0 + rows[-1][1]))
+        return
+    if len(rows) > 1 or len(cols) == 1:
+        for a, b in rows:
+            _split(gray, (x0, y0 + a, x1, y0 + b), mins, depth + 1, out)
+    else:
+        for a, b in cols:
+            _split(gray, (x0 + a, y0, x0 + b, y1), mins, depth + 1, out)
