@@ -30,8 +30,8 @@ import numpy.typing as npt
 
 from vigil.index.local import Candidate, LocalIndex, Pairs
 from vigil.index.local_kernels import popcount64
-from vigil.signals.local import MIN_FEATURES, LocalQuery, analyse
-from vigil.signals.local_algo import GRID, Features, dog_samples
+from vigil.signals.local import LocalQuery, part_query
+from vigil.signals.local_algo import GRID, Features, apply_transform, dog_samples
 
 __all__ = ["FRAME", "IMAGE", "Alignment", "Rules", "search", "search_part", "verify"]
 
@@ -108,6 +108,11 @@ class Alignment:
         }
 
 
+PERSPECTIVE_PAIRS = 10  # a candidate with this many pairs that a similarity explains poorly
+# (fewer than SURE_INLIERS) is tried with a homography ...
+PERSPECTIVE_INLIERS = 10  # ... which must explain this many (a similarity: 4 to 6)
+PERSPECTIVE_SPREAD = 0.5  # its sides' scales may differ by this much (a 6% corner shift: 0.2)
+PART_AGREEMENT = 0.9  # a part's match with fewer than SURE_INLIERS inliers needs this
 PREFILTER_PAIRS = 48  # candidates with at most this many pairs are screened before RANSAC
 PREFILTER_PX = 12.0  # a screening hypothesis's tolerance: 3x RANSAC's, for its cruder fit
 
@@ -161,6 +166,22 @@ def _fit(
     m, inl = cv2.estimateAffinePartial2D(
         src, dst, method=cv2.RANSAC, ransacReprojThreshold=4.0, maxIters=1000, confidence=0.995
     )
+    fit = _counted(m, inl, cand, dst)
+    weak = fit is None or fit[1] < SURE_INLIERS
+    if weak and len(src) >= PERSPECTIVE_PAIRS:
+        # a photo of a screen or a print, taken off axis: a homography, held to more inliers
+        h, inl = cv2.findHomography(src, dst, cv2.RANSAC, 4.0, maxIters=1000, confidence=0.995)
+        if h is not None and _plausible(np.asarray(h, np.float64), cand.size):
+            seen = _counted(h, inl, cand, dst)
+            if seen is not None and seen[1] >= max(PERSPECTIVE_INLIERS, fit[1] if fit else 0):
+                return seen
+    return fit
+
+
+def _counted(m: Any, inl: Any, cand: Candidate, dst: npt.NDArray[np.float32]
+             ) -> tuple[npt.NDArray[np.float64], int] | None:  # fmt: skip
+    """A fitted transform and its distinct inliers (known keypoints and query points alike),
+    or None where the fit failed or scales implausibly."""
     if m is None or inl is None:
         return None
     scale = float(np.hypot(m[0, 0], m[1, 0]))
@@ -170,6 +191,25 @@ def _fit(
     known_kp = len(np.unique(cand.pairs[ok, 1]))
     query_pts = len(np.unique(np.round(dst[ok] / 3), axis=0))
     return np.asarray(m, np.float64), min(known_kp, query_pts)
+
+
+def _plausible(h: npt.NDArray[np.float64], size: tuple[int, int]) -> bool:
+    """A homography that a photo of a flat picture could make: it keeps the orientation (no
+    mirror, no fold) and its scale changes by at most PERSPECTIVE_SPREAD across the image."""
+    w, h_ = size
+    corners = np.array([[0, 0], [w, 0], [w, h_], [0, h_]], np.float64)
+    if np.any(corners @ h[2, :2] + h[2, 2] <= 1e-6):
+        return False  # part of the image behind the camera
+    q = apply_transform(h, corners)
+    edges = np.roll(q, -1, axis=0) - q
+    turns = (
+        edges[:, 0] * np.roll(edges, -1, axis=0)[:, 1]
+        - edges[:, 1] * np.roll(edges, -1, axis=0)[:, 0]
+    )
+    if not (turns > 0).all():
+        return False  # not convex, or mirrored
+    sides = np.hypot(edges[:, 0], edges[:, 1]) / np.array([w, h_, w, h_])
+    return float(sides.max() / max(sides.min(), 1e-9)) <= 1 + PERSPECTIVE_SPREAD
 
 
 def _cells(agree: npt.NDArray[np.bool_], inside: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
@@ -203,7 +243,7 @@ def _region(cells: npt.NDArray[np.bool_], m: npt.NDArray[np.float64], known: tup
     kw, kh = known
     corners = np.array([[kbox[0] * kw, kbox[1] * kh], [kbox[2] * kw, kbox[1] * kh],
                         [kbox[0] * kw, kbox[3] * kh], [kbox[2] * kw, kbox[3] * kh]])  # fmt: skip
-    q = corners @ m[:, :2].T + m[:, 2]
+    q = apply_transform(m, corners)
     qw, qh = query
     qbox = (
         max(0.0, q[:, 0].min() / qw),
@@ -281,11 +321,14 @@ def search_part(index: LocalIndex, query: LocalQuery, box: Box) -> list[Alignmen
     h, w = query.gray.shape
     x0, y0, x1, y1 = box
     crop = query.gray[round(y0 * h) : round(y1 * h), round(x0 * w) : round(x1 * w)]
-    _, n, part = analyse(np.ascontiguousarray(crop), query=True)
-    if part is None or n < MIN_FEATURES:
+    part = part_query(np.ascontiguousarray(crop))
+    if part is None:
         return []
-    found = _search(index, part, part.gray.astype(np.float32), False)
-    return [replace(a, query_region=_within(a.query_region, box)) for a in found]
+    found = _search(index, replace(part, small=False), part.gray.astype(np.float32), False)
+    # held to a surer fit than a whole query (two unrelated garments' cells matched with 6
+    # inliers at 0.81 on the split)
+    sure = [a for a in found if a.inliers >= SURE_INLIERS or a.score >= PART_AGREEMENT]
+    return [replace(a, query_region=_within(a.query_region, box)) for a in sure]
 
 
 def _within(inner: Box, outer: Box) -> Box:

@@ -29,6 +29,7 @@ __all__ = [
     "POOL_FEATURES",
     "QUERY_FEATURES",
     "Features",
+    "apply_transform",
     "dog_samples",
     "extract",
     "feature_keys",
@@ -201,6 +202,15 @@ def _grid_points(kw: int, kh: int) -> npt.NDArray[np.float64]:
     return pts
 
 
+def apply_transform(m: npt.NDArray[np.float64], pts: npt.NDArray[np.float64]
+                    ) -> npt.NDArray[np.float64]:  # fmt: skip
+    """Points through a 2x3 similarity or a 3x3 homography."""
+    out = pts @ m[:, :2].T + m[:, 2]
+    if m.shape[0] == 3:
+        out = out[:, :2] / out[:, 2:3]
+    return np.asarray(out, np.float64)
+
+
 def dog_samples(
     gray: npt.NDArray[np.float32], transform: npt.NDArray[np.float64] | None, known: tuple[int, int]
 ) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
@@ -225,7 +235,7 @@ def dog_samples(
     coarse = cv2.GaussianBlur(small, (0, 0), sigma * 2.5)
     pts = _grid_points(kw, kh)
     if transform is not None:
-        pts = pts @ transform[:, :2].T + transform[:, 2]
+        pts = apply_transform(transform, pts)
     inside = (pts[:, 0] >= 1) & (pts[:, 0] < w - 1) & (pts[:, 1] >= 1) & (pts[:, 1] < h - 1)
     sx, sy = small.shape[1] / w, small.shape[0] / h
     mx = (pts[:, 0] * sx).reshape(GRID, GRID).astype(np.float32)
