@@ -31,10 +31,10 @@ from PIL import Image
 from bench.common import git_rev, machine, need_shared, record
 from bench.robustness import STRONG, load_transforms
 from vigil.audit import Run, shards_of
-from vigil.hashing import hash_bytes
 from vigil.lists import Entry
-from vigil.match import Matcher
-from vigil.scan import scan
+from vigil.matching.hashing import hash_bytes
+from vigil.matching.match import Matcher
+from vigil.matching.scan import scan
 from vigil.store import Store
 
 PER_SHARD = 250
@@ -126,9 +126,9 @@ def _score(rows: dict[str, Any], truth: dict[str, str]) -> dict[str, Any]:
 def _stages(samples: list[tuple[str, bytes, str]], store: Store, n: int = 200) -> dict[str, float]:
     """Milliseconds a core spends per sample in each stage, in this process."""
     from vigil.evidence import inspect_bytes
+    from vigil.matching.scan import SCAN_EVIDENCE
     from vigil.media import Limits
     from vigil.media.decode import decode_image
-    from vigil.scan import SCAN_EVIDENCE
     from vigil.signals.local import analyse
     from vigil.signals.pdq_algo import hash_rgb_or_l
 

@@ -28,9 +28,9 @@ from PIL import Image
 from bench.common import git_rev, machine, need_shared, record, rss_mib
 from bench.import_list import _entries
 from vigil.audit import Run, shards_of
-from vigil.hashing import hash_bytes
 from vigil.lists import Entry
-from vigil.match import Matcher
+from vigil.matching.hashing import hash_bytes
+from vigil.matching.match import Matcher
 from vigil.store import Store
 
 PER_SHARD = 10_000

@@ -32,7 +32,7 @@ from typing import Any
 from PIL import Image
 
 from bench.common import OUT, git_rev, machine, need_shared, record
-from vigil.hashing import hash_file
+from vigil.matching.hashing import hash_file
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 QUIET = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]

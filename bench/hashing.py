@@ -21,7 +21,7 @@ from pathlib import Path
 from PIL import Image
 
 from bench.common import OUT, git_rev, machine, need_shared, record
-from vigil.hashing import hash_file
+from vigil.matching.hashing import hash_file
 from vigil.signals import hamming
 
 TITLE = "## Hashing: md5 + PDQ, images per second on one core"

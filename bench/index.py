@@ -50,7 +50,7 @@ def real_base() -> np.ndarray:
     cache = OUT / "real-pdq.npy"
     if cache.exists():
         return np.load(cache)
-    from vigil.hashing import hash_file
+    from vigil.matching.hashing import hash_file
 
     shared = need_shared()
     files = sorted((shared / "photos").rglob("*.jpg")) + sorted((shared / "photos").rglob("*.png"))

@@ -39,9 +39,9 @@ from PIL import Image  # noqa: E402
 
 from bench.common import git_rev, machine, need_shared, record, rss_mib  # noqa: E402
 from bench.robustness import jpeg, load_transforms  # noqa: E402
-from vigil.hashing import hash_bytes  # noqa: E402
 from vigil.index import HammingIndex, LocalIndex  # noqa: E402
-from vigil.robust import search  # noqa: E402
+from vigil.matching.hashing import hash_bytes  # noqa: E402
+from vigil.matching.robust import search  # noqa: E402
 from vigil.signals.local import SMALL_QUERY, LocalQuery, enlarged_keypoints  # noqa: E402
 from vigil.signals.local_algo import (  # noqa: E402
     Features,

@@ -37,9 +37,9 @@ import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from bench.common import OUT, ROOT, git_rev, machine, need_shared, record  # noqa: E402
-from vigil.hashing import hash_bytes  # noqa: E402
 from vigil.lists import Entry  # noqa: E402
-from vigil.match import Matcher  # noqa: E402
+from vigil.matching.hashing import hash_bytes  # noqa: E402
+from vigil.matching.match import Matcher  # noqa: E402
 from vigil.store import Store  # noqa: E402
 
 STRONG = ("exact", "near_duplicate", "altered_copy")

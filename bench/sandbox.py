@@ -12,8 +12,8 @@ import argparse
 import time
 
 from bench.common import git_rev, machine, need_shared, record
+from vigil.matching.scan import hash_and_inspect
 from vigil.sandbox import Sandbox
-from vigil.scan import hash_and_inspect
 
 
 def main() -> None:

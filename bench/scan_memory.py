@@ -21,8 +21,8 @@ from pathlib import Path
 from PIL import Image
 
 from bench.common import git_rev, machine, need_shared, record, rss_mib
-from vigil.match import Matcher
-from vigil.scan import scan
+from vigil.matching.match import Matcher
+from vigil.matching.scan import scan
 from vigil.store import Store
 
 MARKS = (1_000, 10_000, 50_000, 100_000, 150_000, 200_000)

@@ -33,8 +33,8 @@ from tests.hostile import many_scan_jpeg, png_bomb
 
 from bench.common import ROOT, git_rev, machine, record
 from bench.service import rss_of
-from vigil.hashing import hash_file
 from vigil.lists import Entry
+from vigil.matching.hashing import hash_file
 from vigil.service import KeyStore
 from vigil.store import Store
 

@@ -26,7 +26,7 @@ from PIL import Image
 
 from bench.common import need_shared
 from bench.robustness import jpeg, load_transforms
-from vigil.hashing import hash_bytes
+from vigil.matching.hashing import hash_bytes
 from vigil.signals.local_algo import unpack_record
 
 

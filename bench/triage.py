@@ -26,7 +26,7 @@ from typing import Any
 from PIL import Image
 
 from bench.common import git_rev, machine, need_shared, record, rss_mib
-from vigil.hashing import hash_bytes
+from vigil.matching.hashing import hash_bytes
 from vigil.store import Store
 from vigil.triage import report_from_dict
 from vigil.triage.cases import Triage

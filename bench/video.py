@@ -29,9 +29,9 @@ import av
 import numpy as np
 
 from bench.common import git_rev, machine, need_shared, record
-from vigil.hashing import hash_bytes
 from vigil.lists import Entry
-from vigil.match import Matcher
+from vigil.matching.hashing import hash_bytes
+from vigil.matching.match import Matcher
 from vigil.media.video import iter_frames
 from vigil.signals import hamming
 from vigil.signals.video import parse_vpdq

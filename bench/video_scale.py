@@ -28,9 +28,9 @@ import numpy as np
 
 from bench.common import git_rev, machine, need_shared, record, rss_mib
 from bench.video import FAMILIES, KNOWN, SAME_FOOTAGE, UNRELATED, _path
-from vigil.hashing import hash_bytes
 from vigil.lists import Entry
-from vigil.match import Matcher
+from vigil.matching.hashing import hash_bytes
+from vigil.matching.match import Matcher
 from vigil.media import Limits
 from vigil.signals.base import SignalValue
 from vigil.store import Store

@@ -15,8 +15,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from vigil.hashing import hash_file
 from vigil.lists import Entry
+from vigil.matching.hashing import hash_file
 from vigil.service import KeyStore
 from vigil.store import Store
 

@@ -19,9 +19,9 @@ import pytest
 from PIL import Image
 
 from vigil.audit import Run, finish, shards_of
-from vigil.hashing import hash_file
 from vigil.lists import Entry
-from vigil.match import Matcher
+from vigil.matching.hashing import hash_file
+from vigil.matching.match import Matcher
 from vigil.store import Store
 
 pa = pytest.importorskip("pyarrow", reason="audits write parquet (the audit extra)")

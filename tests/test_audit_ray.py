@@ -15,7 +15,7 @@ import pytest
 
 from tests.test_audit import _planted, _tar, known_store
 from vigil.audit import Run, finish, shards_of
-from vigil.match import Matcher
+from vigil.matching.match import Matcher
 from vigil.store import Store
 
 ray = pytest.importorskip("ray", reason="the Ray engine needs ray (the audit extra)")

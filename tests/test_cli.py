@@ -177,8 +177,8 @@ def test_help_answers_without_loading_the_engine() -> None:
         "import sys\nfrom vigil.cli import main\n"
         "for argv in (['--help'], ['scan', '--help'], ['list', 'import', '--help']):\n"
         "    try:\n        main(argv)\n    except SystemExit:\n        pass\n"
-        "print(sorted(m for m in ('numba', 'cv2', 'alembic', 'vigil.store', 'vigil.hashing')"
-        " if m in sys.modules))"
+        "print(sorted(m for m in ('numba', 'cv2', 'alembic', 'vigil.store',"
+        " 'vigil.matching.hashing') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip().splitlines()[-1] == "[]"
@@ -201,7 +201,7 @@ def test_help_paragraphs_are_wrapped_once_at_80_columns() -> None:
 def test_hash_of_a_photo_prints_whole_hashes_in_80_columns_and_exits_0(
     known_photos: list[Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from vigil.hashing import hash_file
+    from vigil.matching.hashing import hash_file
 
     expected = hash_file(known_photos[0])
     with pytest.raises(SystemExit) as code:
@@ -231,8 +231,8 @@ def test_a_failed_detection_with_create_leaves_no_list(tmp_path: Path) -> None:
 def test_match_shows_whole_entries_within_80_columns(
     known_photos: list[Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from vigil.hashing import hash_file
     from vigil.lists import Entry
+    from vigil.matching.hashing import hash_file
     from vigil.store import Store
 
     md5 = hash_file(known_photos[0]).signals["md5"].value

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy import func, select
 
-from vigil.match import Matcher
+from vigil.matching.match import Matcher
 from vigil.store import Store
 from vigil.store.schema import changes, entries, signals
 

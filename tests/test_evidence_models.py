@@ -17,7 +17,7 @@ from tests.evidence_fixtures import INFOTEXT, KOHYA, base_image, png_with_text, 
 from tests.test_cli import Cli
 from vigil.evidence import EvidenceConfig, inspect_bytes, inspect_file
 from vigil.lists.model import Entry
-from vigil.match import Matcher
+from vigil.matching.match import Matcher
 from vigil.store import Store
 
 

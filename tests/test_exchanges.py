@@ -22,7 +22,7 @@ from tests.fake_ncmec import EPOCH, FakeEntry, FakeNcmec, entries, serving
 from vigil.errors import ExchangeBusy, ExchangeUnavailable
 from vigil.exchanges import ExchangeConfig, ExchangeStore, sync
 from vigil.lists import Removal
-from vigil.match import Matcher
+from vigil.matching.match import Matcher
 from vigil.store import Store
 
 VIGIL = str(Path(sys.executable).with_name("vigil"))

@@ -19,7 +19,7 @@ from tests.fake_threatexchange import GROUP, TOKEN, FakeThreatExchange, serving,
 from vigil.errors import NotFound, UsageError
 from vigil.exchanges import ExchangeConfig, ExchangeStore, Feedback, feedback, share, sync
 from vigil.lists import Entry
-from vigil.match import Matcher
+from vigil.matching.match import Matcher
 from vigil.store import Store
 
 VIGIL = str(Path(sys.executable).with_name("vigil"))

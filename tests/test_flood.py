@@ -14,7 +14,7 @@ from tests.service_kit import serving
 from vigil.exchanges import ExchangeConfig, ExchangeStore, sync
 from vigil.exchanges.flood import FloodGuard
 from vigil.lists import Entry
-from vigil.match import Matcher, acted_on
+from vigil.matching.match import Matcher, acted_on
 from vigil.service import KeyStore
 from vigil.store import Store
 

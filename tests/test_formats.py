@@ -204,7 +204,7 @@ def test_vics_from_other_tools_sha1_only_cases_and_utf16() -> None:
 def test_video_md5_keeps_its_name_and_matches_md5_both_ways(tmp_path: object) -> None:
     from pathlib import Path
 
-    from vigil.match import Matcher
+    from vigil.matching.match import Matcher
     from vigil.store import Store
 
     md5 = "900150983cd24fb0d6963f7d28e17f72"

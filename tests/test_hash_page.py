@@ -22,7 +22,7 @@ import pytest
 from PIL import Image
 
 from tests.service_kit import PHOTOS, serving
-from vigil.hashing import hash_file
+from vigil.matching.hashing import hash_file
 from vigil.store import Store
 
 playwright = pytest.importorskip("playwright.sync_api", reason="Playwright drives the browser")

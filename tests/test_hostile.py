@@ -19,11 +19,11 @@ from tests.conftest import PHOTOS
 from vigil.cli import main
 from vigil.errors import CorruptMedia, OverBudget
 from vigil.evidence import inspect_file
-from vigil.hashing import hash_file
 from vigil.lists import Entry
-from vigil.match import Matcher
+from vigil.matching.hashing import hash_file
+from vigil.matching.match import Matcher
+from vigil.matching.scan import scan
 from vigil.sandbox import Budget, Sandbox
-from vigil.scan import scan
 from vigil.store import Store
 
 QUICK = Budget(cpu_seconds=0.5, memory=256 * 2**20, wall_seconds=5)

@@ -137,7 +137,7 @@ def test_real_pdq_hashes_exact_recall(shared: Path) -> None:
 
     from PIL import Image
 
-    from vigil.hashing import hash_bytes, hash_file
+    from vigil.matching.hashing import hash_bytes, hash_file
 
     photos = sorted((shared / "photos" / "clothing").glob("*.jpg"))[:400]
     values = []

@@ -13,7 +13,7 @@ from vigil.index.local_kernels import (
     tally,
     unpack_pairs,
 )
-from vigil.robust import _consensus
+from vigil.matching.robust import _consensus
 
 
 def _random_pairs(rng: np.random.Generator, images: int, n: int) -> tuple[np.ndarray, np.ndarray]:

@@ -11,7 +11,7 @@ import httpx
 
 from tests.service_kit import serving
 from vigil.lists import Entry
-from vigil.match import Matcher
+from vigil.matching.match import Matcher
 from vigil.service import KeyStore
 from vigil.store import Store
 

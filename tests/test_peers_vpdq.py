@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from vigil.lists import Entry
-from vigil.match import Matcher
+from vigil.matching.match import Matcher
 from vigil.signals import hamming
 from vigil.signals.base import Content
 from vigil.signals.video import VPDQ, example_video, parse_vpdq

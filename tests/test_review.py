@@ -20,9 +20,9 @@ import pytest
 from PIL import Image, ImageFilter
 
 from vigil.errors import Conflict, UsageError
-from vigil.hashing import hash_bytes
 from vigil.lists import Entry
-from vigil.match import Matcher
+from vigil.matching.hashing import hash_bytes
+from vigil.matching.match import Matcher
 from vigil.review.accounts import Accounts
 from vigil.review.decisions import Decision, Decisions
 from vigil.review.items import Filters, ReviewQueue

@@ -21,8 +21,8 @@ import pytest
 from PIL import Image, ImageFilter
 
 from tests.service_kit import PHOTOS, serving
-from vigil.hashing import hash_file
 from vigil.lists import Entry
+from vigil.matching.hashing import hash_file
 from vigil.review.accounts import Accounts
 from vigil.review.wellness import save_organisation
 from vigil.service.actions import Actions

@@ -11,12 +11,12 @@ import pytest
 from PIL import Image, ImageOps
 
 from vigil.errors import InvalidSignal, UsageError
-from vigil.hashing import HashResult, hash_bytes
 from vigil.index import LocalIndex
 from vigil.index.local import Pairs
 from vigil.lists import Entry
-from vigil.match import Match, Matcher
-from vigil.robust import Rules, search, verify
+from vigil.matching.hashing import HashResult, hash_bytes
+from vigil.matching.match import Match, Matcher
+from vigil.matching.robust import Rules, search, verify
 from vigil.signals.local import LocalQuery, VLocal
 from vigil.signals.local_algo import Features, head, spread
 from vigil.signals.parts import find_parts

@@ -16,8 +16,8 @@ from PIL import Image
 
 from tests.conftest import PHOTOS, encode
 from tests.service_kit import Server, client, serving
-from vigil.hashing import hash_bytes, hash_file
 from vigil.lists import Entry
+from vigil.matching.hashing import hash_bytes, hash_file
 from vigil.service.app import Service, ServiceConfig
 from vigil.service.importer import sweep_work_folders
 from vigil.signals.video import example_video

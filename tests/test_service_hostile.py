@@ -21,7 +21,7 @@ from tests import hostile
 from tests.conftest import PHOTOS
 from tests.service_kit import Server, client, serving
 from vigil.errors import MediaTooLarge
-from vigil.hashing import hash_file
+from vigil.matching.hashing import hash_file
 from vigil.service.uploads import read_upload
 from vigil.store.schema import lists
 

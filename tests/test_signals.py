@@ -13,7 +13,7 @@ from PIL import Image
 
 from tests.conftest import encode
 from vigil.errors import InvalidSignal, UnknownSignalType
-from vigil.hashing import hash_bytes, hash_file
+from vigil.matching.hashing import hash_bytes, hash_file
 from vigil.signals import Content, SignalType, hamming, registry
 from vigil.signals.pdq import FAST_DECODE_MIN_SIDE, PDQ
 from vigil.signals.pdq_algo import DIHEDRAL, hash_rgb_or_l

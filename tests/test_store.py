@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from vigil.errors import Conflict, InvalidSignal, ListNotFound, UsageError
-from vigil.hashing import hash_file
 from vigil.lists import Entry, Removal, RowProblem, formats
-from vigil.match import Matcher
+from vigil.matching.hashing import hash_file
+from vigil.matching.match import Matcher
 from vigil.signals.pdq import EXAMPLE_PDQ
 from vigil.store import Store
 

@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 
 from tests.service_kit import PHOTOS, Server
-from vigil.hashing import hash_file
+from vigil.matching.hashing import hash_file
 
 KNOWN = sorted((PHOTOS / "known").glob("*.jpg"))
 

@@ -14,8 +14,8 @@ import pytest
 from PIL import Image
 
 from vigil.errors import InputError
-from vigil.hashing import hash_bytes
 from vigil.lists import Entry
+from vigil.matching.hashing import hash_bytes
 from vigil.store import Store
 from vigil.triage import report_from_dict
 from vigil.triage.cases import Triage

@@ -17,8 +17,8 @@ from PIL import Image
 from tests.evidence_fixtures import INFOTEXT, exif_bytes, png_with_text
 from vigil.errors import NotFound
 from vigil.evidence import inspect_file
-from vigil.hashing import hash_bytes
 from vigil.lists import Entry
+from vigil.matching.hashing import hash_bytes
 from vigil.media import Limits
 from vigil.store import Store
 from vigil.triage import report_from_dict

@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from vigil.hashing import hash_bytes
 from vigil.lists import Entry, formats
+from vigil.matching.hashing import hash_bytes
 from vigil.store import Store
 from vigil.triage import report_from_dict, report_xml
 from vigil.triage.bundle import case_reports

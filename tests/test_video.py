@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from vigil.errors import CorruptMedia, InvalidSignal, MediaTooLarge
-from vigil.hashing import hash_bytes
+from vigil.matching.hashing import hash_bytes
 from vigil.media.video import VideoLimits, iter_frames
 from vigil.signals import hamming
 from vigil.signals.pdq_algo import hash_luma

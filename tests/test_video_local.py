@@ -12,9 +12,9 @@ import pytest
 from PIL import Image
 
 from tests.conftest import PHOTOS
-from vigil.hashing import hash_bytes
 from vigil.lists import Entry, Removal
-from vigil.match import Match, Matcher
+from vigil.matching.hashing import hash_bytes
+from vigil.matching.match import Match, Matcher
 from vigil.signals.video_local import DENSE_SECONDS, parse_local_frames
 from vigil.store import Store
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from vigil.hashing import hash_bytes, hash_file
 from vigil.lists import Entry, Removal
-from vigil.match import Match, Matcher
+from vigil.matching.hashing import hash_bytes, hash_file
+from vigil.matching.match import Match, Matcher
 from vigil.signals.video import example_video
 from vigil.store import Store
 

@@ -9,11 +9,11 @@ import typing as _typing
 if _typing.TYPE_CHECKING:
     from vigil.errors import VigilError
     from vigil.evidence import Evidence, EvidenceConfig, Report, inspect_bytes, inspect_file
-    from vigil.hashing import HashResult, hash_bytes, hash_file
     from vigil.lists import Entry, ImportReport, Removal, RowProblem, formats
-    from vigil.match import Match, Matcher
+    from vigil.matching.hashing import HashResult, hash_bytes, hash_file
+    from vigil.matching.match import Match, Matcher
+    from vigil.matching.scan import ScanSummary, scan
     from vigil.media import Limits
-    from vigil.scan import ScanSummary, scan
     from vigil.signals import SignalType, SignalValue
     from vigil.signals import registry as signal_types
     from vigil.store import ListInfo, Store
@@ -24,12 +24,13 @@ _WHERE = {
     "VigilError": "vigil.errors",
     "Evidence": "vigil.evidence", "EvidenceConfig": "vigil.evidence", "Report": "vigil.evidence",
     "inspect_bytes": "vigil.evidence", "inspect_file": "vigil.evidence",
-    "HashResult": "vigil.hashing", "hash_bytes": "vigil.hashing", "hash_file": "vigil.hashing",
+    "HashResult": "vigil.matching.hashing", "hash_bytes": "vigil.matching.hashing",
+    "hash_file": "vigil.matching.hashing",
     "Entry": "vigil.lists", "ImportReport": "vigil.lists", "Removal": "vigil.lists",
     "RowProblem": "vigil.lists", "formats": "vigil.lists",
-    "Match": "vigil.match", "Matcher": "vigil.match",
+    "Match": "vigil.matching.match", "Matcher": "vigil.matching.match",
     "Limits": "vigil.media",
-    "ScanSummary": "vigil.scan", "scan": "vigil.scan",
+    "ScanSummary": "vigil.matching.scan", "scan": "vigil.matching.scan",
     "SignalType": "vigil.signals", "SignalValue": "vigil.signals",
     "signal_types": "vigil.signals:registry",
     "ListInfo": "vigil.store", "Store": "vigil.store",

@@ -21,7 +21,7 @@ from typing import Any
 from vigil.audit.sources import Sample, Shard
 from vigil.audit.work import SampleResult, Where, hash_sample
 from vigil.errors import InvalidSignal, VigilError
-from vigil.match import Matcher, acted_on
+from vigil.matching.match import Matcher, acted_on
 from vigil.sandbox import Budget, Sandbox
 
 __all__ = ["COLUMNS", "Progress", "Run", "result_path", "row_of"]

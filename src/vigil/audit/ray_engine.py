@@ -34,7 +34,7 @@ class _Auditor:
 
     def __init__(self, home: str, db_url: str | None, lists: list[str], out: str,
                  robust: bool, evidence: bool, workers: int) -> None:  # fmt: skip
-        from vigil.match import Matcher
+        from vigil.matching.match import Matcher
         from vigil.sandbox import Sandbox
         from vigil.store import Store
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from vigil.hashing import hash_bytes
+from vigil.matching.hashing import hash_bytes
 from vigil.media import Limits
 
 __all__ = ["SETUP_SECONDS", "SampleResult", "Where", "hash_sample"]
@@ -33,7 +33,7 @@ class SampleResult:
 
 def _matcher(where: Where) -> Any:
     if where not in _matchers:
-        from vigil.match import Matcher
+        from vigil.matching.match import Matcher
         from vigil.sandbox import grant
         from vigil.store import Store
 
@@ -56,7 +56,7 @@ def hash_sample(data: bytes, key: str, robust: bool, evidence: bool,
                        pdq.quality if pdq is not None else None, error=result.error)  # fmt: skip
     if evidence and not result.error:
         from vigil.evidence import inspect_bytes
-        from vigil.scan import SCAN_EVIDENCE
+        from vigil.matching.scan import SCAN_EVIDENCE
 
         got.evidence = inspect_bytes(data, key, SCAN_EVIDENCE).summary.label
     if signals:

@@ -51,7 +51,7 @@ def audit_command(
     """
     from vigil.audit import Run, finish, shards_of
     from vigil.cli.errors import ExitCode
-    from vigil.match import Matcher
+    from vigil.matching.match import Matcher
 
     state: State = ctx.obj
     shards = shards_of(dataset)

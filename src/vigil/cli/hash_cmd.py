@@ -14,7 +14,7 @@ from vigil.cli.errors import ExitCode
 from vigil.cli.sandboxed import each_file, failed_hash
 
 if TYPE_CHECKING:
-    from vigil.hashing import HashResult
+    from vigil.matching.hashing import HashResult
 
 __all__ = ["expand_paths", "hash_command"]
 
@@ -71,7 +71,7 @@ def hash_command(
 
     Example: vigil hash photos/ --signal md5 --signal pdq --csv > hashes.csv
     """
-    from vigil.hashing import hash_file
+    from vigil.matching.hashing import hash_file
     from vigil.signals import registry
 
     names = signal or [n for n in registry.names() if registry.get(n).applies_to != "model"]

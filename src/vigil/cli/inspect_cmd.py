@@ -73,7 +73,7 @@ def inspect_command(
     Example: vigil inspect suspect.png lora.safetensors --json
     """
     from vigil.evidence import EvidenceConfig, inspect_file
-    from vigil.match import Matcher
+    from vigil.matching.match import Matcher
 
     config = EvidenceConfig(trust_anchors, detector, None, tuple(extractor) if extractor else None)
     matcher = Matcher((ctx.obj or State()).store()) if match else None

@@ -99,8 +99,8 @@ def add(
 
     Example: vigil list add known ./reference-images --category 1 --tag demo
     """
-    from vigil.hashing import hash_file
     from vigil.lists import Entry, RowProblem
+    from vigil.matching.hashing import hash_file
 
     store = _state(ctx).store()
     store.get_list(name)

@@ -17,8 +17,8 @@ from vigil.cli.sandboxed import each_file, failed_hash
 from vigil.errors import UsageError
 
 if TYPE_CHECKING:
-    from vigil.hashing import HashResult
-    from vigil.match import Match, Matcher
+    from vigil.matching.hashing import HashResult
+    from vigil.matching.match import Match, Matcher
 from vigil.sandbox import Budget
 
 __all__ = ["match_command", "scan_command"]
@@ -31,7 +31,7 @@ LISTS = Annotated[
 def _match_row(matcher: Matcher, source: str, matches: list[Match]) -> dict[str, Any]:
     """One input's row: its matches, each on a negative list or suppressed by one marked; it
     counts as matched only through a match that is neither."""
-    from vigil.match import acted_on
+    from vigil.matching.match import acted_on
 
     out = matcher.as_dicts(matches)
     return {"path": source, "matched": any(map(acted_on, out)), "matches": out}
@@ -74,7 +74,7 @@ def _how(m: dict[str, Any]) -> str:
 
 
 def _hash(path: str, variants: bool) -> HashResult:
-    from vigil.hashing import hash_file
+    from vigil.matching.hashing import hash_file
 
     return hash_file(path, variants=variants)
 
@@ -103,7 +103,7 @@ def match_command(
     state: State = ctx.obj
     if not paths and not signal:
         raise UsageError("give files to match or --signal TYPE:VALUE")
-    from vigil.match import Matcher
+    from vigil.matching.match import Matcher
 
     matcher = Matcher(state.store(), lists)
     rows: list[dict[str, Any]] = []
@@ -167,9 +167,9 @@ def scan_command(
     Example: vigil scan /evidence/case-17 --report case-17.jsonl
     """
     state: State = ctx.obj
-    from vigil.match import Matcher
+    from vigil.matching.match import Matcher
+    from vigil.matching.scan import scan
     from vigil.media.files import walk
-    from vigil.scan import scan
 
     matcher = Matcher(state.store(), lists)
     report = report or Path("vigil-scan.jsonl")

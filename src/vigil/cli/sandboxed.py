@@ -12,7 +12,7 @@ from vigil.sandbox import Sandbox
 
 if TYPE_CHECKING:
     from vigil.evidence import Report
-    from vigil.hashing import HashResult
+    from vigil.matching.hashing import HashResult
 
 __all__ = ["each_file", "failed_hash", "failed_report"]
 
@@ -35,7 +35,7 @@ def each_file(
 
 
 def failed_hash(path: Path, exc: BaseException) -> HashResult:
-    from vigil.hashing import HashResult
+    from vigil.matching.hashing import HashResult
 
     return HashResult.failed(str(path), exc)
 

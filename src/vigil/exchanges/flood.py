@@ -109,7 +109,8 @@ class FloodGuard:
                      for q in self.table.all(released=True)}  # fmt: skip
 
     def observe(self, found: list[Any]) -> list[tuple[str, str, str]]:
-        """Count one upload's matches (``vigil.match.Match``); the entries it quarantined."""
+        """Count one upload's matches (``vigil.matching.match.Match``); the entries it
+        quarantined."""
         with self.lock:
             return self._observe(found)
 

@@ -26,9 +26,9 @@ J = TypeVar("J")
 # what the forkserver imports once, so that a replaced worker starts in milliseconds
 PRELOAD = [
     "vigil.sandbox.child",
-    "vigil.hashing",
+    "vigil.matching.hashing",
     "vigil.evidence",
-    "vigil.scan",
+    "vigil.matching.scan",
     "vigil.sandbox.warm",
 ]
 

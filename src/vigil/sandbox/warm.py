@@ -13,7 +13,7 @@ __all__: list[str] = []
 
 def _warm() -> None:
     from vigil.evidence import inspect_bytes
-    from vigil.hashing import hash_bytes
+    from vigil.matching.hashing import hash_bytes
     from vigil.signals.pdq import example_image
 
     data = example_image(3, (200, 160))

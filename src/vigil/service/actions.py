@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import delete, insert, select, update
 
 from vigil.errors import UsageError
-from vigil.match import acted_on
+from vigil.matching.match import acted_on
 from vigil.store import Store
 from vigil.store.schema import deliveries, list_actions
 

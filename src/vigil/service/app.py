@@ -26,8 +26,8 @@ from starlette.concurrency import run_in_threadpool
 
 from vigil.errors import UsageError
 from vigil.exchanges.flood import FloodGuard
-from vigil.hashing import HashResult, applicable_types, hash_bytes
-from vigil.match import Matcher
+from vigil.matching.hashing import HashResult, applicable_types, hash_bytes
+from vigil.matching.match import Matcher
 from vigil.media import Limits
 from vigil.sandbox import Budget, Sandbox
 from vigil.service.actions import Actions

@@ -18,7 +18,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from vigil.errors import UsageError, VigilError
-from vigil.hashing import HashResult
+from vigil.matching.hashing import HashResult
 from vigil.service.answers import HttpError
 from vigil.service.fair import Busy
 from vigil.service.keys import ApiKey

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from vigil.errors import UsageError, VigilError
-from vigil.hashing import HashResult
+from vigil.matching.hashing import HashResult
 from vigil.service.periodic import Periodic
 from vigil.triage.cases import Ingested, Triage
 from vigil.triage.content import FileContent

@@ -73,7 +73,8 @@ class LocalQuery:
     """What robust matching reads from a query image: its keypoints and its normalised grey
     image. A small image (maybe a reduced copy) is also searched enlarged: those keypoints,
     :attr:`enlarged`, are computed when first read, which an image search does only when
-    its first pass did not already find the query as a whole (:func:`vigil.robust.search`)."""
+    its first pass did not already find the query as a whole
+    (:func:`vigil.matching.robust.search`)."""
 
     features: Features
     gray: npt.NDArray[np.uint8]  # 8 bits: cheap to send from a scan worker to the matcher

@@ -6,7 +6,8 @@ Known material is often re-shared as one image holding several (a video's previe
 the query's keypoints to find at the known image's scale, but whole: its PDQ is the known
 image's. The cells are found by their gutters, rows or columns of near-uniform pixels that
 cross the whole sheet (or the whole of a part of it, for an uneven collage), cut recursively;
-each cell is then matched as an image of its own (:meth:`vigil.match.Matcher.match_signals`).
+each cell is then matched as an image of its own
+(:meth:`vigil.matching.match.Matcher.match_signals`).
 Cutting needs no model and costs about a millisecond; an image with no gutters has no parts.
 """
 

@@ -17,12 +17,12 @@ import numpy.typing as npt
 
 from vigil.errors import StoreError
 from vigil.index import HammingIndex, LocalIndex
+from vigil.matching.video_match import FRAME_BITS
 from vigil.signals import registry
 from vigil.signals.base import SignalType
 from vigil.signals.pdq import PDQ_MIN_QUALITY
 from vigil.signals.video import parse_vpdq
 from vigil.signals.video_local import parse_local_frames
-from vigil.video_match import FRAME_BITS
 
 __all__ = ["AnyIndex", "Op", "apply_ops", "frame_rows", "to_ops"]
 

@@ -31,6 +31,7 @@ from vigil.lists.model import (
     entry_problem,
     stored_extra,
 )
+from vigil.matching.video_match import FRAME_BITS
 from vigil.signals import registry
 from vigil.signals.pdq import PDQ
 from vigil.store.bulk import bulk_insert, chunks, db_value, rows_by_key, signals_of_entries
@@ -38,7 +39,6 @@ from vigil.store.db import connect, resolve_home
 from vigil.store.ops import AnyIndex, Op, apply_ops, to_ops
 from vigil.store.reads import ListInfo, Reads
 from vigil.store.schema import changes, entries, frame_sets, lists, signals
-from vigil.video_match import FRAME_BITS
 
 __all__ = ["AnyIndex", "Op", "Store", "apply_ops"]
 

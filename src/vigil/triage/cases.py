@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy import Connection, select, update
 
 from vigil.errors import InvalidSignal
-from vigil.match import Matcher, acted_on
+from vigil.matching.match import Matcher, acted_on
 from vigil.review.items import note_cluster
 from vigil.store import Store
 from vigil.store.schema import triage_cases, triage_files, triage_reports

@@ -6,7 +6,7 @@ once and a decision on it applies to every report that holds it. A file joins:
    Hamming index of the clusters);
 3. else, where the file's content is at hand (uploaded, or read from a scan), the cluster its
    robust signal finds as an ``altered_copy`` (through a local-feature index of the clusters'
-   first images, verified as :mod:`vigil.robust` verifies list matches), with the region;
+   first images, verified as :mod:`vigil.matching.robust` verifies list matches), with the region;
 4. else a new cluster. A file that shares only a **scene** with an earlier cluster's image
    (``shared_scene``: the same background, another subject) is another image: it starts its own
    cluster, linked to that one (``related_id``, ``relation``), so a reviewer sees both.
@@ -25,7 +25,7 @@ from sqlalchemy import Connection, insert, or_, select, update
 
 from vigil.index.hamming import HammingIndex
 from vigil.index.local import LocalIndex
-from vigil.robust import Alignment, search
+from vigil.matching.robust import Alignment, search
 from vigil.signals import SignalValue
 from vigil.signals.local import LocalQuery
 from vigil.store import Store

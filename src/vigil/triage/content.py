@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from vigil.evidence import inspect_bytes
 from vigil.evidence.report import Report as Inspection
-from vigil.hashing import HashResult, hash_bytes
+from vigil.matching.hashing import HashResult, hash_bytes
 from vigil.media import Limits
 
 __all__ = ["FileContent", "inspect_content"]

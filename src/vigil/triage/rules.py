@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from vigil.errors import InputError
-from vigil.match import MODEL_HASHES
+from vigil.matching.match import MODEL_HASHES
 from vigil.triage.model import Report, ReportFile
 
 __all__ = ["DEFAULT_RULES", "LOWEST", "Facts", "Rule", "load_rules", "prioritise"]

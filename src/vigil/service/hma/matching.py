@@ -1,12 +1,12 @@
 """HMA's matching and hashing routes (``/m``, ``/h``) and its health check (``/status``).
 
-Lookups go through the same :class:`~vigil.match.Matcher` as ``/v1``; a match is answered as
-HMA answers it, ``{bank: [{"bank_content_id": id, "distance": "4"}]}``. ``/m/lookup`` takes a
-list part only as often as its ``enabled_ratio`` says (one coin flip per request, seeded by
-``?seed=`` when given, skipped with ``bypass_coinflip=true``), and leaves out content whose
-``disable_until_ts`` is in force; ``/m/raw_lookup`` does neither, as in HMA. Both leave out
-content quarantined as a flood (:mod:`vigil.exchanges.flood`): HMA clients act on what is
-answered.
+Lookups go through the same :class:`~vigil.matching.match.Matcher` as ``/v1``; a match is
+answered as HMA answers it, ``{bank: [{"bank_content_id": id, "distance": "4"}]}``.
+``/m/lookup`` takes a list part only as often as its ``enabled_ratio`` says (one coin flip per
+request, seeded by ``?seed=`` when given, skipped with ``bypass_coinflip=true``), and leaves
+out content whose ``disable_until_ts`` is in force; ``/m/raw_lookup`` does neither, as in HMA.
+Both leave out content quarantined as a flood (:mod:`vigil.exchanges.flood`): HMA clients act
+on what is answered.
 """
 
 import random
@@ -18,8 +18,8 @@ from fastapi.responses import PlainTextResponse
 from starlette.concurrency import run_in_threadpool
 
 from vigil.errors import UsageError
-from vigil.hashing import HashResult
-from vigil.match import Match, Matcher
+from vigil.matching.hashing import HashResult
+from vigil.matching.match import Match, Matcher
 from vigil.service.hma.content import enabled
 from vigil.service.hma.media import json_body, read_media
 from vigil.service.hma.models import RawLookup, hma_errors

@@ -52,7 +52,7 @@ Box = tuple[float, float, float, float]
 class Rules:
     """How much a candidate must show to be an ``altered_copy``. Images use :data:`IMAGE`;
     video frames :data:`FRAME`, looser, because a video matches only when several of its
-    frames agree with each other (:meth:`vigil.match.Matcher._match_local_video`)."""
+    frames agree with each other (:meth:`vigil.matching.match.Matcher._match_local_video`)."""
 
     min_inliers: int = MIN_INLIERS
     few_inliers_agreement: float = 1.0  # below MIN_INLIERS inliers, the agreement needed

@@ -21,8 +21,8 @@ from typing import IO, Any
 
 from vigil.errors import MediaError, VigilError
 from vigil.evidence import EvidenceConfig, Report, inspect_file
-from vigil.hashing import HashResult, hash_bytes
-from vigil.match import Matcher, acted_on
+from vigil.matching.hashing import HashResult, hash_bytes
+from vigil.matching.match import Matcher, acted_on
 from vigil.media.decode import Limits, read_media
 from vigil.media.files import Found, walk
 from vigil.sandbox import Budget, Sandbox

@@ -4,7 +4,7 @@ the robust ``vlocal`` signal through the local-feature index with verification.
 A PDQ query may also try the 7 other rotations/flips of the image (``variants``); a match found
 that way says which variant matched. Each list may set its own PDQ threshold (default 31).
 Every match has a kind: ``exact`` (a cryptographic hash), ``near_duplicate`` (PDQ or video
-frames), ``altered_copy`` or ``shared_scene`` (vlocal; see :mod:`vigil.robust`).
+frames), ``altered_copy`` or ``shared_scene`` (vlocal; see :mod:`vigil.matching.robust`).
 Models and LoRAs named by hash in a file's evidence are matched too (:meth:`match_evidence`).
 """
 
@@ -20,10 +20,11 @@ import numpy as np
 
 from vigil.errors import InvalidSignal, UsageError
 from vigil.evidence.base import Evidence
-from vigil.hashing import HashResult
 from vigil.index import HammingIndex, LocalIndex
 from vigil.lists.model import Entry, normalized_signal
-from vigil.robust import FRAME, Alignment, search, search_part, verify
+from vigil.matching.hashing import HashResult
+from vigil.matching.robust import FRAME, Alignment, search, search_part, verify
+from vigil.matching.video_match import FRAME_BITS, VideoMatch, describe, match_frames
 from vigil.signals import SignalValue, registry
 from vigil.signals.base import same_digest
 from vigil.signals.local import LocalQuery
@@ -31,7 +32,6 @@ from vigil.signals.parts import Part
 from vigil.signals.pdq import PDQ_MIN_QUALITY
 from vigil.signals.video_local import VideoLocalQuery, parse_local_frames
 from vigil.store import ListInfo, Store
-from vigil.video_match import FRAME_BITS, VideoMatch, describe, match_frames
 
 __all__ = ["KINDS", "Match", "Matcher", "acted_on"]
 
@@ -140,9 +140,9 @@ class Matcher:
 
     def _match_local(self, sv: SignalValue, matched: bool) -> list[Match]:
         """Verified robust matches of a query image (its vlocal payload); ``matched``: the
-        image already matched as a whole (see :func:`vigil.robust.search`). A query that did
-        not is also looked at part by part, if it is a composite (:mod:`vigil.signals.parts`):
-        a part's PDQ, then robust matching within the part."""
+        image already matched as a whole (see :func:`vigil.matching.robust.search`). A query
+        that did not is also looked at part by part, if it is a composite
+        (:mod:`vigil.signals.parts`): a part's PDQ, then robust matching within the part."""
         query = sv.payload
         if not isinstance(query, LocalQuery):
             return []
