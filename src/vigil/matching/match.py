@@ -149,7 +149,7 @@ class Matcher:
         index = self._index(sv.type)
         assert isinstance(index, LocalIndex)
         aligned = search(index, query, matched)
-        if matched or any(a.kind == "altered_copy" and a.whole for a in aligned):
+        if matched or any(a.whole for a in aligned):
             return self._aligned(sv, aligned)
         parts = []
         for part in query.parts:

@@ -84,9 +84,9 @@ class Alignment:
 
     @property
     def whole(self) -> bool:
-        """The match covers most of the query: the query is that image."""
+        """An altered copy covering most of the query: the query is that image."""
         x0, y0, x1, y1 = self.query_region
-        return (x1 - x0) * (y1 - y0) >= WHOLE_QUERY
+        return self.kind == "altered_copy" and (x1 - x0) * (y1 - y0) >= WHOLE_QUERY
 
     @classmethod
     def of_part(cls, box: Box, score: float) -> Alignment:
@@ -288,10 +288,6 @@ def verify(
     return Alignment(cand.id, kind, score, inliers, coverage, kbox, qbox, scale, rotation)
 
 
-def _whole(al: Alignment) -> bool:
-    return al.kind == "altered_copy" and al.whole
-
-
 def _verified(index: LocalIndex, feats: Features, gray: npt.NDArray[np.float32],
               pairs: Pairs | None) -> list[Alignment]:  # fmt: skip
     found = (verify(c, feats, gray) for c in index.candidates(feats, pairs=pairs))
@@ -308,7 +304,7 @@ def search(index: LocalIndex, query: LocalQuery, matched: bool = False) -> list[
     is indexed once, unmirrored."""
     gray = query.gray.astype(np.float32)
     found = _search(index, query, gray, matched)
-    if matched or any(_whole(a) for a in found):
+    if matched or any(a.whole for a in found):
         return found
     flipped = np.ascontiguousarray(gray[:, ::-1])
     mirror = [_unmirror(a) for a in _verified(index, query.mirrored, flipped, None)]
@@ -357,7 +353,7 @@ def _search(index: LocalIndex, query: LocalQuery, gray: npt.NDArray[np.float32],
     maybe_again = query.small and not matched
     first = index.lookup(query.features) if maybe_again else None  # kept for a second pass
     found = _verified(index, query.features, gray, first)
-    if first is not None and not any(_whole(a) for a in found):
+    if first is not None and not any(a.whole for a in found):
         more = index.lookup(query.enlarged, first=len(query.features.points))
         wider = _verified(index, query.widened, gray, first + more)
         return list(({a.id: a for a in found} | {a.id: a for a in wider}).values())
