@@ -271,6 +271,7 @@ def main() -> None:
     ap.add_argument("--unrelated", type=int, default=1001)
     ap.add_argument("--families", choices=("shared", "new", "all"), default="all",
                     help="the shared 18 transforms, issue 23's families, or both")  # fmt: skip
+    ap.add_argument("--only", help="these transforms (comma-separated), not recorded")
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--no-record", action="store_true", help="print, do not write the docs")
     ap.add_argument("--negatives-only", action="store_true", help="false matches only")
@@ -282,6 +283,8 @@ def main() -> None:
     names = [n for n, _ in all_transforms() if (n in first) != (args.families == "new")
              or args.families == "all"]  # fmt: skip
     names += [SHEET] if args.families != "shared" else []
+    if args.only:
+        names, args.no_record = args.only.split(","), True
     photos = shared / "photos"
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()

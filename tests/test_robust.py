@@ -265,7 +265,7 @@ def test_parts_are_cells_or_a_framed_picture_never_a_single_photo(
 
     def parts(img: Image.Image) -> list[tuple[float, ...]]:
         gray = np.asarray(img.convert("L"), np.uint8)
-        return [tuple(round(v, 2) for v in p.box) for p in find_parts(gray)]
+        return [tuple(round(v, 2) for v in p.box) for p in find_parts(gray) if not p.inset]
 
     assert parts(photo) == []
     assert parts(pad(photo, 0.5)) == [(0.17, 0.17, 0.83, 0.83)]  # inside its margins
@@ -274,6 +274,32 @@ def test_parts_are_cells_or_a_framed_picture_never_a_single_photo(
     assert parts(painted) == []  # a plain area on one side is not a margin
     sheet = Image.open(io.BytesIO(contact_sheet(known_photos[:4] + unrelated_photos[:5])))
     assert len(parts(sheet)) == 9
+
+
+def inset_in(img: Image.Image, background: Image.Image, at: tuple[int, int]) -> Image.Image:
+    """``img`` at 45% of its width pasted into ``background`` brought to its size."""
+    out = background.convert("RGB").resize(img.size)
+    out.paste(img.resize((img.width * 45 // 100, img.height * 45 // 100)), at)
+    return out
+
+
+def test_a_picture_inset_in_another_is_found_where_it_is(
+    robust_store: Store, known_photos: list[Path], unrelated_photos: list[Path]
+) -> None:
+    photo = Image.open(known_photos[1]).convert("RGB")
+    back = Image.open(unrelated_photos[1])
+    w, h = photo.size
+    query = inset_in(photo, back, (w // 3, h // 4))
+    box = (1 / 3, 1 / 4, 1 / 3 + 0.45, 1 / 4 + 0.45)
+    insets = [p.box for p in find_parts(np.asarray(query.convert("L"), np.uint8)) if p.inset]
+    assert any(b == pytest.approx(box, abs=0.01) for b in insets)  # among the best three
+    (m,) = best(robust_store, jpeg(query))
+    assert (m.entry.key, m.kind) == ("k1", "altered_copy")
+    assert m.region is not None
+    assert m.region.query_region == pytest.approx(box, abs=0.01)
+    # an unrelated photo inset in another matches nothing
+    other = inset_in(Image.open(unrelated_photos[2]).convert("RGB"), back, (w // 3, h // 4))
+    assert best(robust_store, jpeg(other)) == []
 
 
 def test_a_different_subject_on_the_same_scene_is_a_shared_scene(

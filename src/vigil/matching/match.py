@@ -151,11 +151,23 @@ class Matcher:
         aligned = search(index, query, matched)
         if matched or any(a.whole for a in aligned):
             return self._aligned(sv, aligned)
-        parts = []
-        for part in query.parts:
-            whole = self._part_by_pdq(part)
-            parts += whole or self._aligned(sv, search_part(index, query, part.box))
-        return self._aligned(sv, aligned) + parts
+        return self._aligned(sv, aligned) + self._match_parts(sv, index, query)
+
+    def _match_parts(self, sv: SignalValue, index: LocalIndex, query: LocalQuery) -> list[Match]:
+        """Each cell of a composite query, by its PDQ or else robustly within it. Insets are
+        alternatives for one picture: the first whose PDQ matches, else a search in the best."""
+        found = []
+        for part in (p for p in query.parts if not p.inset):
+            found += self._part_by_pdq(part) or self._aligned(
+                sv, search_part(index, query, part.box)
+            )
+        insets = [p for p in query.parts if p.inset]
+        for part in insets:
+            if whole := self._part_by_pdq(part):
+                return found + whole
+        if insets:
+            found += self._aligned(sv, search_part(index, query, insets[0].box))
+        return found
 
     def _aligned(self, sv: SignalValue, aligned: list[Alignment]) -> list[Match]:
         """Matches of the robust alignments whose known images are on this matcher's lists."""

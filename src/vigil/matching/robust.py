@@ -168,7 +168,7 @@ def _fit(
     )
     fit = _counted(m, inl, cand, dst)
     weak = fit is None or fit[1] < SURE_INLIERS
-    if weak and len(src) >= PERSPECTIVE_PAIRS:
+    if weak and len(src) >= PERSPECTIVE_PAIRS and fit is not None and fit[1] >= min_inliers:
         # a photo of a screen or a print, taken off axis: a homography, held to more inliers
         h, inl = cv2.findHomography(src, dst, cv2.RANSAC, 4.0, maxIters=1000, confidence=0.995)
         if h is not None and _plausible(np.asarray(h, np.float64), cand.size):
@@ -254,6 +254,26 @@ def _region(cells: npt.NDArray[np.bool_], m: npt.NDArray[np.float64], known: tup
     return tuple(float(v) for v in kbox), qbox  # type: ignore[return-value]
 
 
+@dataclass(frozen=True)
+class _Dense:
+    """How the query's DoG signs agree with a candidate's through one transform."""
+
+    m: npt.NDArray[np.float64]
+    agree: npt.NDArray[np.bool_]
+    inside: npt.NDArray[np.bool_]
+
+    @classmethod
+    def read(cls, cand: Candidate, gray: npt.NDArray[np.float32],
+             m: npt.NDArray[np.float64]) -> _Dense:  # fmt: skip
+        signs, inside = dog_samples(gray, m, cand.size)
+        known = np.unpackbits(cand.grid)[: GRID * GRID].astype(bool)
+        return cls(m, signs == known, inside)
+
+    @property
+    def score(self) -> float:
+        return float((self.agree & self.inside).sum() / max(int(self.inside.sum()), 1))
+
+
 def verify(
     cand: Candidate, query: Features, gray: npt.NDArray[np.float32], rules: Rules = IMAGE
 ) -> Alignment | None:
@@ -264,10 +284,11 @@ def verify(
     if fit is None or fit[1] < rules.min_inliers:
         return None
     m, inliers = fit
-    signs, inside = dog_samples(gray, m, cand.size)
-    known = np.unpackbits(cand.grid)[: GRID * GRID].astype(bool)
-    agree = signs == known
-    score = float((agree & inside).sum() / max(int(inside.sum()), 1))
+    dense = _Dense.read(cand, gray, m)
+    if dense.score < ALTERED_AGREEMENT and inliers >= AFFINE_INLIERS:
+        dense = _affine(cand, query, gray, dense)
+    score, agree, inside = dense.score, dense.agree, dense.inside
+    m = dense.m
     cells = _cells(agree, inside)
     coverage = float(cells.mean())
     if inside.mean() < 0.2 or not cells.any():
@@ -286,6 +307,22 @@ def verify(
     scale = float(np.hypot(m[0, 0], m[1, 0]))
     rotation = float(np.degrees(np.arctan2(m[1, 0], m[0, 0])))
     return Alignment(cand.id, kind, score, inliers, coverage, kbox, qbox, scale, rotation)
+
+
+AFFINE_INLIERS = 5
+
+
+def _affine(cand: Candidate, query: Features, gray: npt.NDArray[np.float32],
+            dense: _Dense) -> _Dense:  # fmt: skip
+    src = cand.points[cand.pairs[:, 1]]
+    dst = query.points[cand.pairs[:, 0]]
+    m, inl = cv2.estimateAffine2D(src, dst, method=cv2.RANSAC, ransacReprojThreshold=4.0,
+                                  maxIters=500, confidence=0.995)  # fmt: skip
+    fit = _counted(m, inl, cand, dst)
+    if fit is None or fit[1] < AFFINE_INLIERS:
+        return dense
+    other = _Dense.read(cand, gray, fit[0])
+    return other if other.score > dense.score else dense
 
 
 def _verified(index: LocalIndex, feats: Features, gray: npt.NDArray[np.float32],

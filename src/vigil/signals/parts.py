@@ -8,7 +8,8 @@ image's. The cells are found by their gutters, rows or columns of near-uniform p
 cross the whole sheet (or the whole of a part of it, for an uneven collage), cut recursively;
 each cell is then matched as an image of its own
 (:meth:`vigil.matching.match.Matcher.match_signals`).
-Cutting needs no model and costs about a millisecond; an image with no gutters has no parts.
+An image with no gutters may still hold a picture pasted inside it, found by the seams around
+it (:mod:`vigil.signals.insets`). Neither needs a model; each costs about a millisecond.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from vigil.signals.insets import find_insets
 from vigil.signals.pdq_algo import PdqResult, hash_rgb_or_l
 
 __all__ = ["MIN_SHARE", "Part", "find_parts"]
@@ -29,7 +31,9 @@ GUTTER_STD = 4.0  # a line whose pixels' standard deviation is below this is a g
 MIN_GUTTER = 2  # pixels
 DEPTH = 4  # cuts within cuts: rows, then columns, then rows of a column, ...
 MAX_PARTS = 16
+SAME_INSET = 0.02  # an inset this close to a cell (share of the long side) is that cell
 Box = tuple[float, float, float, float]
+IntBox = tuple[int, int, int, int]
 
 
 @dataclass(frozen=True)
@@ -38,32 +42,50 @@ class Part:
 
     box: Box
     pdq: PdqResult
+    inset: bool = False  # one of the rectangles that may be a picture pasted in the image
 
 
 def find_parts(gray: npt.NDArray[np.uint8]) -> list[Part]:
-    """The parts of a composite grey image, with their PDQ; none if it is not one (a single
-    picture filling the image, or nothing but margins)."""
+    """The parts of a composite grey image, with their PDQ: its cells (none for a single
+    picture filling the image, or nothing but margins), then the rectangles that may be an
+    inset (:func:`~vigil.signals.insets.find_insets`: alternatives, best first)."""
+    h, w = gray.shape
+    cells = _cells(gray)
+    insets = [(round(x0 * w), round(y0 * h), round(x1 * w), round(y1 * h))
+              for x0, y0, x1, y1 in find_insets(gray)]  # fmt: skip
+    near = max(w, h) * SAME_INSET
+    insets = [b for b in insets if not any(_close(b, c, near) for c in cells)]
+    boxes = [(b, False) for b in cells] + [(b, True) for b in insets]
+    return [Part((x0 / w, y0 / h, x1 / w, y1 / h), hash_rgb_or_l(gray[y0:y1, x0:x1]), inset)
+            for (x0, y0, x1, y1), inset in boxes]  # fmt: skip
+
+
+def _cells(gray: npt.NDArray[np.uint8]) -> list[IntBox]:
+    """The cells between gutters, in pixels; none for a single picture."""
     h, w = gray.shape
     mins = (max(MIN_SIDE, round(MIN_SHARE * w)), max(MIN_SIDE, round(MIN_SHARE * h)))
-    boxes: list[tuple[int, int, int, int]] = []
+    boxes: list[IntBox] = []
     _split(gray.astype(np.float32), (0, 0, w, h), mins, 0, boxes)
     boxes = [b for b in boxes if _area(b) >= MIN_AREA * w * h]
     if len(boxes) > MAX_PARTS or not boxes:
         return []
     if len(boxes) == 1 and (_area(boxes[0]) > 0.9 * w * h or not _framed(boxes[0], w, h)):
         return []  # one picture, (nearly) the whole image, or beside a plain area: as it is
-    return [Part((x0 / w, y0 / h, x1 / w, y1 / h), hash_rgb_or_l(gray[y0:y1, x0:x1]))
-            for x0, y0, x1, y1 in boxes]  # fmt: skip
+    return boxes
 
 
-def _framed(box: tuple[int, int, int, int], w: int, h: int) -> bool:
+def _close(a: IntBox, b: IntBox, near: float) -> bool:
+    return max(abs(u - v) for u, v in zip(a, b, strict=True)) <= near
+
+
+def _framed(box: IntBox, w: int, h: int) -> bool:
     """Margins on both sides, left and right or top and bottom (a letterbox, a frame), not
     on one side only (a plain area beside a picture, as where part of it was painted over)."""
     x0, y0, x1, y1 = box
     return (x0 > 0 and x1 < w) or (y0 > 0 and y1 < h)
 
 
-def _area(box: tuple[int, int, int, int]) -> int:
+def _area(box: IntBox) -> int:
     return (box[2] - box[0]) * (box[3] - box[1])
 
 
@@ -83,9 +105,6 @@ def _spans(lines_std: npt.NDArray[np.float32], least: int) -> list[tuple[int, in
         if b - a < MIN_GUTTER:
             flat[a:b] = False
     return [(a, b) for a, b in _runs(~flat) if b - a >= least]
-
-
-IntBox = tuple[int, int, int, int]
 
 
 def _split(gray: npt.NDArray[np.float32], box: IntBox, mins: tuple[int, int], depth: int,
