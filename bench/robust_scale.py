@@ -13,8 +13,8 @@ from the same 500 photos'), because a match looks PDQ up first and a small image
 already found is not searched enlarged.
 Queries are transforms of real known images (recall) and unrelated images (false matches), each
 run on one core twice: as a match runs it (every image signal hashed, PDQ looked up, the robust
-search) and as the robust query alone (decode, vlocal, search). The store's SQL lookups are left
-out (they are the same as for any signal).
+search and parts) and as the robust query alone (decode, vlocal, search and parts). The store's
+SQL lookups are left out (they are the same as for any signal).
 """
 
 from __future__ import annotations
@@ -41,7 +41,8 @@ from bench.common import git_rev, machine, need_shared, record, rss_mib  # noqa:
 from bench.robustness import jpeg, load_transforms  # noqa: E402
 from vigil.index import HammingIndex, LocalIndex  # noqa: E402
 from vigil.matching.hashing import hash_bytes  # noqa: E402
-from vigil.matching.robust import search  # noqa: E402
+from vigil.matching.robust import search, search_part  # noqa: E402
+from vigil.signals import PDQ_MIN_QUALITY  # noqa: E402
 from vigil.signals.local import SMALL_QUERY, LocalQuery, enlarged_keypoints  # noqa: E402
 from vigil.signals.local_algo import (  # noqa: E402
     Features,
@@ -49,6 +50,7 @@ from vigil.signals.local_algo import (  # noqa: E402
     normalized_gray,
     unpack_record,
 )
+from vigil.signals.parts import Part, match_parts  # noqa: E402
 
 CHUNK = 100_000
 PDQ_RADIUS = 31
@@ -147,16 +149,37 @@ def _full_match(data: bytes, index: LocalIndex, pdq: HammingIndex) -> tuple[set[
     by_pdq = bool(ids)
     q = result.signals["vlocal"].payload
     if isinstance(q, LocalQuery):
-        ids |= {a.id for a in search(index, q, by_pdq) if a.kind == "altered_copy"}
+        ids |= _local(q, index, pdq, by_pdq)
     return ids, by_pdq, isinstance(q, LocalQuery) and "enlarged" in vars(q)
 
 
-def _robust(data: bytes, index: LocalIndex) -> tuple[set[int], float]:
-    """The robust query alone: decode, vlocal, search; the ids and the search's share of time."""
+def _local(q: LocalQuery, index: LocalIndex, pdq: HammingIndex, matched: bool) -> set[int]:
+    """Robust matching as a match runs it (:meth:`vigil.matching.match.Matcher._match_local`):
+    the search, then, unless the query matched as a whole, its parts (cells of a composite,
+    insets), by their PDQ or robustly within them."""
+    found = search(index, q, matched)
+    ids = {a.id for a in found if a.kind == "altered_copy"}
+    if matched or any(a.whole for a in found):
+        return ids
+
+    def whole(part: Part) -> list[int]:
+        if part.pdq.quality < PDQ_MIN_QUALITY:
+            return []
+        return [i for i, _ in pdq.query(bytes.fromhex(part.pdq.hex), PDQ_RADIUS)]
+
+    def within(box: tuple[float, float, float, float]) -> list[int]:
+        return [a.id for a in search_part(index, q, box) if a.kind == "altered_copy"]
+
+    return ids | set(match_parts(q.parts, whole, within))
+
+
+def _robust(data: bytes, index: LocalIndex, pdq: HammingIndex) -> tuple[set[int], float]:
+    """The robust query alone: decode, vlocal, robust matching (:func:`_local`, its parts'
+    PDQ looked up); the ids and the matching's share of time."""
     q = hash_bytes(data, "q", ["vlocal"], variants=True).signals["vlocal"].payload
     t1 = time.perf_counter()
-    found = search(index, q) if isinstance(q, LocalQuery) else []
-    return {a.id for a in found if a.kind == "altered_copy"}, time.perf_counter() - t1
+    found = _local(q, index, pdq, False) if isinstance(q, LocalQuery) else set()
+    return found, time.perf_counter() - t1
 
 
 def run_queries(index: LocalIndex, pdq: HammingIndex, jobs: list[tuple[bytes, int, bool]]
@@ -171,7 +194,7 @@ def run_queries(index: LocalIndex, pdq: HammingIndex, jobs: list[tuple[bytes, in
         t0 = time.perf_counter()
         ids, pdq_hit, wide = _full_match(data, index, pdq)
         t1 = time.perf_counter()
-        robust_ids, search_s = _robust(data, index)
+        robust_ids, search_s = _robust(data, index, pdq)
         t2 = time.perf_counter()
         for key, found in (("all", ids), ("robust", robust_ids)):
             hits[key] += truth >= 0 and truth in found
@@ -261,11 +284,13 @@ def report(args: argparse.Namespace, built: dict[str, Any], res: dict[str, Any],
             "rotations and flips, about 32 bits flipped).",
             f"- Queries, one core: {args.queries} random transforms of known images and "
             f"{res['neg']} unrelated photos, each JPEG-encoded beforehand.",
-            f"- **Robust query** (decode, vlocal, index lookup, verification): {res['robust']}; "
-            f"of which lookup and verification {res['index']}. Recall {recall['robust']:.3f} "
+            f"- **Robust query** (decode, vlocal, index lookup, verification, mirrored pass, "
+            f"and a query not matched as a whole looked at for parts: cells, insets): "
+            f"{res['robust']}; of which matching (all but decode and vlocal) {res['index']}. "
+            f"Recall {recall['robust']:.3f} "
             f"(altered_copy of the right image), {false['robust']} false matches.",
             "- **Whole match** (file digests, PDQ of the image's 8 rotations and flips and "
-            f"their 8 lookups at {args.size:,}, vlocal, index lookup, verification): "
+            f"their 8 lookups at {args.size:,}, vlocal, robust matching as above): "
             f"{res['all']}. Of queries of working size (short side {SMALL_QUERY} px or more): "
             f"{res['work']}; of "
             f"the {res['n_small']} smaller ones: {res.get('small', '-')} ({res['small_by_pdq']} "

@@ -28,7 +28,7 @@ from vigil.matching.video_match import FRAME_BITS, VideoMatch, describe, match_f
 from vigil.signals import SignalValue, registry
 from vigil.signals.base import same_digest
 from vigil.signals.local import LocalQuery
-from vigil.signals.parts import Part
+from vigil.signals.parts import Box, Part, match_parts
 from vigil.signals.pdq import PDQ_MIN_QUALITY
 from vigil.signals.video_local import VideoLocalQuery, parse_local_frames
 from vigil.store import ListInfo, Store
@@ -154,20 +154,12 @@ class Matcher:
         return self._aligned(sv, aligned) + self._match_parts(sv, index, query)
 
     def _match_parts(self, sv: SignalValue, index: LocalIndex, query: LocalQuery) -> list[Match]:
-        """Each cell of a composite query, by its PDQ or else robustly within it. Insets are
-        alternatives for one picture: the first whose PDQ matches, else a search in the best."""
-        found = []
-        for part in (p for p in query.parts if not p.inset):
-            found += self._part_by_pdq(part) or self._aligned(
-                sv, search_part(index, query, part.box)
-            )
-        insets = [p for p in query.parts if p.inset]
-        for part in insets:
-            if whole := self._part_by_pdq(part):
-                return found + whole
-        if insets:
-            found += self._aligned(sv, search_part(index, query, insets[0].box))
-        return found
+        """Each part of a composite query by its PDQ, or else robustly within it."""
+
+        def within(box: Box) -> list[Match]:
+            return self._aligned(sv, search_part(index, query, box))
+
+        return match_parts(query.parts, self._part_by_pdq, within)
 
     def _aligned(self, sv: SignalValue, aligned: list[Alignment]) -> list[Match]:
         """Matches of the robust alignments whose known images are on this matcher's lists."""

@@ -14,7 +14,9 @@ it (:mod:`vigil.signals.insets`). Neither needs a model; each costs about a mill
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -22,7 +24,7 @@ import numpy.typing as npt
 from vigil.signals.insets import find_insets
 from vigil.signals.pdq_algo import PdqResult, hash_rgb_or_l
 
-__all__ = ["MIN_SHARE", "Part", "find_parts"]
+__all__ = ["MIN_SHARE", "Box", "Part", "find_parts", "match_parts"]
 
 MIN_SHARE = 0.1  # a part's sides: at least this share of the image's (a portrait thumbnail)
 MIN_AREA = 0.025  # and its area of the image's (a 4x4 sheet's cell: 0.0625; a 5x5's: 0.04)
@@ -58,6 +60,24 @@ def find_parts(gray: npt.NDArray[np.uint8]) -> list[Part]:
     boxes = [(b, False) for b in cells] + [(b, True) for b in insets]
     return [Part((x0 / w, y0 / h, x1 / w, y1 / h), hash_rgb_or_l(gray[y0:y1, x0:x1]), inset)
             for (x0, y0, x1, y1), inset in boxes]  # fmt: skip
+
+
+T = TypeVar("T")
+
+
+def match_parts(parts: list[Part], whole: Callable[[Part], list[T]],
+                within: Callable[[Box], list[T]]) -> list[T]:  # fmt: skip
+    """What the parts of a query hold: each cell ``whole`` (by its PDQ), or else what is
+    found ``within`` it (robust matching in that box). Insets are alternatives for one
+    picture: the first found whole, or else what is found within the best."""
+    found: list[T] = []
+    for part in (p for p in parts if not p.inset):
+        found += whole(part) or within(part.box)
+    insets = [p for p in parts if p.inset]
+    for part in insets:
+        if by_pdq := whole(part):
+            return found + by_pdq
+    return found + (within(insets[0].box) if insets else [])
 
 
 def _cells(gray: npt.NDArray[np.uint8]) -> list[IntBox]:
