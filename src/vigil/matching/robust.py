@@ -36,14 +36,15 @@ from vigil.signals.local_algo import GRID, Features, apply_transform, dog_sample
 __all__ = ["FRAME", "IMAGE", "Alignment", "Rules", "search", "search_part", "verify"]
 
 MIN_INLIERS = 6
-ALTERED_AGREEMENT = 0.75  # share of grid signs in view that agree: altered_copy
-ALTERED_COVERAGE = 0.5  # and share of the cells in view that match
+ALTERED_AGREEMENT = 0.70  # share of grid signs in view that agree: altered_copy
+ALTERED_COVERAGE = 0.45  # and share of the cells in view that match
 SURE_AGREEMENT, SURE_INLIERS = 0.8, 8  # below 0.8 agreement, 8 inliers are needed
 CELL = 4  # grid points per cell side: 8x8 cells of 16 signs
 CELL_AGREE = 13  # signs of 16 that must agree for a cell to count as matched
 SHARED_CELLS = (
     0.25  # share of the known image's cells that must match (and 8 inliers): shared_scene
 )
+SHARED_INLIERS = 6  # and this many inliers
 WHOLE_QUERY = 0.6  # an altered_copy covering this share of the query: the query is that image
 Box = tuple[float, float, float, float]
 
@@ -52,7 +53,7 @@ Box = tuple[float, float, float, float]
 class Rules:
     """How much a candidate must show to be an ``altered_copy``. Images use :data:`IMAGE`;
     video frames :data:`FRAME`, looser, because a video matches only when several of its
-    frames agree with each other (:meth:`vigil.matching.match.Matcher._match_local_video`)."""
+    frames agree with each other (:class:`vigil.matching.ways.LocalFrames`)."""
 
     min_inliers: int = MIN_INLIERS
     few_inliers_agreement: float = 1.0  # below MIN_INLIERS inliers, the agreement needed
@@ -164,13 +165,13 @@ def _fit(
     if screen and _consensus(src, dst, cand.pairs[:, 1], PREFILTER_PX) < min_inliers:
         return None
     m, inl = cv2.estimateAffinePartial2D(
-        src, dst, method=cv2.RANSAC, ransacReprojThreshold=4.0, maxIters=1000, confidence=0.995
+        src, dst, method=cv2.RANSAC, ransacReprojThreshold=4.0, maxIters=500, confidence=0.995
     )
     fit = _counted(m, inl, cand, dst)
     weak = fit is None or fit[1] < SURE_INLIERS
     if weak and len(src) >= PERSPECTIVE_PAIRS and fit is not None and fit[1] >= min_inliers:
         # a photo of a screen or a print, taken off axis: a homography, held to more inliers
-        h, inl = cv2.findHomography(src, dst, cv2.RANSAC, 4.0, maxIters=1000, confidence=0.995)
+        h, inl = cv2.findHomography(src, dst, cv2.RANSAC, 4.0, maxIters=400, confidence=0.995)
         if h is not None and _plausible(np.asarray(h, np.float64), cand.size):
             seen = _counted(h, inl, cand, dst)
             if seen is not None and seen[1] >= max(PERSPECTIVE_INLIERS, fit[1] if fit else 0):
@@ -299,7 +300,7 @@ def verify(
     strong = score >= SURE_AGREEMENT or inliers >= SURE_INLIERS
     if score >= ALTERED_AGREEMENT and in_view >= rules.altered_cells and strong:
         kind = "altered_copy"
-    elif coverage >= SHARED_CELLS and inliers >= SURE_INLIERS:
+    elif coverage >= SHARED_CELLS and inliers >= SHARED_INLIERS:
         kind = "shared_scene"
     else:
         return None

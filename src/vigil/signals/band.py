@@ -8,7 +8,7 @@ product spends nearly all its work on zeros.
 from __future__ import annotations
 
 from functools import lru_cache
-from math import ceil, floor
+from math import ceil
 
 import numba
 import numpy as np
@@ -35,21 +35,37 @@ def band_of(op: npt.NDArray[np.floating]) -> Band:
 @lru_cache(maxsize=256)
 def area_band(n_in: int, n_out: int) -> Band:
     """OpenCV's INTER_AREA reduction of ``n_in`` pixels to ``n_out`` (its computeResizeAreaTab:
-    each output averages the inputs its cell covers, partial pixels by the part covered)."""
+    each output averages the inputs its cell covers, partial pixels by the part covered), in
+    :func:`band_of`'s form, computed row by row without the dense operator (a query's DoG grid
+    is read at a new scale for most candidates: 0.2 ms a call saved)."""
     scale = n_in / n_out
-    op = np.zeros((n_out, n_in), np.float64)
-    for d in range(n_out):
-        f1 = d * scale
-        f2 = f1 + scale
-        cell = min(scale, n_in - f1)
-        s2 = min(floor(f2), n_in - 1)
-        s1 = min(ceil(f1), s2)
-        if s1 - f1 > 1e-3:
-            op[d, s1 - 1] = (s1 - f1) / cell
-        op[d, s1:s2] = 1.0 / cell
-        if f2 - s2 > 1e-3:
-            op[d, s2] = min(f2 - s2, 1.0, cell) / cell
-    return band_of(op)
+    f1 = np.arange(n_out, dtype=np.float64) * scale
+    f2 = f1 + scale
+    cell = np.minimum(scale, n_in - f1)
+    s2 = np.minimum(np.floor(f2), n_in - 1).astype(np.int64)
+    s1 = np.minimum(np.ceil(f1).astype(np.int64), s2)
+    width = ceil(scale) + 3
+    base = s1 - 1  # each row's weights from its input base on
+    pos = base[:, None] + np.arange(width)
+    w = np.where((pos >= s1[:, None]) & (pos < s2[:, None]), 1.0 / cell[:, None], 0.0)
+    left = s1 - f1 > 1e-3
+    w[left, 0] = ((s1 - f1) / cell)[left]
+    right = np.nonzero(f2 - s2 > 1e-3)[0]
+    w[right, (s2 - base)[right]] = (np.minimum(np.minimum(f2 - s2, 1.0), cell) / cell)[right]
+    return _banded(w, base, n_in)
+
+
+def _banded(w: npt.NDArray[np.float64], base: npt.NDArray[np.int64], n_in: int) -> Band:
+    """Rows of weights from inputs ``base`` on, as :func:`band_of` gives the same operator."""
+    nonzero = w != 0
+    lo = base + nonzero.argmax(axis=1)
+    hi = base + w.shape[1] - nonzero[:, ::-1].argmax(axis=1)
+    k = max(1, int((hi - lo).max()))
+    start = np.minimum(lo, n_in - k).astype(np.int64)
+    cols = start[:, None] + np.arange(k) - base[:, None]
+    inside = (cols >= 0) & (cols < w.shape[1])
+    taken = np.take_along_axis(w, np.clip(cols, 0, w.shape[1] - 1), axis=1)
+    return start, np.ascontiguousarray(np.where(inside, taken, 0.0), dtype=np.float32)
 
 
 @numba.njit(cache=True, nogil=True)
