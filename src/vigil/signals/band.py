@@ -14,7 +14,7 @@ import numba
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["Band", "area_band", "band_of", "band_product"]
+__all__ = ["Band", "area_band", "band_of", "band_product", "banded"]
 
 F32 = npt.NDArray[np.float32]
 Band = tuple[npt.NDArray[np.int64], F32]  # each output's first input, and its k weights
@@ -52,10 +52,10 @@ def area_band(n_in: int, n_out: int) -> Band:
     w[left, 0] = ((s1 - f1) / cell)[left]
     right = np.nonzero(f2 - s2 > 1e-3)[0]
     w[right, (s2 - base)[right]] = (np.minimum(np.minimum(f2 - s2, 1.0), cell) / cell)[right]
-    return _banded(w, base, n_in)
+    return banded(w, base, n_in)
 
 
-def _banded(w: npt.NDArray[np.float64], base: npt.NDArray[np.int64], n_in: int) -> Band:
+def banded(w: npt.NDArray[np.float64], base: npt.NDArray[np.int64], n_in: int) -> Band:
     """Rows of weights from inputs ``base`` on, as :func:`band_of` gives the same operator."""
     nonzero = w != 0
     lo = base + nonzero.argmax(axis=1)

@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["find_insets"]
+__all__ = ["SEARCH_SUPPORT", "find_insets"]
 
 SIDE = 256  # the image is reduced to this long side: a seam becomes about one pixel wide
 STEP = 12.0  # grey levels a seam steps by, at least ...
@@ -30,16 +30,20 @@ MAX_AREA = 0.8  # larger: the query as a whole is that picture
 SUPPORT = 0.5  # share of each side that must be seam
 MAX_LINES = 20  # candidate rows (and columns): those with the most seam
 MAX_INSETS = 3  # the best rectangles: an inset, or one of its sides and a line inside it
+# Where the best is this well supported, robust matching looks inside it when no PDQ matched:
+# 84% of the insets of the benchmark, 7% of single photos (23% give a rectangle at all)
+SEARCH_SUPPORT = 0.7
 SAME = 0.02  # rectangles whose sides are all this close (fractions of the image) are one
 Box = tuple[float, float, float, float]
 _F = npt.NDArray[np.float64]
 
 
-def find_insets(gray: npt.NDArray[np.uint8]) -> list[Box]:
-    """Rectangles (fractions of width and height) bounded by seams on all four sides, the
-    best supported first. They may overlap: a straight line inside an inset (a bed's edge)
-    and three of its sides make a rectangle too, sometimes supported better than the inset's
-    own; each is worth a look, which its PDQ gives cheaply."""
+def find_insets(gray: npt.NDArray[np.uint8]) -> list[tuple[Box, float]]:
+    """Rectangles (fractions of width and height) bounded by seams on all four sides, with
+    their support (the mean share of seam along their sides), the best supported first.
+    They may overlap: a straight line inside an inset (a bed's edge) and three of its sides
+    make a rectangle too, sometimes supported better than the inset's own; each is worth a
+    look, which its PDQ gives cheaply."""
     h0, w0 = gray.shape
     f = min(1.0, SIDE / max(h0, w0))
     small = gray if f == 1 else cv2.resize(gray, (max(1, round(w0 * f)), max(1, round(h0 * f))),
@@ -87,16 +91,16 @@ def _along(seam: npt.NDArray[np.bool_]) -> _F:
 
 
 def _lines(along: _F, least: float) -> list[int]:
-    """The MAX_LINES lines with the most seam pixels (at least ``least`` * SUPPORT), no two
-    within 2 pixels (one seam read twice)."""
+    """The MAX_LINES lines with the most seam pixels (at least ``least`` * SUPPORT) that hold
+    more than any line within 2 pixels (one seam is read on neighbouring lines too)."""
     totals = along[:, -1]
-    out: list[int] = []
-    for y in np.argsort(-totals, kind="stable"):
-        if totals[y] < least * SUPPORT or len(out) == MAX_LINES:
-            break
-        if all(abs(int(y) - o) > 2 for o in out):
-            out.append(int(y))
-    return sorted(out)
+    n = len(totals)
+    padded = np.pad(totals, 2, constant_values=-1.0)
+    before = np.maximum(padded[0:n], padded[1 : n + 1])
+    after = np.maximum(padded[3 : n + 3], padded[4 : n + 4])
+    peaks = np.nonzero((totals > before) & (totals >= after) & (totals >= least * SUPPORT))[0]
+    best = peaks[np.argsort(-totals[peaks], kind="stable")][:MAX_LINES]
+    return sorted(int(y) for y in best)
 
 
 def _pairs(lines: list[int], least: float) -> npt.NDArray[np.intp]:
@@ -116,12 +120,12 @@ def _share(along: _F, line: npt.NDArray[np.intp], a: npt.NDArray[np.intp],
     return np.asarray(np.where(b - a >= 3, share, 0.0))
 
 
-def _distinct(found: list[tuple[float, Box]]) -> list[Box]:
+def _distinct(found: list[tuple[float, Box]]) -> list[tuple[Box, float]]:
     """The best MAX_INSETS rectangles, leaving out any that is another seen twice."""
-    out: list[Box] = []
-    for _, box in found:
+    out: list[tuple[Box, float]] = []
+    for support, box in found:
         if len(out) < MAX_INSETS and not any(
-            max(abs(a - b) for a, b in zip(box, o, strict=True)) < SAME for o in out
+            max(abs(a - b) for a, b in zip(box, o, strict=True)) < SAME for o, _ in out
         ):
-            out.append(box)
+            out.append((box, support))
     return out

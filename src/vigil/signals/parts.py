@@ -21,7 +21,7 @@ from typing import TypeVar
 import numpy as np
 import numpy.typing as npt
 
-from vigil.signals.insets import find_insets
+from vigil.signals.insets import SEARCH_SUPPORT, find_insets
 from vigil.signals.pdq_algo import PdqResult, hash_rgb_or_l
 
 __all__ = ["MIN_SHARE", "Box", "Part", "find_parts", "match_parts"]
@@ -45,6 +45,7 @@ class Part:
     box: Box
     pdq: PdqResult
     inset: bool = False  # one of the rectangles that may be a picture pasted in the image
+    support: float = 1.0  # an inset's: how much of its sides are seams
 
 
 def find_parts(gray: npt.NDArray[np.uint8]) -> list[Part]:
@@ -53,13 +54,13 @@ def find_parts(gray: npt.NDArray[np.uint8]) -> list[Part]:
     inset (:func:`~vigil.signals.insets.find_insets`: alternatives, best first)."""
     h, w = gray.shape
     cells = _cells(gray)
-    insets = [(round(x0 * w), round(y0 * h), round(x1 * w), round(y1 * h))
-              for x0, y0, x1, y1 in find_insets(gray)]  # fmt: skip
     near = max(w, h) * SAME_INSET
-    insets = [b for b in insets if not any(_close(b, c, near) for c in cells)]
-    boxes = [(b, False) for b in cells] + [(b, True) for b in insets]
-    return [Part((x0 / w, y0 / h, x1 / w, y1 / h), hash_rgb_or_l(gray[y0:y1, x0:x1]), inset)
-            for (x0, y0, x1, y1), inset in boxes]  # fmt: skip
+    insets = [((round(x0 * w), round(y0 * h), round(x1 * w), round(y1 * h)), support)
+              for (x0, y0, x1, y1), support in find_insets(gray)]  # fmt: skip
+    insets = [(b, s) for b, s in insets if not any(_close(b, c, near) for c in cells)]
+    boxes = [(b, False, 1.0) for b in cells] + [(b, True, s) for b, s in insets]
+    return [Part((x0 / w, y0 / h, x1 / w, y1 / h), hash_rgb_or_l(gray[y0:y1, x0:x1]), inset, s)
+            for (x0, y0, x1, y1), inset, s in boxes]  # fmt: skip
 
 
 T = TypeVar("T")
@@ -69,7 +70,8 @@ def match_parts(parts: list[Part], whole: Callable[[Part], list[T]],
                 within: Callable[[Box], list[T]]) -> list[T]:  # fmt: skip
     """What the parts of a query hold: each cell ``whole`` (by its PDQ), or else what is
     found ``within`` it (robust matching in that box). Insets are alternatives for one
-    picture: the first found whole, or else what is found within the best."""
+    picture: the first found whole, or else what is found within the best, if it is well
+    supported (SEARCH_SUPPORT: a search costs as much as the query's own)."""
     found: list[T] = []
     for part in (p for p in parts if not p.inset):
         found += whole(part) or within(part.box)
@@ -77,7 +79,9 @@ def match_parts(parts: list[Part], whole: Callable[[Part], list[T]],
     for part in insets:
         if by_pdq := whole(part):
             return found + by_pdq
-    return found + (within(insets[0].box) if insets else [])
+    if insets and insets[0].support >= SEARCH_SUPPORT:
+        found += within(insets[0].box)
+    return found
 
 
 def _cells(gray: npt.NDArray[np.uint8]) -> list[IntBox]:
