@@ -9,9 +9,10 @@ side (within each picture). Lines holding many such steps are tried in pairs; a 
 four sides are mostly seams is an inset, matched as an image of its own
 (:func:`vigil.signals.parts.find_parts`).
 
-On 200 of the shared photos each inset at 45% of the width in another: 161 found; 10 of the
-200 photos alone gave a rectangle (a window, a picture frame), which costs one more search, not
-a match. Looking takes about a millisecond.
+On 200 of the shared photos, each inset at 45% of the width in another, 92% gave a rectangle
+and the inset was among the best three for about 70%; 23% of the photos alone gave one (a
+window, a picture frame, a bed's edges), which costs a PDQ lookup or three, not a match.
+Looking takes 0.7 ms on a 400 x 533 query.
 """
 
 from __future__ import annotations
@@ -22,13 +23,13 @@ import numpy.typing as npt
 
 __all__ = ["SEARCH_SUPPORT", "find_insets"]
 
-SIDE = 256  # the image is reduced to this long side: a seam becomes about one pixel wide
+SIDE = 256  # the image is reduced by a whole factor to about this long side (a seam: a pixel)
 STEP = 12.0  # grey levels a seam steps by, at least ...
 CONTRAST = 2.0  # ... and this many times the steps two pixels either side of it
 MIN_SHARE = 0.2  # an inset's sides: at least this share of the image's
 MAX_AREA = 0.8  # larger: the query as a whole is that picture
 SUPPORT = 0.5  # share of each side that must be seam
-MAX_LINES = 20  # candidate rows (and columns): those with the most seam
+MAX_LINES = 14  # candidate rows (and columns): those with the most seam
 MAX_INSETS = 3  # the best rectangles: an inset, or one of its sides and a line inside it
 # Where the best is this well supported, robust matching looks inside it when no PDQ matched:
 # 84% of the insets of the benchmark, 7% of single photos (23% give a rectangle at all)
@@ -44,11 +45,7 @@ def find_insets(gray: npt.NDArray[np.uint8]) -> list[tuple[Box, float]]:
     They may overlap: a straight line inside an inset (a bed's edge) and three of its sides
     make a rectangle too, sometimes supported better than the inset's own; each is worth a
     look, which its PDQ gives cheaply."""
-    h0, w0 = gray.shape
-    f = min(1.0, SIDE / max(h0, w0))
-    small = gray if f == 1 else cv2.resize(gray, (max(1, round(w0 * f)), max(1, round(h0 * f))),
-                                           interpolation=cv2.INTER_AREA)  # fmt: skip
-    g = np.asarray(small, np.float32)
+    g = _reduced(gray)
     h, w = g.shape
     if min(h, w) < 16:
         return []
@@ -67,6 +64,18 @@ def find_insets(gray: npt.NDArray[np.uint8]) -> list[tuple[Box, float]]:
     found = [(float(rank[i, j]), (xp[j, 0] / w, yp[i, 0] / h, xp[j, 1] / w, yp[i, 1] / h))
              for i, j in zip(*np.nonzero(sure), strict=True)]  # fmt: skip
     return _distinct(sorted(found, reverse=True))
+
+
+def _reduced(gray: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
+    """The image reduced by a whole factor to a long side near SIDE, each pixel the mean
+    of a k x k block (OpenCV's fast path: a fractional INTER_AREA took 0.4 ms)."""
+    h, w = gray.shape
+    k = max(1, round(max(h, w) / SIDE))
+    if k == 1:
+        return np.asarray(gray, np.float32)
+    block = np.ascontiguousarray(gray[: h // k * k, : w // k * k])
+    return np.asarray(cv2.resize(block, (w // k, h // k), interpolation=cv2.INTER_AREA),
+                      np.float32)  # fmt: skip
 
 
 def _steps(g: npt.NDArray[np.float32]) -> npt.NDArray[np.bool_]:

@@ -33,6 +33,7 @@ GUTTER_STD = 4.0  # a line whose pixels' standard deviation is below this is a g
 MIN_GUTTER = 2  # pixels
 DEPTH = 4  # cuts within cuts: rows, then columns, then rows of a column, ...
 MAX_PARTS = 16
+SEARCHED_WHOLE = 0.5  # a single framed part this large (share of the area) is not searched
 SAME_INSET = 0.02  # an inset this close to a cell (share of the long side) is that cell
 Box = tuple[float, float, float, float]
 IntBox = tuple[int, int, int, int]
@@ -73,8 +74,11 @@ def match_parts(parts: list[Part], whole: Callable[[Part], list[T]],
     picture: the first found whole, or else what is found within the best, if it is well
     supported (SEARCH_SUPPORT: a search costs as much as the query's own)."""
     found: list[T] = []
-    for part in (p for p in parts if not p.inset):
-        found += whole(part) or within(part.box)
+    cells = [p for p in parts if not p.inset]
+    for part in cells:
+        # a picture inside margins that fills half the query or more was searched with it
+        alone = len(cells) == 1 and _share_of(part.box) >= SEARCHED_WHOLE
+        found += whole(part) or ([] if alone else within(part.box))
     insets = [p for p in parts if p.inset]
     for part in insets:
         if by_pdq := whole(part):
@@ -96,6 +100,10 @@ def _cells(gray: npt.NDArray[np.uint8]) -> list[IntBox]:
     if len(boxes) == 1 and (_area(boxes[0]) > 0.9 * w * h or not _framed(boxes[0], w, h)):
         return []  # one picture, (nearly) the whole image, or beside a plain area: as it is
     return boxes
+
+
+def _share_of(box: Box) -> float:
+    return (box[2] - box[0]) * (box[3] - box[1])
 
 
 def _close(a: IntBox, b: IntBox, near: float) -> bool:
