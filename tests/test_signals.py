@@ -98,6 +98,33 @@ def test_banded_filter_equals_the_dense_operator_product() -> None:
         np.testing.assert_allclose(banded, dense, rtol=1e-4, atol=1e-3)
 
 
+def test_operator_bands_built_sparse_equal_the_dense_operators_bit_for_bit() -> None:
+    # PDQ's hash compares coefficients with their median: any change of a weight could flip
+    # a bit, so the sparse construction must give exactly the dense one's weights
+    from vigil.signals.band import area_band, band_of
+    from vigil.signals.pdq_algo import _operator, _operator_band
+
+    def same(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray]) -> bool:
+        return np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
+
+    for n in (*range(1, 140), 221, 400, 533, 711, 1023, 4032):
+        assert same(_operator_band(n), band_of(_operator(n))), n
+    for n_in, n_out in ((533, 128), (400, 97), (1024, 245), (7, 3), (100, 99), (5, 5)):
+        scale = n_in / n_out
+        dense = np.zeros((n_out, n_in))
+        for d in range(n_out):  # OpenCV's computeResizeAreaTab, written out
+            f1, f2 = d * scale, (d + 1) * scale
+            cell = min(scale, n_in - f1)
+            s2 = min(int(np.floor(f2)), n_in - 1)
+            s1 = min(int(np.ceil(f1)), s2)
+            if s1 - f1 > 1e-3:
+                dense[d, s1 - 1] = (s1 - f1) / cell
+            dense[d, s1:s2] = 1.0 / cell
+            if f2 - s2 > 1e-3:
+                dense[d, s2] = min(f2 - s2, 1.0, cell) / cell
+        assert same(area_band.__wrapped__(n_in, n_out), band_of(dense)), (n_in, n_out)
+
+
 def test_area_band_is_opencvs_inter_area() -> None:
     from vigil.signals.band import area_band, band_product
 

@@ -2,7 +2,9 @@
 
 A signal type says what kind it is (:attr:`vigil.signals.base.SignalType.kind`); the
 :class:`~vigil.matching.match.Matcher` asks that kind's way to match a value, or a file's
-signal, and never switches on the kind itself. A new kind of signal brings its way here.
+signal, and never switches on the kind itself. A new kind of signal brings its way: a
+:class:`Way` registered in :data:`ways` (a plug-in, through the ``vigil.matching_ways``
+entry-point group).
 
 - ``exact``: cryptographic digests, by SQL lookup under every name of the same digest;
 - ``hamming``: perceptual hashes (PDQ), through the Hamming index, each of the query's
@@ -25,6 +27,7 @@ from vigil.index import HammingIndex, LocalIndex
 from vigil.matching.found import Match
 from vigil.matching.robust import FRAME, Alignment, search, search_part, verify
 from vigil.matching.video_match import FRAME_BITS, describe, match_frames
+from vigil.registry import Registry
 from vigil.signals import SignalValue, registry
 from vigil.signals.base import same_digest
 from vigil.signals.local import LocalQuery
@@ -35,15 +38,15 @@ from vigil.signals.video_local import VideoLocalQuery, parse_local_frames
 if TYPE_CHECKING:
     from vigil.matching.match import Matcher
 
-__all__ = ["Way", "way_of"]
+__all__ = ["Way", "way_of", "ways"]
 
 Found = dict[tuple[str, str], list[Match]]  # a file's matches so far, by (list, entry)
 
 
 class Way:
-    """How signals of one kind are matched."""
+    """How signals of one kind are matched (``name``: the kind, as signal types give it)."""
 
-    kind: ClassVar[str]
+    name: ClassVar[str]
     last: ClassVar[bool] = False  # matched after the other kinds, knowing what they found
 
     def match_value(self, matcher: Matcher, signal_type: str, value: str,
@@ -58,22 +61,17 @@ class Way:
                 for m in matcher.match_value(sv.type, value, variant)]  # fmt: skip
 
 
-_WAYS: dict[str, Way] = {}
-
-
-def _register(cls: type[Way]) -> type[Way]:
-    _WAYS[cls.kind] = cls()
-    return cls
+ways: Registry[Way] = Registry("way of matching", "vigil.matching_ways")
 
 
 def way_of(signal_type: str) -> Way:
     """The way a signal type's values are matched."""
-    return _WAYS[registry.get(signal_type).kind]
+    return ways.get(registry.get(signal_type).kind)()
 
 
-@_register
+@ways.register
 class Exact(Way):
-    kind = "exact"
+    name = "exact"
 
     def match_value(self, matcher: Matcher, signal_type: str, value: str,
                     variant: str) -> list[Match]:  # fmt: skip
@@ -82,9 +80,9 @@ class Exact(Way):
         return matcher.listed(signal_type, value, variant, hits, "exact")
 
 
-@_register
+@ways.register
 class Hamming(Way):
-    kind = "hamming"
+    name = "hamming"
 
     def match_value(self, matcher: Matcher, signal_type: str, value: str,
                     variant: str) -> list[Match]:  # fmt: skip
@@ -94,9 +92,9 @@ class Hamming(Way):
         return matcher.listed(signal_type, value, variant, hits, "near_duplicate")
 
 
-@_register
+@ways.register
 class Frames(Way):
-    kind = "frames"
+    name = "frames"
 
     def match_value(self, matcher: Matcher, signal_type: str, value: str,
                     variant: str) -> list[Match]:  # fmt: skip
@@ -114,9 +112,9 @@ class Frames(Way):
         return out
 
 
-@_register
+@ways.register
 class Local(Way):
-    kind = "local"
+    name = "local"
     last = True  # an image already matched as a whole is searched once
 
     def match_signal(self, matcher: Matcher, sv: SignalValue, found: Found) -> list[Match]:
@@ -172,9 +170,9 @@ class Local(Way):
                 for m in found]  # fmt: skip
 
 
-@_register
+@ways.register
 class LocalFrames(Way):
-    kind = "local_frames"
+    name = "local_frames"
     last = True
 
     def match_signal(self, matcher: Matcher, sv: SignalValue, found: Found) -> list[Match]:
