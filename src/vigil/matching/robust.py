@@ -36,8 +36,8 @@ from vigil.signals.local_algo import GRID, Features, apply_transform, dog_sample
 __all__ = ["FRAME", "IMAGE", "Alignment", "Rules", "search", "search_part", "verify"]
 
 MIN_INLIERS = 6
-ALTERED_AGREEMENT = 0.70  # share of grid signs in view that agree: altered_copy
-ALTERED_COVERAGE = 0.45  # and share of the cells in view that match
+ALTERED_AGREEMENT = 0.75  # share of grid signs in view that agree: altered_copy
+ALTERED_COVERAGE = 0.5  # and share of the cells in view that match
 SURE_AGREEMENT, SURE_INLIERS = 0.8, 8  # below 0.8 agreement, 8 inliers are needed
 CELL = 4  # grid points per cell side: 8x8 cells of 16 signs
 CELL_AGREE = 13  # signs of 16 that must agree for a cell to count as matched
