@@ -302,6 +302,23 @@ def test_a_picture_inset_in_another_is_found_where_it_is(
     assert best(robust_store, jpeg(other)) == []
 
 
+def test_a_sheet_cell_whose_white_margin_meets_the_gutter_keeps_its_whole_cell(
+    known_photos: list[Path], unrelated_photos: list[Path]
+) -> None:
+    cw, ch = 200, 150
+    sheet = Image.new("RGB", (cw * 3, ch * 3), (255, 255, 255))
+    for k, path in enumerate((known_photos + unrelated_photos)[:9]):
+        img = Image.open(path).convert("RGB").resize((cw - 4, ch - 4))
+        if k == 4:  # the centre photo: its top fifth white, as a garment shot on white
+            img.paste((255, 255, 255), (0, 0, cw - 4, (ch - 4) // 5))
+        sheet.paste(img, ((k % 3) * cw + 2, (k // 3) * ch + 2))
+    gray = np.asarray(sheet.convert("L"), np.uint8)
+    cells = [p.box for p in find_parts(gray) if not p.inset]
+    assert len(cells) == 9
+    centre = next(b for b in cells if b[0] < 0.5 < b[2] and b[1] < 0.5 < b[3])
+    assert centre == pytest.approx((1 / 3, 1 / 3, 2 / 3, 2 / 3), abs=0.01)  # not cut short
+
+
 def test_a_different_subject_on_the_same_scene_is_a_shared_scene(
     robust_store: Store, known_photos: list[Path], unrelated_photos: list[Path]
 ) -> None:
