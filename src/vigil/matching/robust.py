@@ -5,7 +5,9 @@ A candidate known image shares keypoints with the query. It is verified in two s
 1. **geometry**: a similarity transform (scale, rotation, shift) fitted with RANSAC must explain
    at least :data:`MIN_INLIERS` distinct keypoint pairs, or 4 if the dense agreement below is
    0.9 or more (a rotated or reduced copy keeps few repeatable keypoints, but its dense signs
-   still agree: chance agreement is 0.5);
+   still agree: chance agreement is 0.5). A homography is tried where a similarity explains a
+   few pairs of many (a photo of a screen), an affine fit where the signs agree too little
+   through the similarity;
 2. **dense agreement**: through that transform, the query's difference-of-Gaussian signs are
    read at the known image's 32x32 grid and compared with the stored ones. Where the images show
    the same thing most signs agree; where they differ about half do.
@@ -41,10 +43,8 @@ ALTERED_COVERAGE = 0.5  # and share of the cells in view that match
 SURE_AGREEMENT, SURE_INLIERS = 0.8, 8  # below 0.8 agreement, 8 inliers are needed
 CELL = 4  # grid points per cell side: 8x8 cells of 16 signs
 CELL_AGREE = 13  # signs of 16 that must agree for a cell to count as matched
-SHARED_CELLS = (
-    0.25  # share of the known image's cells that must match (and 8 inliers): shared_scene
-)
-SHARED_INLIERS = 6  # and this many inliers
+SHARED_CELLS = 0.25  # share of the known image's cells that must match: shared_scene ...
+SHARED_INLIERS = 6  # ... with this many inliers
 WHOLE_QUERY = 0.6  # an altered_copy covering this share of the query: the query is that image
 Box = tuple[float, float, float, float]
 
@@ -116,6 +116,7 @@ PERSPECTIVE_SPREAD = 0.5  # its sides' scales may differ by this much (a 6% corn
 PART_AGREEMENT = 0.9  # a part's match with fewer than SURE_INLIERS inliers needs this
 PREFILTER_PAIRS = 48  # candidates with at most this many pairs are screened before RANSAC
 PREFILTER_PX = 12.0  # a screening hypothesis's tolerance: 3x RANSAC's, for its cruder fit
+AFFINE_INLIERS = 5  # a similarity this well supported whose signs agree too little: affine
 
 
 @numba.njit(cache=True, nogil=True)
@@ -159,8 +160,7 @@ def _fit(
     """The similarity known -> query explaining the most pairs, and how many distinct ones.
     Candidates with few pairs (most of them: chance) are first screened by :func:`_consensus`,
     which takes about half the time of running RANSAC on each (split, 1,000 known images)."""
-    src = cand.points[cand.pairs[:, 1]]
-    dst = query.points[cand.pairs[:, 0]]
+    src, dst = _ends(cand, query)
     screen = len(src) <= PREFILTER_PAIRS
     if screen and _consensus(src, dst, cand.pairs[:, 1], PREFILTER_PX) < min_inliers:
         return None
@@ -168,15 +168,21 @@ def _fit(
         src, dst, method=cv2.RANSAC, ransacReprojThreshold=4.0, maxIters=500, confidence=0.995
     )
     fit = _counted(m, inl, cand, dst)
-    weak = fit is None or fit[1] < SURE_INLIERS
-    if weak and len(src) >= PERSPECTIVE_PAIRS and fit is not None and fit[1] >= min_inliers:
+    if fit is not None and min_inliers <= fit[1] < SURE_INLIERS and len(src) >= PERSPECTIVE_PAIRS:
         # a photo of a screen or a print, taken off axis: a homography, held to more inliers
+        # (not tried where no similarity holds at all: that is chance, and RANSAC on it costly)
         h, inl = cv2.findHomography(src, dst, cv2.RANSAC, 4.0, maxIters=400, confidence=0.995)
         if h is not None and _plausible(np.asarray(h, np.float64), cand.size):
             seen = _counted(h, inl, cand, dst)
-            if seen is not None and seen[1] >= max(PERSPECTIVE_INLIERS, fit[1] if fit else 0):
+            if seen is not None and seen[1] >= max(PERSPECTIVE_INLIERS, fit[1]):
                 return seen
     return fit
+
+
+def _ends(cand: Candidate, query: Features) -> tuple[npt.NDArray[np.float32],
+                                                     npt.NDArray[np.float32]]:  # fmt: skip
+    """Each pair's known keypoint and query keypoint, in their images' pixels."""
+    return cand.points[cand.pairs[:, 1]], query.points[cand.pairs[:, 0]]
 
 
 def _counted(m: Any, inl: Any, cand: Candidate, dst: npt.NDArray[np.float32]
@@ -288,8 +294,7 @@ def verify(
     dense = _Dense.read(cand, gray, m)
     if dense.score < ALTERED_AGREEMENT and inliers >= AFFINE_INLIERS:
         dense = _affine(cand, query, gray, dense)
-    score, agree, inside = dense.score, dense.agree, dense.inside
-    m = dense.m
+    score, agree, inside, m = dense.score, dense.agree, dense.inside, dense.m
     cells = _cells(agree, inside)
     coverage = float(cells.mean())
     if inside.mean() < 0.2 or not cells.any():
@@ -310,13 +315,11 @@ def verify(
     return Alignment(cand.id, kind, score, inliers, coverage, kbox, qbox, scale, rotation)
 
 
-AFFINE_INLIERS = 5
-
-
 def _affine(cand: Candidate, query: Features, gray: npt.NDArray[np.float32],
             dense: _Dense) -> _Dense:  # fmt: skip
-    src = cand.points[cand.pairs[:, 1]]
-    dst = query.points[cand.pairs[:, 0]]
+    """The dense agreement through an affine fit (a slight shear or non-uniform scale, as a
+    photo of a screen adds), if it agrees better than ``dense``."""
+    src, dst = _ends(cand, query)
     m, inl = cv2.estimateAffine2D(src, dst, method=cv2.RANSAC, ransacReprojThreshold=4.0,
                                   maxIters=500, confidence=0.995)  # fmt: skip
     fit = _counted(m, inl, cand, dst)

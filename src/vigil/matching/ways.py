@@ -18,6 +18,7 @@ entry-point group).
 from __future__ import annotations
 
 import dataclasses
+from functools import partial
 from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
@@ -135,9 +136,7 @@ class Local(Way):
         def within(box: Box) -> list[Match]:
             return self._aligned(matcher, sv, search_part(index, query, box))
 
-        def by_pdq(part: Part) -> list[Match]:
-            return self._part_by_pdq(matcher, part)
-
+        by_pdq = partial(self._part_by_pdq, matcher)
         return self._aligned(matcher, sv, aligned) + match_parts(query.parts, by_pdq, within)
 
     @staticmethod

@@ -122,11 +122,9 @@ def _pairs(lines: list[int], least: float) -> npt.NDArray[np.intp]:
 
 def _share(along: _F, line: npt.NDArray[np.intp], a: npt.NDArray[np.intp],
            b: npt.NDArray[np.intp]) -> _F:  # fmt: skip
-    """The share of each ``line`` from ``a`` to ``b`` (within the image) that is seam; 0
-    where fewer than 3 pixels of it are in the image."""
-    a, b = np.clip(a, 0, along.shape[1] - 1), np.clip(b, 0, along.shape[1] - 1)
-    share = (along[line, b] - along[line, a]) / np.maximum(b - a, 1)
-    return np.asarray(np.where(b - a >= 3, share, 0.0))
+    """The share of each ``line`` from ``a`` to ``b`` that is seam (``b - a`` is at least
+    MIN_SHARE of the image's side: the lines come from :func:`_pairs`)."""
+    return np.asarray((along[line, b] - along[line, a]) / (b - a))
 
 
 def _distinct(found: list[tuple[float, Box]]) -> list[tuple[Box, float]]:

@@ -77,7 +77,7 @@ def match_parts(parts: list[Part], whole: Callable[[Part], list[T]],
     cells = [p for p in parts if not p.inset]
     for part in cells:
         # a picture inside margins that fills half the query or more was searched with it
-        alone = len(cells) == 1 and _share_of(part.box) >= SEARCHED_WHOLE
+        alone = len(cells) == 1 and _area(part.box) >= SEARCHED_WHOLE
         found += whole(part) or ([] if alone else within(part.box))
     insets = [p for p in parts if p.inset]
     for part in insets:
@@ -144,10 +144,6 @@ def _overlaps(a: IntBox, b: IntBox) -> bool:
     return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
-def _share_of(box: Box) -> float:
-    return (box[2] - box[0]) * (box[3] - box[1])
-
-
 def _close(a: IntBox, b: IntBox, near: float) -> bool:
     return max(abs(u - v) for u, v in zip(a, b, strict=True)) <= near
 
@@ -159,7 +155,8 @@ def _framed(box: IntBox, w: int, h: int) -> bool:
     return (x0 > 0 and x1 < w) or (y0 > 0 and y1 < h)
 
 
-def _area(box: IntBox) -> int:
+def _area(box: Box | IntBox) -> float:
+    """In pixels for a box in pixels, as a share of the image for one in fractions."""
     return (box[2] - box[0]) * (box[3] - box[1])
 
 

@@ -130,8 +130,13 @@ def pdq_from_buffer(buf: F32) -> PdqResult:
     return PdqResult(_bits_of(_coefficients(buf)), _quality(buf), buf)
 
 
+def _scaled(n: int, full: int | None, scale: int) -> bool:
+    """Whether a side of ``n`` pixels is a 1/scale decode of one of ``full``."""
+    return scale > 1 and full is not None and -(-full // scale) == n
+
+
 def _side_operator(n: int, full: int | None, scale: int) -> F32:
-    if scale > 1 and full is not None and -(-full // scale) == n:
+    if full is not None and _scaled(n, full, scale):
         return _scaled_operator(full, scale)
     return _operator(n)
 
@@ -155,7 +160,7 @@ def hash_luma(luma: F32, full_size: tuple[int, int] | None = None, scale: int = 
 def _band(n: int, full: int | None, scale: int) -> Band:
     """A side's operator in band form: the dense 64 x n product spent 97% of its work on
     zeros."""
-    if (scale > 1 and full is not None and -(-full // scale) == n) or n == 64:
+    if _scaled(n, full, scale) or n == 64:  # summed blocks, or the identity
         return band_of(_side_operator(n, full, scale))
     return _operator_band(n)
 
