@@ -126,6 +126,25 @@ def test_a_reduced_copy_is_searched_enlarged_and_found(
     assert len(same.enlarged.points) == 0
 
 
+def test_a_small_crop_is_searched_at_its_own_scale_and_found(
+    robust_store: Store, known_photos: list[Path]
+) -> None:
+    """A quarter of a known photo, cut out and not resized, shows the known keypoints at their
+    own scale: normalising enlarges it 1.5 times, where its descriptors no longer key them."""
+    original = Image.open(known_photos[1]).convert("RGB")  # 400 x 711
+    w, h = original.size
+    result = hash_bytes(jpeg(original.crop((0, 0, w // 2, h // 2))), "query", variants=True)
+    query = local_query(result)
+    assert query.native is not None
+    assert query.native.shape == (h // 2, w // 2)
+    (m,) = Matcher(robust_store).match_result(result)
+    assert (m.entry.key, m.kind) == ("k1", "altered_copy")
+    assert m.region is not None
+    assert max(m.region.known_region[2:]) <= 0.625  # its top left quarter
+    without = dataclasses.replace(query, native=None)
+    assert search(robust_store.index("vlocal"), without) == []
+
+
 def test_a_small_query_already_found_whole_is_not_searched_enlarged(
     robust_store: Store, known_photos: list[Path], unrelated_photos: list[Path]
 ) -> None:

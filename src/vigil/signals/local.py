@@ -79,12 +79,16 @@ class LocalQuery:
     features: Features
     gray: npt.NDArray[np.uint8]  # 8 bits: cheap to send from a scan worker to the matcher
     small: bool = False
+    native: npt.NDArray[np.uint8] | None = None  # the image as decoded, where gray enlarged it
 
     @cached_property
     def enlarged(self) -> Features:
-        """The keypoints of the image enlarged ENLARGE times, in its own pixels (none unless
-        it is small)."""
-        return enlarged_keypoints(self.gray) if self.small else Features.none(self.features.size)
+        """The keypoints of the image enlarged ENLARGE times, and at its own size where
+        :attr:`gray` enlarged it, in :attr:`gray`'s pixels (none unless it is small)."""
+        if not self.small:
+            return Features.none(self.features.size)
+        more = enlarged_keypoints(self.gray)
+        return more if self.native is None else more + native_keypoints(self.native, self.gray)
 
     @cached_property
     def mirrored(self) -> Features:
@@ -127,7 +131,11 @@ def analyse(
     found = None
     if wide is not None:
         small = min(gray.shape) < SMALL_QUERY  # maybe a reduced copy: look at it enlarged too
-        found = LocalQuery(wide, norm, small)
+        # a still that normalising enlarged is also searched at its own size (video frames
+        # are compared with frames hashed at the same size)
+        enlarged = small and how is STILL and norm.shape[1] > gray.shape[1]
+        native = np.ascontiguousarray(gray) if enlarged else None
+        found = LocalQuery(wide, norm, small, native)
     return pack_record(known, signs), len(known.points), found
 
 
@@ -158,6 +166,17 @@ def enlarged_keypoints(norm: npt.NDArray[np.uint8]) -> Features:
     big = cv2.resize(norm, (round(w * ENLARGE), round(h * ENLARGE)), interpolation=cv2.INTER_LINEAR)
     extra = extract(np.asarray(big, np.uint8), ENLARGED_FEATURES, ENLARGED_LEVELS, ENLARGED_FAST)
     return Features(extra.points / np.float32(ENLARGE), extra.descriptors, (w, h))
+
+
+def native_keypoints(native: npt.NDArray[np.uint8], norm: npt.NDArray[np.uint8]) -> Features:
+    """The keypoints of an image at its own size (``native``, which normalising enlarged to
+    ``norm``), in ``norm``'s pixels: a crop of a known image shows its keypoints at the
+    known image's scale only there (enlarged 1.5 times, its descriptors differed in 17 bits
+    of 256 against 4; 58% of the known keypoints in view were found against 24%)."""
+    h, w = norm.shape
+    feats = spread(extract(native, STILL.pool, fast=STILL.fast), STILL.query, STILL.cells)
+    factor = np.float32(w / native.shape[1])
+    return Features(feats.points * factor, feats.descriptors, (w, h))
 
 
 @registry.register
