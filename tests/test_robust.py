@@ -143,6 +143,12 @@ def test_a_small_crop_is_searched_at_its_own_scale_and_found(
     assert max(m.region.known_region[2:]) <= 0.625  # its top left quarter
     without = dataclasses.replace(query, native=None)
     assert search(robust_store.index("vlocal"), without) == []
+    # and so is the same crop mirrored (its mirrored pass has the same two passes)
+    mirror = ImageOps.mirror(original.crop((0, 0, w // 2, h // 2)))
+    (m,) = Matcher(robust_store).match_result(hash_bytes(jpeg(mirror), "query", variants=True))
+    assert (m.entry.key, m.kind) == ("k1", "altered_copy")
+    assert m.region is not None
+    assert m.region.mirrored
 
 
 def test_a_small_query_already_found_whole_is_not_searched_enlarged(

@@ -340,15 +340,16 @@ def search(index: LocalIndex, query: LocalQuery, matched: bool = False) -> list[
 
     Unless the query already matched as a whole (``matched``: an exact or PDQ match, which
     tries the flips, or an ``altered_copy`` covering most of it), it is searched again
-    mirrored: its keypoints described in the mirrored image (:attr:`LocalQuery.mirrored`),
-    verified against the mirrored image, the matched region mirrored back. The known side
-    is indexed once, unmirrored."""
+    mirrored (:meth:`LocalQuery.flipped`): its keypoints described in the mirrored image,
+    verified against the mirrored image, the matched region mirrored back; a small query's
+    mirrored copy is searched enlarged and at its own size too, as the query itself is. The
+    known side is indexed once, unmirrored."""
     gray = query.gray.astype(np.float32)
     found = _search(index, query, gray, matched)
     if matched or any(a.whole for a in found):
         return found
-    flipped = np.ascontiguousarray(gray[:, ::-1])
-    mirror = [_unmirror(a) for a in _verified(index, query.mirrored, flipped, None)]
+    flipped = query.flipped()
+    mirror = [_unmirror(a) for a in _search(index, flipped, flipped.gray.astype(np.float32), False)]
     return list(({a.id: a for a in mirror} | {a.id: a for a in found}).values())
 
 

@@ -96,6 +96,13 @@ class LocalQuery:
         image's keypoints look like when the query is a mirrored copy of it."""
         return mirrored(head(self.features, MIRROR_FEATURES), self.gray)
 
+    def flipped(self) -> LocalQuery:
+        """The query mirrored left to right: :attr:`mirrored`'s keypoints, and (when small)
+        its enlarged and own-size passes taken from the mirrored images when first read."""
+        native = None if self.native is None else np.ascontiguousarray(self.native[:, ::-1])
+        gray = np.ascontiguousarray(self.gray[:, ::-1])
+        return LocalQuery(self.mirrored, gray, self.small, native)
+
     @cached_property
     def parts(self) -> list[Part]:
         """The cells of the image if it is a contact sheet, grid or collage (each with its
