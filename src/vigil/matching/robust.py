@@ -116,6 +116,7 @@ PERSPECTIVE_SPREAD = 0.5  # its sides' scales may differ by this much (a 6% corn
 PART_AGREEMENT = 0.9  # a part's match with fewer than SURE_INLIERS inliers needs this
 PREFILTER_PAIRS = 48  # candidates with at most this many pairs are screened before RANSAC
 PREFILTER_PX = 12.0  # a screening hypothesis's tolerance: 3x RANSAC's, for its cruder fit
+OWN_SCALE = float(np.log(1.25))  # a query searched at its own size: scales within 1.25x of 1
 AFFINE_INLIERS = 5  # a similarity this well supported whose signs agree too little: affine
 
 
@@ -397,6 +398,17 @@ def _search(index: LocalIndex, query: LocalQuery, gray: npt.NDArray[np.float32],
     found = _verified(index, query.features, gray, first)
     if first is not None and not any(a.whole for a in found):
         more = index.lookup(query.enlarged, first=len(query.features.points))
-        wider = _verified(index, query.widened, gray, first + more)
+        wider = _verified(index, query.widened, gray, first + more) + _own_size(index, query, gray)
         return list(({a.id: a for a in found} | {a.id: a for a in wider}).values())
     return found
+
+
+def _own_size(index: LocalIndex, query: LocalQuery,
+              gray: npt.NDArray[np.float32]) -> list[Alignment]:  # fmt: skip
+    """The matches of a query that normalising enlarged, searched with its keypoints at its
+    own size: a known image shown there at its own scale (a crop of it), held to that scale
+    (more scales let two garments on the same bed through as a reduced copy)."""
+    if query.native is None:
+        return []
+    found = _verified(index, query.own_size, gray, None)
+    return [a for a in found if abs(np.log(a.scale / query.enlargement)) <= OWN_SCALE]

@@ -83,12 +83,22 @@ class LocalQuery:
 
     @cached_property
     def enlarged(self) -> Features:
-        """The keypoints of the image enlarged ENLARGE times, and at its own size where
-        :attr:`gray` enlarged it, in :attr:`gray`'s pixels (none unless it is small)."""
-        if not self.small:
+        """The keypoints of the image enlarged ENLARGE times, in its own pixels (none unless
+        it is small)."""
+        return enlarged_keypoints(self.gray) if self.small else Features.none(self.features.size)
+
+    @cached_property
+    def own_size(self) -> Features:
+        """The keypoints of the image at its own size, in :attr:`gray`'s pixels, where
+        normalising enlarged it (none otherwise)."""
+        if self.native is None:
             return Features.none(self.features.size)
-        more = enlarged_keypoints(self.gray)
-        return more if self.native is None else more + native_keypoints(self.native, self.gray)
+        return native_keypoints(self.native, self.gray)
+
+    @property
+    def enlargement(self) -> float:
+        """How much :attr:`gray` enlarged the image as decoded (1 where it did not)."""
+        return 1.0 if self.native is None else self.gray.shape[1] / self.native.shape[1]
 
     @cached_property
     def mirrored(self) -> Features:
