@@ -32,7 +32,7 @@ import numpy.typing as npt
 
 from vigil.index.local import Candidate, LocalIndex, Pairs
 from vigil.index.local_kernels import popcount64
-from vigil.signals.local import LocalQuery, part_query
+from vigil.signals.local import LocalQuery, Upright, part_query
 from vigil.signals.local_algo import GRID, Features, apply_transform, dog_samples
 
 __all__ = ["FRAME", "IMAGE", "Alignment", "Rules", "search", "search_part", "verify"]
@@ -47,6 +47,7 @@ SHARED_CELLS = 0.25  # share of the known image's cells that must match: shared_
 SHARED_INLIERS = 6  # ... with this many inliers
 WHOLE_QUERY = 0.6  # an altered_copy covering this share of the query: the query is that image
 Box = tuple[float, float, float, float]
+Mask = npt.NDArray[np.bool_]
 
 
 @dataclass(frozen=True)
@@ -271,9 +272,9 @@ class _Dense:
     inside: npt.NDArray[np.bool_]
 
     @classmethod
-    def read(cls, cand: Candidate, gray: npt.NDArray[np.float32],
-             m: npt.NDArray[np.float64]) -> _Dense:  # fmt: skip
-        signs, inside = dog_samples(gray, m, cand.size)
+    def read(cls, cand: Candidate, gray: npt.NDArray[np.float32], m: npt.NDArray[np.float64],
+             picture: Mask | None = None) -> _Dense:  # fmt: skip
+        signs, inside = dog_samples(gray, m, cand.size, picture)
         known = np.unpackbits(cand.grid)[: GRID * GRID].astype(bool)
         return cls(m, signs == known, inside)
 
@@ -283,18 +284,23 @@ class _Dense:
 
 
 def verify(
-    cand: Candidate, query: Features, gray: npt.NDArray[np.float32], rules: Rules = IMAGE
+    cand: Candidate,
+    query: Features,
+    gray: npt.NDArray[np.float32],
+    rules: Rules = IMAGE,
+    picture: Mask | None = None,
 ) -> Alignment | None:
-    """The verified match of one candidate, or None. ``gray``: the query's normalised image."""
+    """The verified match of one candidate, or None. ``gray``: the query's normalised image;
+    ``picture``: where it shows a picture, if not all of it (a turned query's canvas)."""
     if len(cand.pairs) < rules.min_inliers:
         return None
     fit = _fit(cand, query, rules.min_inliers)
     if fit is None or fit[1] < rules.min_inliers:
         return None
     m, inliers = fit
-    dense = _Dense.read(cand, gray, m)
+    dense = _Dense.read(cand, gray, m, picture)
     if dense.score < ALTERED_AGREEMENT and inliers >= AFFINE_INLIERS:
-        dense = _affine(cand, query, gray, dense)
+        dense = _affine(cand, query, gray, dense, picture)
     score, agree, inside, m = dense.score, dense.agree, dense.inside, dense.m
     cells = _cells(agree, inside)
     coverage = float(cells.mean())
@@ -316,8 +322,8 @@ def verify(
     return Alignment(cand.id, kind, score, inliers, coverage, kbox, qbox, scale, rotation)
 
 
-def _affine(cand: Candidate, query: Features, gray: npt.NDArray[np.float32],
-            dense: _Dense) -> _Dense:  # fmt: skip
+def _affine(cand: Candidate, query: Features, gray: npt.NDArray[np.float32], dense: _Dense,
+            picture: Mask | None) -> _Dense:  # fmt: skip
     """The dense agreement through an affine fit (a slight shear or non-uniform scale, as a
     photo of a screen adds), if it agrees better than ``dense``."""
     src, dst = _ends(cand, query)
@@ -326,13 +332,13 @@ def _affine(cand: Candidate, query: Features, gray: npt.NDArray[np.float32],
     fit = _counted(m, inl, cand, dst)
     if fit is None or fit[1] < AFFINE_INLIERS:
         return dense
-    other = _Dense.read(cand, gray, fit[0])
+    other = _Dense.read(cand, gray, fit[0], picture)
     return other if other.score > dense.score else dense
 
 
 def _verified(index: LocalIndex, feats: Features, gray: npt.NDArray[np.float32],
-              pairs: Pairs | None) -> list[Alignment]:  # fmt: skip
-    found = (verify(c, feats, gray) for c in index.candidates(feats, pairs=pairs))
+              pairs: Pairs | None, picture: Mask | None = None) -> list[Alignment]:  # fmt: skip
+    found = (verify(c, feats, gray, IMAGE, picture) for c in index.candidates(feats, pairs=pairs))
     return [a for a in found if a is not None]
 
 
@@ -349,9 +355,35 @@ def search(index: LocalIndex, query: LocalQuery, matched: bool = False) -> list[
     found = _search(index, query, gray, matched)
     if matched or any(a.whole for a in found):
         return found
+    found = _joined(found, [_turned_back(a, u, query.gray.shape) for u in query.upright
+                            for a in _search(index, u.query, u.query.gray.astype(np.float32),
+                                             False)])  # fmt: skip
+    if any(a.whole for a in found):
+        return found
     flipped = query.flipped()
     mirror = [_unmirror(a) for a in _search(index, flipped, flipped.gray.astype(np.float32), False)]
-    return list(({a.id: a for a in mirror} | {a.id: a for a in found}).values())
+    return _joined(mirror, found)
+
+
+def _joined(first: list[Alignment], then: list[Alignment]) -> list[Alignment]:
+    """One match a known image: ``then``'s where both found it."""
+    return list(({a.id: a for a in first} | {a.id: a for a in then}).values())
+
+
+def _turned_back(al: Alignment, up: Upright, size: tuple[int, ...]) -> Alignment:
+    """A match found in a query turned upright, with its region, scale and rotation where
+    they are in the query (the region: the box around it there)."""
+    h, w = up.query.gray.shape
+    x0, y0, x1, y1 = al.query_region
+    box = np.array([[x0 * w, y0 * h], [x1 * w, y0 * h], [x0 * w, y1 * h], [x1 * w, y1 * h]])
+    q = apply_transform(up.to_query, box)
+    qh, qw = size
+    region = (max(0.0, float(q[:, 0].min()) / qw), max(0.0, float(q[:, 1].min()) / qh),
+              min(1.0, float(q[:, 0].max()) / qw), min(1.0, float(q[:, 1].max()) / qh))  # fmt: skip
+    m = up.to_query
+    scale = al.scale * float(np.hypot(m[0, 0], m[1, 0]))
+    rotation = (al.rotation + float(np.degrees(np.arctan2(m[1, 0], m[0, 0]))) + 180) % 360 - 180
+    return replace(al, query_region=region, scale=scale, rotation=rotation)
 
 
 def search_part(index: LocalIndex, query: LocalQuery, box: Box) -> list[Alignment]:
@@ -395,11 +427,11 @@ def _search(index: LocalIndex, query: LocalQuery, gray: npt.NDArray[np.float32],
     (an ORB pass on twice the pixels, 500 more lookups)."""
     maybe_again = query.small and not matched
     first = index.lookup(query.features) if maybe_again else None  # kept for a second pass
-    found = _verified(index, query.features, gray, first)
+    found = _verified(index, query.features, gray, first, query.picture)
     if first is not None and not any(a.whole for a in found):
         more = index.lookup(query.enlarged, first=len(query.features.points))
         wider = _verified(index, query.widened, gray, first + more) + _own_size(index, query, gray)
-        return list(({a.id: a for a in found} | {a.id: a for a in wider}).values())
+        return _joined(found, wider)
     return found
 
 

@@ -38,8 +38,9 @@ from vigil.signals.local_algo import (
 )
 from vigil.signals.parts import Part, find_parts
 from vigil.signals.pdq import example_image
+from vigil.signals.upright import fill_rotation, turned
 
-__all__ = ["LocalQuery", "VLocal", "analyse", "enlarged_keypoints", "part_query"]
+__all__ = ["LocalQuery", "Upright", "VLocal", "analyse", "enlarged_keypoints", "part_query"]
 
 MIN_FEATURES = 8  # fewer keypoints than this: too little texture to match robustly
 SMALL_QUERY = 400  # a query whose short side is under this (as decoded) ...
@@ -80,6 +81,7 @@ class LocalQuery:
     gray: npt.NDArray[np.uint8]  # 8 bits: cheap to send from a scan worker to the matcher
     small: bool = False
     native: npt.NDArray[np.uint8] | None = None  # the image as decoded, where gray enlarged it
+    picture: npt.NDArray[np.bool_] | None = None  # where gray shows a picture, if not all of it
 
     @cached_property
     def enlarged(self) -> Features:
@@ -114,6 +116,17 @@ class LocalQuery:
         return LocalQuery(self.mirrored, gray, self.small, native)
 
     @cached_property
+    def upright(self) -> list[Upright]:
+        """The query turned back upright, where it shows a picture rotated on a plain canvas
+        (:mod:`vigil.signals.upright`); at 45 degrees either way, both ways. Empty otherwise."""
+        seen = fill_rotation(self.gray)
+        if seen is None:
+            return []
+        angle, picture = seen
+        angles = [angle] + ([angle - float(np.copysign(90.0, angle))] if abs(angle) > 40 else [])
+        return [u for a in angles if (u := Upright.of(self.gray, picture, a)) is not None]
+
+    @cached_property
     def parts(self) -> list[Part]:
         """The cells of the image if it is a contact sheet, grid or collage (each with its
         PDQ), or the picture inside its margins; none for a single picture."""
@@ -123,6 +136,47 @@ class LocalQuery:
     def widened(self) -> Features:
         """:attr:`features` followed by :attr:`enlarged`."""
         return self.features + self.enlarged if self.small else self.features
+
+
+@dataclass(frozen=True)
+class Upright:
+    """A query turned back by the angle its canvas shows: what to search, and the 2x3
+    transform from its pixels to the query's."""
+
+    query: LocalQuery  # its picture: where it is not canvas
+    to_query: npt.NDArray[np.float64]
+
+    @classmethod
+    def of(cls, gray: npt.NDArray[np.uint8], picture: npt.NDArray[np.bool_],
+           angle: float) -> Upright | None:  # fmt: skip
+        """``gray`` (a query's normalised image, ``picture`` where it is not canvas) turned
+        back by ``angle``; None if it has too few keypoints."""
+        img, shown, to_gray = turned(gray, picture, angle)
+        img = _smoothed_canvas(img, shown)
+        norm = normalized_gray(img)
+        if norm.shape != img.shape:
+            size = (norm.shape[1], norm.shape[0])
+            shown = cv2.resize(shown.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST) > 0
+            to_gray = to_gray * np.array([img.shape[1] / norm.shape[1]] * 2 + [1.0])
+        feats = spread(extract(norm, STILL.pool, fast=STILL.fast), STILL.query, STILL.cells)
+        if len(feats.points) < MIN_FEATURES:
+            return None
+        # signs read within a few pixels of the canvas see its edge: not picture either
+        kernel = np.ones((2 * EDGE + 1, 2 * EDGE + 1), np.uint8)
+        picture = cv2.erode(shown.astype(np.uint8), kernel) > 0
+        return cls(LocalQuery(feats, norm, picture=picture), to_gray)
+
+
+def _smoothed_canvas(img: npt.NDArray[np.uint8], shown: npt.NDArray[np.bool_]
+                     ) -> npt.NDArray[np.uint8]:  # fmt: skip
+    """``img`` with its canvas (where not ``shown``) painted with the picture's colours
+    blurred outwards: its plain fill would step at the picture's edge, which the DoG signs
+    near it and ORB's corners there see (a normalised convolution)."""
+    weight = shown.astype(np.float32)
+    total = cv2.GaussianBlur(img.astype(np.float32) * weight, (0, 0), CANVAS_BLUR)
+    share = cv2.GaussianBlur(weight, (0, 0), CANVAS_BLUR)
+    spread = np.where(share > 1e-3, total / np.maximum(share, 1e-3), float(img[shown].mean()))
+    return np.asarray(np.where(shown, img, np.clip(spread, 0, 255)), np.uint8)
 
 
 def analyse(
@@ -156,6 +210,8 @@ def analyse(
     return pack_record(known, signs), len(known.points), found
 
 
+CANVAS_BLUR = 16.0  # pixels: how far the picture's colours are blurred into a turned canvas
+EDGE = 4  # pixels of a turned query's picture next to its canvas, not verified
 MIRROR_FEATURES = 150  # a query's mirrored pass: the spread of 150 (all 300 cost 2 ms more)
 PART_SIDE = 560  # a part's long side when searched (a small query's enlarged pass: 400 x 1.4)
 

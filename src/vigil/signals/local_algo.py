@@ -214,11 +214,15 @@ def apply_transform(m: npt.NDArray[np.float64], pts: npt.NDArray[np.float64]
 
 
 def dog_samples(
-    gray: npt.NDArray[np.float32], transform: npt.NDArray[np.float64] | None, known: tuple[int, int]
+    gray: npt.NDArray[np.float32],
+    transform: npt.NDArray[np.float64] | None,
+    known: tuple[int, int],
+    picture: npt.NDArray[np.bool_] | None = None,
 ) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
     """Signs of a difference of Gaussians at the GRID x GRID points of a known image of size
     ``known``, read from ``gray`` through ``transform`` (known pixels -> gray pixels; None for
-    the known image itself). Returns the signs and which points fall inside ``gray``.
+    the known image itself). Returns the signs and which points fall inside ``gray`` (and
+    on ``picture``, where given: a mask of ``gray``'s pixels).
 
     The image is first reduced so that a grid cell spans about 4 pixels: the blurs stay small
     whatever the image size."""
@@ -243,7 +247,12 @@ def dog_samples(
     mx = (pts[:, 0] * sx).reshape(GRID, GRID).astype(np.float32)
     my = (pts[:, 1] * sy).reshape(GRID, GRID).astype(np.float32)
     diff = cv2.remap(fine, mx, my, cv2.INTER_LINEAR) - cv2.remap(coarse, mx, my, cv2.INTER_LINEAR)
-    return (diff.ravel() > 0), inside
+    if picture is not None:  # and where the query shows the picture, not a canvas around it
+        ph, pw = picture.shape
+        px = np.clip(np.round(pts[:, 0] * pw / w).astype(np.intp), 0, pw - 1)
+        py = np.clip(np.round(pts[:, 1] * ph / h).astype(np.intp), 0, ph - 1)
+        inside &= picture[py, px]
+    return diff.ravel() > 0, inside
 
 
 def pack_record(features: Features, grid: npt.NDArray[np.bool_]) -> str:
