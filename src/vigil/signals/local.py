@@ -83,19 +83,41 @@ class LocalQuery:
     native: npt.NDArray[np.uint8] | None = None  # the image as decoded, where gray enlarged it
     picture: npt.NDArray[np.bool_] | None = None  # where gray shows a picture, if not all of it
 
+    mirror_of: LocalQuery | None = None  # the query this one is mirrored from
+
     @cached_property
     def enlarged(self) -> Features:
         """The keypoints of the image enlarged ENLARGE times, in its own pixels (none unless
         it is small)."""
-        return enlarged_keypoints(self.gray) if self.small else Features.none(self.features.size)
+        found = self._enlarged_pass
+        return Features.none(self.features.size) if found is None else found.scaled(self.gray)
 
     @cached_property
     def own_size(self) -> Features:
         """The keypoints of the image at its own size, in :attr:`gray`'s pixels, where
         normalising enlarged it (none otherwise)."""
+        found = self._own_pass
+        return Features.none(self.features.size) if found is None else found.scaled(self.gray)
+
+    @cached_property
+    def _enlarged_pass(self) -> _Pass | None:
+        if not self.small:
+            return None
+        if self.mirror_of is not None:  # described mirrored: a quarter of extracting anew
+            return _mirrored_pass(self.mirror_of._enlarged_pass)
+        return _enlarged(self.gray)
+
+    @cached_property
+    def _own_pass(self) -> _Pass | None:
+        """A crop of a known image shows the known keypoints at their indexed scale only at
+        its own size (enlarged 1.5 times, their descriptors differed in 17 bits of 256
+        against 4; 58% of the known keypoints in view were keyed against 24%)."""
         if self.native is None:
-            return Features.none(self.features.size)
-        return native_keypoints(self.native, self.gray)
+            return None
+        if self.mirror_of is not None:
+            return _mirrored_pass(self.mirror_of._own_pass)
+        feats = extract(self.native, STILL.pool, fast=STILL.fast)
+        return _Pass(self.native, spread(feats, STILL.query, STILL.cells), 7)
 
     @property
     def enlargement(self) -> float:
@@ -110,10 +132,11 @@ class LocalQuery:
 
     def flipped(self) -> LocalQuery:
         """The query mirrored left to right: :attr:`mirrored`'s keypoints, and (when small)
-        its enlarged and own-size passes taken from the mirrored images when first read."""
+        its enlarged and own-size passes, their keypoints described in the mirrored images
+        when first read."""
         native = None if self.native is None else np.ascontiguousarray(self.native[:, ::-1])
         gray = np.ascontiguousarray(self.gray[:, ::-1])
-        return LocalQuery(self.mirrored, gray, self.small, native)
+        return LocalQuery(self.mirrored, gray, self.small, native, mirror_of=self)
 
     @cached_property
     def upright(self) -> list[Upright]:
@@ -136,6 +159,30 @@ class LocalQuery:
     def widened(self) -> Features:
         """:attr:`features` followed by :attr:`enlarged`."""
         return self.features + self.enlarged if self.small else self.features
+
+
+@dataclass(frozen=True)
+class _Pass:
+    """Keypoints extracted from an image other than the query's normalised one (enlarged, or
+    at its own size), in that image's pixels, over ``levels`` scales."""
+
+    image: npt.NDArray[np.uint8]
+    feats: Features
+    levels: int
+
+    def scaled(self, gray: npt.NDArray[np.uint8]) -> Features:
+        """The keypoints in ``gray``'s pixels."""
+        h, w = gray.shape
+        factor = np.float32(w / self.image.shape[1])
+        return Features(self.feats.points * factor, self.feats.descriptors, (w, h))
+
+
+def _mirrored_pass(found: _Pass | None) -> _Pass | None:
+    """``found``'s keypoints described in its image mirrored left to right."""
+    if found is None:
+        return None
+    image = np.ascontiguousarray(found.image[:, ::-1])
+    return _Pass(image, mirrored(found.feats, found.image, found.levels), found.levels)
 
 
 @dataclass(frozen=True)
@@ -235,21 +282,15 @@ def part_query(crop: npt.NDArray[np.uint8]) -> LocalQuery | None:
 def enlarged_keypoints(norm: npt.NDArray[np.uint8]) -> Features:
     """The ENLARGED_FEATURES strongest keypoints of ``norm`` enlarged ENLARGE times, in
     ``norm``'s pixels."""
-    h, w = norm.shape
-    big = cv2.resize(norm, (round(w * ENLARGE), round(h * ENLARGE)), interpolation=cv2.INTER_LINEAR)
-    extra = extract(np.asarray(big, np.uint8), ENLARGED_FEATURES, ENLARGED_LEVELS, ENLARGED_FAST)
-    return Features(extra.points / np.float32(ENLARGE), extra.descriptors, (w, h))
+    return _enlarged(norm).scaled(norm)
 
 
-def native_keypoints(native: npt.NDArray[np.uint8], norm: npt.NDArray[np.uint8]) -> Features:
-    """The keypoints of an image at its own size (``native``, which normalising enlarged to
-    ``norm``), in ``norm``'s pixels: a crop of a known image shows its keypoints at the
-    known image's scale only there (enlarged 1.5 times, its descriptors differed in 17 bits
-    of 256 against 4; 58% of the known keypoints in view were found against 24%)."""
+def _enlarged(norm: npt.NDArray[np.uint8]) -> _Pass:
     h, w = norm.shape
-    feats = spread(extract(native, STILL.pool, fast=STILL.fast), STILL.query, STILL.cells)
-    factor = np.float32(w / native.shape[1])
-    return Features(feats.points * factor, feats.descriptors, (w, h))
+    size = (round(w * ENLARGE), round(h * ENLARGE))
+    big = np.asarray(cv2.resize(norm, size, interpolation=cv2.INTER_LINEAR), np.uint8)
+    return _Pass(big, extract(big, ENLARGED_FEATURES, ENLARGED_LEVELS, ENLARGED_FAST),
+                 ENLARGED_LEVELS)  # fmt: skip
 
 
 @registry.register
