@@ -62,19 +62,34 @@ def test_turning_back_maps_the_picture_to_where_it_was(known_photos: list[Path])
     assert seen[1][qy[inside], qx[inside]].mean() > 0.97  # picture lands on picture
 
 
-def test_a_rotated_copy_is_turned_back_and_found(known_photos: list[Path]) -> None:
+def _index(photos: list[Path]) -> LocalIndex:
     index = LocalIndex()
-    for i, path in enumerate(known_photos):
+    for i, path in enumerate(photos):
         index.add([i], [bytes.fromhex(hash_bytes(path.read_bytes(), "k").signals["vlocal"].value)])
-    photo = Image.open(known_photos[1]).convert("RGB")
+    return index
+
+
+def _query(img: Image.Image) -> LocalQuery:
     buf = io.BytesIO()
-    photo.rotate(45, Image.Resampling.BILINEAR).save(buf, "JPEG", quality=90)
+    img.save(buf, "JPEG", quality=90)
     query = hash_bytes(buf.getvalue(), "query", variants=True).signals["vlocal"].payload
     assert isinstance(query, LocalQuery)
+    return query
+
+
+def test_a_rotated_copy_is_turned_back_and_found(known_photos: list[Path]) -> None:
+    index = _index(known_photos)
+    query = _query(Image.open(known_photos[1]).convert("RGB").rotate(45, Image.Resampling.BILINEAR))
     assert len(query.upright) == 2  # 45 degrees: turned back either way
     (found,) = search(index, query)
-    assert (found.id, found.kind) == (1, "altered_copy")
+    assert (found.id, found.kind, found.mirrored) == (1, "altered_copy", False)
     assert abs(abs(found.rotation) - 45) < 1  # as it is in the query, not turned back
     assert found.query_region == pytest.approx((0, 0, 1, 1), abs=0.05)
     vars(query)["upright"] = []  # not turned back: its keypoints no longer key the known ones
     assert search(index, query) == []
+
+
+def test_a_mirrored_rotated_copy_is_found_too(known_photos: list[Path]) -> None:
+    photo = ImageOps.mirror(Image.open(known_photos[1]).convert("RGB"))
+    (found,) = search(_index(known_photos), _query(photo.rotate(45, Image.Resampling.BILINEAR)))
+    assert (found.id, found.kind, found.mirrored) == (1, "altered_copy", True)

@@ -350,19 +350,27 @@ def search(index: LocalIndex, query: LocalQuery, matched: bool = False) -> list[
     mirrored (:meth:`LocalQuery.flipped`): its keypoints described in the mirrored image,
     verified against the mirrored image, the matched region mirrored back; a small query's
     mirrored copy is searched enlarged and at its own size too, as the query itself is. The
-    known side is indexed once, unmirrored."""
+    known side is indexed once, unmirrored. A query showing a picture rotated on a plain
+    canvas is searched turned back upright too, mirrored or not (:mod:`vigil.signals.upright`)."""
     gray = query.gray.astype(np.float32)
     found = _search(index, query, gray, matched)
     if matched or any(a.whole for a in found):
         return found
-    found = _joined(found, [_turned_back(a, u, query.gray.shape) for u in query.upright
-                            for a in _search(index, u.query, u.query.gray.astype(np.float32),
-                                             False)])  # fmt: skip
+    found = _joined(found, _upright(index, query))
     if any(a.whole for a in found):
         return found
     flipped = query.flipped()
-    mirror = [_unmirror(a) for a in _search(index, flipped, flipped.gray.astype(np.float32), False)]
-    return _joined(mirror, found)
+    mirror = _search(index, flipped, flipped.gray.astype(np.float32), False)
+    if query.upright and not any(a.whole for a in mirror):  # mirrored and rotated
+        mirror = _joined(mirror, _upright(index, flipped))
+    return _joined([_unmirror(a) for a in mirror], found)
+
+
+def _upright(index: LocalIndex, query: LocalQuery) -> list[Alignment]:
+    """The matches of a query turned back upright, where it shows a rotated picture
+    (:attr:`LocalQuery.upright`), mapped back into it."""
+    return [_turned_back(a, u, query.gray.shape) for u in query.upright
+            for a in _search(index, u.query, u.query.gray.astype(np.float32), False)]  # fmt: skip
 
 
 def _joined(first: list[Alignment], then: list[Alignment]) -> list[Alignment]:
