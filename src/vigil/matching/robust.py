@@ -348,8 +348,8 @@ def search(index: LocalIndex, query: LocalQuery, matched: bool = False) -> list[
     Unless the query already matched as a whole (``matched``: an exact or PDQ match, which
     tries the flips, or an ``altered_copy`` covering most of it), it is searched again
     mirrored (:meth:`LocalQuery.flipped`): its keypoints described in the mirrored image,
-    verified against the mirrored image, the matched region mirrored back; a small query's
-    mirrored copy is searched enlarged and at its own size too, as the query itself is. The
+    verified against the mirrored image, the matched region mirrored back; a query that
+    normalising enlarged is searched mirrored enlarged and at its own size too. The
     known side is indexed once, unmirrored. A query showing a picture rotated on a plain
     canvas is searched turned back upright too, mirrored or not (:mod:`vigil.signals.upright`)."""
     gray = query.gray.astype(np.float32)

@@ -131,12 +131,14 @@ class LocalQuery:
         return mirrored(head(self.features, MIRROR_FEATURES), self.gray)
 
     def flipped(self) -> LocalQuery:
-        """The query mirrored left to right: :attr:`mirrored`'s keypoints, and (when small)
-        its enlarged and own-size passes, their keypoints described in the mirrored images
-        when first read."""
+        """The query mirrored left to right: :attr:`mirrored`'s keypoints, and where
+        normalising enlarged it (a thumbnail, a crop) its enlarged and own-size passes, their
+        keypoints described in the mirrored images when first read. A query merely narrow
+        (a 12-megapixel photo decoded at 378 x 504) is mirrored once: its enlarged pass
+        costs more than the rest of its search."""
         native = None if self.native is None else np.ascontiguousarray(self.native[:, ::-1])
         gray = np.ascontiguousarray(self.gray[:, ::-1])
-        return LocalQuery(self.mirrored, gray, self.small, native, mirror_of=self)
+        return LocalQuery(self.mirrored, gray, native is not None, native, mirror_of=self)
 
     @cached_property
     def upright(self) -> list[Upright]:
