@@ -82,7 +82,6 @@ class LocalQuery:
     small: bool = False
     native: npt.NDArray[np.uint8] | None = None  # the image as decoded, where gray enlarged it
     picture: npt.NDArray[np.bool_] | None = None  # where gray shows a picture, if not all of it
-
     mirror_of: LocalQuery | None = None  # the query this one is mirrored from
 
     @cached_property
