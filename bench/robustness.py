@@ -51,6 +51,10 @@ SAME_SCENE = {("clothing/6f204610-7dce-4323-b1a2-f289a961f1de.jpg", "28fc3fad")}
 Transform = Callable[[Image.Image, random.Random, list[Image.Image]], Image.Image]
 
 
+_ROUND2 = "issue 23's families, written in `bench/transforms_round2.py`"
+_WHICH = {"shared": "the shared 18", "new": _ROUND2, "all": f"the shared 18, then {_ROUND2}"}
+
+
 def all_transforms() -> list[tuple[str, Transform]]:
     """The shared 18, then issue 23's families (bench/transforms_round2.py)."""
     from bench.transforms_round2 import TRANSFORMS
@@ -216,12 +220,16 @@ def report(res: dict[str, Any], names: list[str], sizes: dict[str, float], args:
         f"`python -m bench.robustness --known {args.known} --unrelated {args.unrelated} "
         f"--families {args.families}` (commit {git_rev()}), {machine()}.",
         "",
-        f"{args.known} known images indexed; queries: their transforms (the shared 18, then "
-        "issue 23's families, written in `bench/transforms_round2.py`); negatives: "
-        f"{args.unrelated} unrelated images and their transforms ({res['neg']} queries). "
-        "Recall counts matches of kind exact, near_duplicate or altered_copy; "
-        "PDQ columns are plain PDQ at distance 31 on the same query hashes. "
-        f"`{SHEET}`: contact sheets of nine known photos, recall over the (sheet, photo) pairs.",
+        f"{args.known} known images indexed; queries: their transforms ({_WHICH[args.families]}"
+        f"); negatives: {args.unrelated} unrelated images and their transforms ({res['neg']} "
+        "queries). Recall counts matches of kind exact, near_duplicate or altered_copy; "
+        "PDQ columns are plain PDQ at distance 31 on the same query hashes."
+        + (
+            f" `{SHEET}`: contact sheets of nine known photos, recall over the (sheet, photo) "
+            "pairs."
+            if args.families != "shared"
+            else ""
+        ),
         "",
         "| transform | Vigil | Vigil incl. shared_scene | PDQ | PDQ + 8 dihedral |",
         "|---|---|---|---|---|",
