@@ -42,7 +42,7 @@ from bench.common import git_rev, machine, need_shared, record, rss_mib  # noqa:
 from bench.robustness import jpeg, load_transforms  # noqa: E402
 from vigil.index import HammingIndex, LocalIndex  # noqa: E402
 from vigil.matching.hashing import hash_bytes  # noqa: E402
-from vigil.matching.robust import search, search_part  # noqa: E402
+from vigil.matching.robust_search import search, search_part  # noqa: E402
 from vigil.signals import PDQ_MIN_QUALITY  # noqa: E402
 from vigil.signals.local import SMALL_QUERY, LocalQuery, enlarged_keypoints  # noqa: E402
 from vigil.signals.local_algo import (  # noqa: E402

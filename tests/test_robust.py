@@ -16,7 +16,8 @@ from vigil.index.local import Pairs
 from vigil.lists import Entry
 from vigil.matching.hashing import HashResult, hash_bytes
 from vigil.matching.match import Match, Matcher
-from vigil.matching.robust import Rules, search, verify
+from vigil.matching.robust import Rules, verify
+from vigil.matching.robust_search import search
 from vigil.signals.local import LocalQuery, VLocal
 from vigil.signals.local_algo import Features, head, spread
 from vigil.signals.parts import find_parts

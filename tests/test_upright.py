@@ -11,7 +11,7 @@ from PIL import Image, ImageOps
 
 from vigil.index import LocalIndex
 from vigil.matching.hashing import hash_bytes
-from vigil.matching.robust import search
+from vigil.matching.robust_search import search
 from vigil.signals.local import LocalQuery
 from vigil.signals.upright import fill_rotation, turned
 

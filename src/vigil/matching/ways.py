@@ -26,7 +26,8 @@ import numpy as np
 from vigil.errors import InvalidSignal, UsageError
 from vigil.index import HammingIndex, LocalIndex
 from vigil.matching.found import Match
-from vigil.matching.robust import FRAME, Alignment, search, search_part, verify
+from vigil.matching.robust import FRAME, Alignment, verify
+from vigil.matching.robust_search import search, search_part
 from vigil.matching.video_match import FRAME_BITS, describe, match_frames
 from vigil.registry import Registry
 from vigil.signals import SignalValue, registry
@@ -121,7 +122,7 @@ class Local(Way):
     def match_signal(self, matcher: Matcher, sv: SignalValue, found: Found) -> list[Match]:
         """Verified robust matches of a query image (its vlocal payload). Unless it already
         matched as a whole (an exact or PDQ match, or an ``altered_copy`` covering most of it;
-        see :func:`vigil.matching.robust.search`), it is also looked at part by part if it is
+        see :func:`vigil.matching.robust_search.search`), it is also looked at part by part if it is
         a composite (:mod:`vigil.signals.parts`): a part's PDQ, else robust matching within."""
         query = sv.payload
         if not isinstance(query, LocalQuery):

@@ -75,7 +75,7 @@ class LocalQuery:
     image. A small image (maybe a reduced copy) is also searched enlarged: those keypoints,
     :attr:`enlarged`, are computed when first read, which an image search does only when
     its first pass did not already find the query as a whole
-    (:func:`vigil.matching.robust.search`)."""
+    (:func:`vigil.matching.robust_search.search`)."""
 
     features: Features
     gray: npt.NDArray[np.uint8]  # 8 bits: cheap to send from a scan worker to the matcher

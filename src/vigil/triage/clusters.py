@@ -25,7 +25,8 @@ from sqlalchemy import Connection, insert, or_, select, update
 
 from vigil.index.hamming import HammingIndex
 from vigil.index.local import LocalIndex
-from vigil.matching.robust import Alignment, search
+from vigil.matching.robust import Alignment
+from vigil.matching.robust_search import search
 from vigil.signals import SignalValue
 from vigil.signals.local import LocalQuery
 from vigil.store import Store
