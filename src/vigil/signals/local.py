@@ -143,12 +143,21 @@ class LocalQuery:
     def upright(self) -> list[Upright]:
         """The query turned back upright, where it shows a picture rotated on a plain canvas
         (:mod:`vigil.signals.upright`); at 45 degrees either way, both ways. Empty otherwise."""
-        seen = fill_rotation(self.gray)
+        seen = self._canvas
         if seen is None:
             return []
         angle, picture = seen
         angles = [angle] + ([angle - float(np.copysign(90.0, angle))] if abs(angle) > 40 else [])
         return [u for a in angles if (u := Upright.of(self.gray, picture, a)) is not None]
+
+    @cached_property
+    def _canvas(self) -> tuple[float, npt.NDArray[np.bool_]] | None:
+        """The rotation a plain canvas around the picture shows, and where the picture is
+        (:func:`~vigil.signals.upright.fill_rotation`; a mirrored query's, from its own)."""
+        if self.mirror_of is None:
+            return fill_rotation(self.gray)
+        seen = self.mirror_of._canvas
+        return None if seen is None else (-seen[0], np.ascontiguousarray(seen[1][:, ::-1]))
 
     @cached_property
     def parts(self) -> list[Part]:
@@ -200,7 +209,6 @@ class Upright:
         """``gray`` (a query's normalised image, ``picture`` where it is not canvas) turned
         back by ``angle``; None if it has too few keypoints."""
         img, shown, to_gray = turned(gray, picture, angle)
-        img = _smoothed_canvas(img, shown)
         norm = normalized_gray(img)
         if norm.shape != img.shape:
             size = (norm.shape[1], norm.shape[0])
@@ -213,18 +221,6 @@ class Upright:
         kernel = np.ones((2 * EDGE + 1, 2 * EDGE + 1), np.uint8)
         picture = cv2.erode(shown.astype(np.uint8), kernel) > 0
         return cls(LocalQuery(feats, norm, picture=picture), to_gray)
-
-
-def _smoothed_canvas(img: npt.NDArray[np.uint8], shown: npt.NDArray[np.bool_]
-                     ) -> npt.NDArray[np.uint8]:  # fmt: skip
-    """``img`` with its canvas (where not ``shown``) painted with the picture's colours
-    blurred outwards: its plain fill would step at the picture's edge, which the DoG signs
-    near it and ORB's corners there see (a normalised convolution)."""
-    weight = shown.astype(np.float32)
-    total = cv2.GaussianBlur(img.astype(np.float32) * weight, (0, 0), CANVAS_BLUR)
-    share = cv2.GaussianBlur(weight, (0, 0), CANVAS_BLUR)
-    spread = np.where(share > 1e-3, total / np.maximum(share, 1e-3), float(img[shown].mean()))
-    return np.asarray(np.where(shown, img, np.clip(spread, 0, 255)), np.uint8)
 
 
 def analyse(
@@ -258,7 +254,6 @@ def analyse(
     return pack_record(known, signs), len(known.points), found
 
 
-CANVAS_BLUR = 16.0  # pixels: how far the picture's colours are blurred into a turned canvas
 EDGE = 4  # pixels of a turned query's picture next to its canvas, not verified
 MIRROR_FEATURES = 150  # a query's mirrored pass: the spread of 150 (all 300 cost 2 ms more)
 PART_SIDE = 560  # a part's long side when searched (a small query's enlarged pass: 400 x 1.4)

@@ -222,7 +222,7 @@ def dog_samples(
     """Signs of a difference of Gaussians at the GRID x GRID points of a known image of size
     ``known``, read from ``gray`` through ``transform`` (known pixels -> gray pixels; None for
     the known image itself). Returns the signs and which points fall inside ``gray`` (and
-    on ``picture``, where given: a mask of ``gray``'s pixels).
+    on ``picture``, where given: a mask of ``gray``'s size).
 
     The image is first reduced so that a grid cell spans about 4 pixels: the blurs stay small
     whatever the image size."""
@@ -248,9 +248,8 @@ def dog_samples(
     my = (pts[:, 1] * sy).reshape(GRID, GRID).astype(np.float32)
     diff = cv2.remap(fine, mx, my, cv2.INTER_LINEAR) - cv2.remap(coarse, mx, my, cv2.INTER_LINEAR)
     if picture is not None:  # and where the query shows the picture, not a canvas around it
-        ph, pw = picture.shape
-        px = np.clip(np.round(pts[:, 0] * pw / w).astype(np.intp), 0, pw - 1)
-        py = np.clip(np.round(pts[:, 1] * ph / h).astype(np.intp), 0, ph - 1)
+        px = np.clip(np.round(pts[:, 0]).astype(np.intp), 0, w - 1)
+        py = np.clip(np.round(pts[:, 1]).astype(np.intp), 0, h - 1)
         inside &= picture[py, px]
     return diff.ravel() > 0, inside
 

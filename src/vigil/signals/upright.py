@@ -32,6 +32,7 @@ ANGLE_TOL = 1.5  # degrees within which the sides agree
 SHOWN = 0.5  # the agreeing sides are this share of the short side long at least
 MIN_ANGLE = 1.0  # smaller rotations are left to the search as it is
 REDUCED = 200  # an image whose short side is twice this is read at every other pixel
+CANVAS_BLUR = 16.0  # pixels: how far the picture's colours are blurred into a turned canvas
 
 _F = npt.NDArray[np.float64]
 
@@ -60,20 +61,31 @@ def fill_rotation(gray: npt.NDArray[np.uint8]) -> tuple[float, npt.NDArray[np.bo
 
 def turned(gray: npt.NDArray[np.uint8], picture: npt.NDArray[np.bool_], angle: float
            ) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.bool_], _F]:  # fmt: skip
-    """``gray`` turned back by ``angle`` degrees on a canvas that holds all of it (filled with
-    its corners' colour), which of its pixels are ``picture``, and the 2x3 transform from its
-    pixels to ``gray``'s."""
+    """``gray`` turned back by ``angle`` degrees on a canvas that holds all of it, which of
+    its pixels are ``picture``, and the 2x3 transform from its pixels to ``gray``'s. The
+    canvas is painted with the picture's colours blurred outwards (a normalised convolution):
+    a plain one would step at the picture's edge, which ORB's corners and the DoG signs near
+    it would see."""
     h, w = gray.shape
     rad = np.radians(angle)
     cos, sin = abs(np.cos(rad)), abs(np.sin(rad))
     size = (round(w * cos + h * sin), round(w * sin + h * cos))
     m = cv2.getRotationMatrix2D((w / 2, h / 2), -angle, 1.0)  # gray -> turned
     m[:, 2] += ((size[0] - w) / 2, (size[1] - h) / 2)
-    fill = float(np.median([gray[0, 0], gray[0, -1], gray[-1, 0], gray[-1, -1]]))
-    out = cv2.warpAffine(gray, m, size, flags=cv2.INTER_LINEAR, borderValue=fill)
-    shown = cv2.warpAffine(picture.astype(np.uint8), m, size, flags=cv2.INTER_NEAREST)
+    out = cv2.warpAffine(gray, m, size, flags=cv2.INTER_LINEAR)
+    shown = cv2.warpAffine(picture.astype(np.uint8), m, size, flags=cv2.INTER_NEAREST) > 0
     back = np.asarray(cv2.invertAffineTransform(m), np.float64)
-    return np.asarray(out, np.uint8), np.asarray(shown, bool), back
+    return _painted(np.asarray(out, np.uint8), shown), shown, back
+
+
+def _painted(img: npt.NDArray[np.uint8], shown: npt.NDArray[np.bool_]) -> npt.NDArray[np.uint8]:
+    """``img`` with its canvas (where not ``shown``) painted with the picture's colours
+    blurred CANVAS_BLUR pixels outwards."""
+    weight = shown.astype(np.float32)
+    total = cv2.GaussianBlur(img.astype(np.float32) * weight, (0, 0), CANVAS_BLUR)
+    share = cv2.GaussianBlur(weight, (0, 0), CANVAS_BLUR)
+    spread = np.where(share > 1e-3, total / np.maximum(share, 1e-3), float(img[shown].mean()))
+    return np.asarray(np.where(shown, img, np.clip(spread, 0, 255)), np.uint8)
 
 
 def _picture(gray: npt.NDArray[np.uint8], fill: float) -> npt.NDArray[np.uint8]:
