@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 
 from tests.pg import postgres_server
+from tests.robust_kit import robust_store  # noqa: F401 (a fixture)
 from tests.service_kit import close_clients, prepared, server  # noqa: F401 (fixtures)
 from vigil.store import Store
 

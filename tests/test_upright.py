@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageOps
 
+from tests.robust_kit import jpeg
 from vigil.index import LocalIndex
 from vigil.matching.hashing import hash_bytes
 from vigil.matching.robust_search import search
@@ -17,9 +18,7 @@ from vigil.signals.upright import fill_rotation, turned
 
 
 def _gray(img: Image.Image) -> np.ndarray:  # type: ignore[type-arg]
-    buf = io.BytesIO()
-    img.convert("RGB").save(buf, "JPEG", quality=90)
-    return np.asarray(Image.open(buf).convert("L"))
+    return np.asarray(Image.open(io.BytesIO(jpeg(img))).convert("L"))
 
 
 @pytest.mark.parametrize("expand", [False, True])
@@ -70,9 +69,7 @@ def _index(photos: list[Path]) -> LocalIndex:
 
 
 def _query(img: Image.Image) -> LocalQuery:
-    buf = io.BytesIO()
-    img.save(buf, "JPEG", quality=90)
-    query = hash_bytes(buf.getvalue(), "query", variants=True).signals["vlocal"].payload
+    query = hash_bytes(jpeg(img), "query", variants=True).signals["vlocal"].payload
     assert isinstance(query, LocalQuery)
     return query
 
