@@ -22,7 +22,9 @@ than needed.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import cv2
@@ -32,7 +34,7 @@ import numpy.typing as npt
 
 from vigil.index.local import Candidate
 from vigil.index.local_kernels import popcount64
-from vigil.signals.local_algo import GRID, Features, apply_transform, dog_samples
+from vigil.signals.local_algo import GRID, DogReader, Features, apply_transform
 
 __all__ = ["FRAME", "IMAGE", "SURE_INLIERS", "Alignment", "Rules", "verify"]
 
@@ -115,6 +117,10 @@ PERSPECTIVE_INLIERS = 10  # ... which must explain this many (a similarity: 4 to
 PERSPECTIVE_SPREAD = 0.5  # its sides' scales may differ by this much (a 6% corner shift: 0.2)
 PREFILTER_PAIRS = 48  # candidates with at most this many pairs are screened before RANSAC
 PREFILTER_PX = 12.0  # a screening hypothesis's tolerance: 3x RANSAC's, for its cruder fit
+REFINE_FROM = 0.7  # a fit whose signs agree this well, but not as a copy's, is refined
+REFINE_STEPS = (0.5, 0.25)  # corner moves tried, in grid cells of the known image in the query
+REFINE_ROUNDS = 4  # rounds of moves at each step at most
+_MOVES = np.array([[1, 0], [-1, 0], [0, 1], [0, -1]], np.float32)
 AFFINE_INLIERS = 5  # a similarity this well supported whose signs agree too little: affine
 
 
@@ -156,25 +162,46 @@ def _consensus(
 def _fit(
     cand: Candidate, query: Features, min_inliers: int
 ) -> tuple[npt.NDArray[np.float64], int] | None:
-    """The similarity known -> query explaining the most pairs, and how many distinct ones.
-    Candidates with few pairs (most of them: chance) are first screened by :func:`_consensus`,
-    which takes about half the time of running RANSAC on each (split, 1,000 known images)."""
+    """The similarity known -> query explaining the most pairs, and how many distinct ones;
+    or a homography where one explains more of many pairs than a similarity's few (a photo
+    taken off axis). Candidates with few pairs (most of them: chance) are first screened by
+    :func:`_consensus`, which takes about half the time of running RANSAC on each (split,
+    1,000 known images)."""
     src, dst = _ends(cand, query)
+    known = cand.pairs[:, 1]
     screen = len(src) <= PREFILTER_PAIRS
-    if screen and _consensus(src, dst, cand.pairs[:, 1], PREFILTER_PX) < min_inliers:
+    if screen and _consensus(src, dst, known, PREFILTER_PX) < min_inliers:
         return None
-    m, inl = cv2.estimateAffinePartial2D(
-        src, dst, method=cv2.RANSAC, ransacReprojThreshold=4.0, maxIters=500, confidence=0.995
-    )
-    fit = _counted(m, inl, cand, dst)
+    fit = _similarity(src, dst, known)
     if fit is not None and min_inliers <= fit[1] < SURE_INLIERS and len(src) >= PERSPECTIVE_PAIRS:
         # a photo of a screen or a print, taken off axis: a homography, held to more inliers
         # (not tried where no similarity holds at all: that is chance, and RANSAC on it costly)
         h, inl = cv2.findHomography(src, dst, cv2.RANSAC, 4.0, maxIters=400, confidence=0.995)
         if h is not None and _plausible(np.asarray(h, np.float64), cand.size):
-            seen = _counted(h, inl, cand, dst)
+            seen = _counted(h, inl, known, dst)
             if seen is not None and seen[1] >= max(PERSPECTIVE_INLIERS, fit[1]):
                 return seen
+    return fit
+
+
+def _similarity(src: npt.NDArray[np.float32], dst: npt.NDArray[np.float32],
+                known: npt.NDArray[np.int64]
+                ) -> tuple[npt.NDArray[np.float64], int] | None:  # fmt: skip
+    """The similarity known -> query explaining the most pairs, and how many distinct ones.
+    A fit collapsed onto one spot is fitted again without its pairs: a corner detected at
+    several scales of the query, each keypoint paired by chance with another known one, can
+    outnumber the true pairs (of a photo taken off axis, which a similarity fits loosely)."""
+    for _ in range(2):
+        m, inl = cv2.estimateAffinePartial2D(
+            src, dst, method=cv2.RANSAC, ransacReprojThreshold=4.0, maxIters=500, confidence=0.995
+        )
+        fit = _counted(m, inl, known, dst)
+        if fit is not None or m is None or inl is None:
+            break
+        rest = ~inl.ravel().astype(bool)
+        src, dst, known = src[rest], dst[rest], known[rest]
+        if len(src) < IMAGE.min_inliers:
+            break
     return fit
 
 
@@ -184,7 +211,7 @@ def _ends(cand: Candidate, query: Features) -> tuple[npt.NDArray[np.float32],
     return cand.points[cand.pairs[:, 1]], query.points[cand.pairs[:, 0]]
 
 
-def _counted(m: Any, inl: Any, cand: Candidate, dst: npt.NDArray[np.float32]
+def _counted(m: Any, inl: Any, known: npt.NDArray[np.int64], dst: npt.NDArray[np.float32]
              ) -> tuple[npt.NDArray[np.float64], int] | None:  # fmt: skip
     """A fitted transform and its distinct inliers (known keypoints and query points alike),
     or None where the fit failed or scales implausibly."""
@@ -194,7 +221,7 @@ def _counted(m: Any, inl: Any, cand: Candidate, dst: npt.NDArray[np.float32]
     if not 0.15 < scale < 6.0:
         return None
     ok = inl.ravel().astype(bool)
-    known_kp = len(np.unique(cand.pairs[ok, 1]))
+    known_kp = len(np.unique(known[ok]))
     query_pts = len(np.unique(np.round(dst[ok] / 3), axis=0))
     return np.asarray(m, np.float64), min(known_kp, query_pts)
 
@@ -270,14 +297,32 @@ class _Dense:
 
     @classmethod
     def read(cls, cand: Candidate, gray: npt.NDArray[np.float32], m: npt.NDArray[np.float64],
-             picture: Mask | None = None) -> _Dense:  # fmt: skip
-        signs, inside = dog_samples(gray, m, cand.size, picture)
+             picture: Mask | None = None, reader: DogReader | None = None) -> _Dense:  # fmt: skip
+        reader = reader or DogReader.at(gray, m, cand.size)
+        diff, inside = reader.read(m, cand.size, picture)
         known = np.unpackbits(cand.grid)[: GRID * GRID].astype(bool)
-        return cls(m, signs == known, inside)
+        return cls(m, (diff > 0) == known, inside)
 
     @property
     def score(self) -> float:
-        return float((self.agree & self.inside).sum() / max(int(self.inside.sum()), 1))
+        return float(self.agreeing / max(int(self.inside.sum()), 1))
+
+    @property
+    def agreeing(self) -> int:
+        return int((self.agree & self.inside).sum())
+
+    @cached_property
+    def cells(self) -> npt.NDArray[np.bool_]:
+        return _cells(self.agree, self.inside)
+
+    def altered(self, inliers: int, rules: Rules) -> bool:
+        """Whether a fit with ``inliers`` and this agreement shows an ``altered_copy``: most
+        signs in view agree, in most of the cells in view."""
+        if inliers < MIN_INLIERS and self.score < rules.few_inliers_agreement:
+            return False
+        in_view = float(self.cells.sum() / max(int(_cells(self.inside, self.inside).sum()), 1))
+        strong = self.score >= SURE_AGREEMENT or inliers >= SURE_INLIERS
+        return self.score >= ALTERED_AGREEMENT and in_view >= rules.altered_cells and strong
 
 
 def verify(
@@ -298,16 +343,16 @@ def verify(
     dense = _Dense.read(cand, gray, m, picture)
     if dense.score < ALTERED_AGREEMENT and inliers >= AFFINE_INLIERS:
         dense = _affine(cand, query, gray, dense, picture)
-    score, agree, inside, m = dense.score, dense.agree, dense.inside, dense.m
-    cells = _cells(agree, inside)
+    if dense.score >= REFINE_FROM and not dense.altered(inliers, rules):
+        dense = _refined(cand, gray, dense, picture)
+    score, inside, m = dense.score, dense.inside, dense.m
+    cells = dense.cells
     coverage = float(cells.mean())
     if inside.mean() < 0.2 or not cells.any():
         return None
-    in_view = float(cells.sum() / max(int(_cells(inside, inside).sum()), 1))
     if inliers < MIN_INLIERS and score < rules.few_inliers_agreement:
         return None
-    strong = score >= SURE_AGREEMENT or inliers >= SURE_INLIERS
-    if score >= ALTERED_AGREEMENT and in_view >= rules.altered_cells and strong:
+    if dense.altered(inliers, rules):
         kind = "altered_copy"
     elif coverage >= SHARED_CELLS and inliers >= SHARED_INLIERS:
         kind = "shared_scene"
@@ -319,6 +364,34 @@ def verify(
     return Alignment(cand.id, kind, score, inliers, coverage, kbox, qbox, scale, rotation)
 
 
+def _refined(cand: Candidate, gray: npt.NDArray[np.float32], dense: _Dense,
+             picture: Mask | None) -> _Dense:  # fmt: skip
+    """The dense agreement through the homography near ``dense``'s transform under which the
+    most signs agree: each corner of the known image moved in turn by half a grid cell, then
+    a quarter, while more agree. A photo of a screen or a print taken off axis is fitted by
+    a similarity only near its keypoints; elsewhere the signs are read a cell or more away
+    (6% corner shifts cost true copies 0.05 to 0.1 of agreement)."""
+    kw, kh = cand.size
+    known = np.array([[0, 0], [kw, 0], [kw, kh], [0, kh]], np.float32)
+    corners = apply_transform(dense.m, known.astype(np.float64)).astype(np.float32)
+    reader = DogReader.at(gray, dense.m, cand.size)
+    cell = float(np.hypot(dense.m[0, 0], dense.m[1, 0])) * max(kw, kh) / GRID
+    best = dense
+    for step in REFINE_STEPS:
+        for _ in range(REFINE_ROUNDS):
+            before = best.agreeing
+            for j, d in itertools.product(range(4), _MOVES):
+                tried = corners.copy()
+                tried[j] += np.float32(step * cell) * d
+                h = np.asarray(cv2.getPerspectiveTransform(known, tried), np.float64)
+                other = _Dense.read(cand, gray, h, picture, reader)
+                if other.agreeing > best.agreeing:
+                    best, corners = other, tried
+            if best.agreeing == before:
+                break
+    return best
+
+
 def _affine(cand: Candidate, query: Features, gray: npt.NDArray[np.float32], dense: _Dense,
             picture: Mask | None) -> _Dense:  # fmt: skip
     """The dense agreement through an affine fit (a slight shear or non-uniform scale, as a
@@ -326,7 +399,7 @@ def _affine(cand: Candidate, query: Features, gray: npt.NDArray[np.float32], den
     src, dst = _ends(cand, query)
     m, inl = cv2.estimateAffine2D(src, dst, method=cv2.RANSAC, ransacReprojThreshold=4.0,
                                   maxIters=500, confidence=0.995)  # fmt: skip
-    fit = _counted(m, inl, cand, dst)
+    fit = _counted(m, inl, cand.pairs[:, 1], dst)
     if fit is None or fit[1] < AFFINE_INLIERS:
         return dense
     other = _Dense.read(cand, gray, fit[0], picture)

@@ -28,6 +28,7 @@ __all__ = [
     "KNOWN_FEATURES",
     "POOL_FEATURES",
     "QUERY_FEATURES",
+    "DogReader",
     "Features",
     "apply_transform",
     "dog_samples",
@@ -222,36 +223,61 @@ def dog_samples(
     """Signs of a difference of Gaussians at the GRID x GRID points of a known image of size
     ``known``, read from ``gray`` through ``transform`` (known pixels -> gray pixels; None for
     the known image itself). Returns the signs and which points fall inside ``gray`` (and
-    on ``picture``, where given: a mask of ``gray``'s size).
+    on ``picture``, where given: a mask of ``gray``'s size)."""
+    diff, inside = DogReader.at(gray, transform, known).read(transform, known, picture)
+    return diff > 0, inside
+
+
+@dataclass(frozen=True)
+class DogReader:
+    """An image's difference of Gaussians at the scale of one known image in it, to read at
+    that image's grid points through a transform (or several near one another: the blurs
+    are made once).
 
     The image is first reduced so that a grid cell spans about 4 pixels: the blurs stay small
     whatever the image size."""
-    h, w = gray.shape
-    kw, kh = known
-    scale = 1.0 if transform is None else float(np.hypot(transform[0, 0], transform[1, 0]))
-    cell = scale * max(kw, kh) / GRID  # a grid cell, in pixels of gray
-    factor = min(1.0, 4.0 / max(cell, 1e-6))
-    small = gray
-    if factor < 1.0:  # OpenCV's INTER_AREA, reading only each output's band (4x faster)
-        sw, sh = max(1, round(w * factor)), max(1, round(h * factor))
-        src = np.ascontiguousarray(gray, dtype=np.float32)
-        small = band_product(src, *area_band(h, sh), *area_band(w, sw))
-    sigma = 0.5 * cell * factor
-    fine = cv2.GaussianBlur(small, (0, 0), sigma)
-    coarse = cv2.GaussianBlur(small, (0, 0), sigma * 2.5)
-    pts = _grid_points(kw, kh)
-    if transform is not None:
-        pts = apply_transform(transform, pts)
-    inside = (pts[:, 0] >= 1) & (pts[:, 0] < w - 1) & (pts[:, 1] >= 1) & (pts[:, 1] < h - 1)
-    sx, sy = small.shape[1] / w, small.shape[0] / h
-    mx = (pts[:, 0] * sx).reshape(GRID, GRID).astype(np.float32)
-    my = (pts[:, 1] * sy).reshape(GRID, GRID).astype(np.float32)
-    diff = cv2.remap(fine, mx, my, cv2.INTER_LINEAR) - cv2.remap(coarse, mx, my, cv2.INTER_LINEAR)
-    if picture is not None:  # and where the query shows the picture, not a canvas around it
-        px = np.clip(np.round(pts[:, 0]).astype(np.intp), 0, w - 1)
-        py = np.clip(np.round(pts[:, 1]).astype(np.intp), 0, h - 1)
-        inside &= picture[py, px]
-    return diff.ravel() > 0, inside
+
+    fine: npt.NDArray[np.float32]
+    coarse: npt.NDArray[np.float32]
+    size: tuple[int, int]  # the image's width and height, before it was reduced
+
+    @classmethod
+    def at(cls, gray: npt.NDArray[np.float32], transform: npt.NDArray[np.float64] | None,
+           known: tuple[int, int]) -> DogReader:  # fmt: skip
+        h, w = gray.shape
+        scale = 1.0 if transform is None else float(np.hypot(transform[0, 0], transform[1, 0]))
+        cell = scale * max(known) / GRID  # a grid cell, in pixels of gray
+        factor = min(1.0, 4.0 / max(cell, 1e-6))
+        small = gray
+        if factor < 1.0:  # OpenCV's INTER_AREA, reading only each output's band (4x faster)
+            sw, sh = max(1, round(w * factor)), max(1, round(h * factor))
+            src = np.ascontiguousarray(gray, dtype=np.float32)
+            small = band_product(src, *area_band(h, sh), *area_band(w, sw))
+        sigma = 0.5 * cell * factor
+        fine = np.asarray(cv2.GaussianBlur(small, (0, 0), sigma), np.float32)
+        coarse = np.asarray(cv2.GaussianBlur(small, (0, 0), sigma * 2.5), np.float32)
+        return cls(fine, coarse, (w, h))
+
+    def read(self, transform: npt.NDArray[np.float64] | None, known: tuple[int, int],
+             picture: npt.NDArray[np.bool_] | None = None
+             ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.bool_]]:  # fmt: skip
+        """The difference at the known image's grid points, and which points fall inside the
+        image (and on ``picture``, where given)."""
+        w, h = self.size
+        pts = _grid_points(*known)
+        if transform is not None:
+            pts = apply_transform(transform, pts)
+        inside = (pts[:, 0] >= 1) & (pts[:, 0] < w - 1) & (pts[:, 1] >= 1) & (pts[:, 1] < h - 1)
+        sx, sy = self.fine.shape[1] / w, self.fine.shape[0] / h
+        mx = (pts[:, 0] * sx).reshape(GRID, GRID).astype(np.float32)
+        my = (pts[:, 1] * sy).reshape(GRID, GRID).astype(np.float32)
+        fine = cv2.remap(self.fine, mx, my, cv2.INTER_LINEAR)
+        diff = fine - cv2.remap(self.coarse, mx, my, cv2.INTER_LINEAR)
+        if picture is not None:  # and where the image shows the picture, not a canvas around it
+            px = np.clip(np.round(pts[:, 0]).astype(np.intp), 0, w - 1)
+            py = np.clip(np.round(pts[:, 1]).astype(np.intp), 0, h - 1)
+            inside &= picture[py, px]
+        return np.asarray(diff.ravel(), np.float32), inside
 
 
 def pack_record(features: Features, grid: npt.NDArray[np.bool_]) -> str:
