@@ -15,6 +15,7 @@ from vigil.errors import InvalidSignal, UsageError
 from vigil.index import LocalIndex
 from vigil.index.local import Pairs
 from vigil.lists import Entry
+from vigil.matching import robust
 from vigil.matching.hashing import HashResult, hash_bytes
 from vigil.matching.match import Matcher
 from vigil.matching.robust import Rules, verify
@@ -346,3 +347,20 @@ def test_a_spread_takes_the_cells_in_turn_and_starts_with_the_spread_of_fewer() 
     known = spread(feats, 40)  # what analyse takes as the start of the query's spread
     assert np.array_equal(head(wide, 40).points, known.points)
     assert np.array_equal(head(wide, 40).descriptors, known.descriptors)
+
+
+def _strip_dense(cols: slice, rows: slice) -> robust._Dense:
+    """Every sign agreeing, over the part of the known image's grid in view."""
+    inside = np.zeros((32, 32), bool)
+    inside[rows, cols] = True
+    return robust._Dense(np.eye(2, 3), np.ones(32 * 32, bool), inside.ravel())
+
+
+def test_a_few_inlier_match_on_a_sliver_of_the_known_image_is_not_an_altered_copy() -> None:
+    # a door frame beside two garments hung on the same door: 7 cells of the known image in
+    # view, all agreeing, 5 inliers
+    sliver = _strip_dense(slice(24, 28), slice(0, 28))
+    assert not sliver.altered(5, robust.IMAGE)
+    assert sliver.altered(robust.SURE_INLIERS, robust.IMAGE)  # well supported: a copy
+    quarter = _strip_dense(slice(0, 16), slice(0, 16))  # a quarter crop: 16 cells
+    assert quarter.altered(5, robust.IMAGE)

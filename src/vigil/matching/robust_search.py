@@ -23,11 +23,13 @@ __all__ = ["search", "search_part"]
 
 OWN_SCALE = float(np.log(1.25))  # a query searched at its own size: scales within 1.25x of 1
 PART_AGREEMENT = 0.9  # a part's match with fewer than SURE_INLIERS inliers needs this
+CANDIDATE_PAIRS = 4  # known images sharing fewer keypoints with the query are not verified
 
 
 def _verified(index: LocalIndex, feats: Features, gray: npt.NDArray[np.float32],
               pairs: Pairs | None, picture: Mask | None = None) -> list[Alignment]:  # fmt: skip
-    found = (verify(c, feats, gray, IMAGE, picture) for c in index.candidates(feats, pairs=pairs))
+    found = (verify(c, feats, gray, IMAGE, picture)
+             for c in index.candidates(feats, min_pairs=CANDIDATE_PAIRS, pairs=pairs))
     return [a for a in found if a is not None]
 
 
