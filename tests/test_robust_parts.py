@@ -11,7 +11,8 @@ import pytest
 from PIL import Image, ImageOps
 
 from tests.robust_kit import best, jpeg, pad
-from vigil.signals.parts import find_parts
+from vigil.signals.parts import Part, find_parts, match_parts
+from vigil.signals.pdq_algo import hash_rgb_or_l
 from vigil.store import Store
 
 
@@ -108,3 +109,21 @@ def test_a_sheet_cell_whose_white_margin_meets_the_gutter_keeps_its_whole_cell(
     assert len(cells) == 9
     centre = next(b for b in cells if b[0] < 0.5 < b[2] and b[1] < 0.5 < b[3])
     assert centre == pytest.approx((1 / 3, 1 / 3, 2 / 3, 2 / 3), abs=0.01)  # not cut short
+
+
+def test_the_second_best_inset_is_searched_where_the_best_holds_nothing() -> None:
+    flat = hash_rgb_or_l(np.zeros((64, 64), np.uint8))
+    line, inset, weak = (0.1, 0.1, 0.5, 0.5), (0.1, 0.1, 0.5, 0.6), (0.6, 0.1, 0.9, 0.4)
+    parts = [Part(line, flat, True, 0.9), Part(inset, flat, True, 0.8), Part(weak, flat, True, 0.5)]
+    looked: list[tuple[float, ...]] = []
+
+    def within(box: tuple[float, float, float, float]) -> list[str]:
+        looked.append(box)
+        return ["found"] if box == inset else []
+
+    assert match_parts(parts, lambda part: [], within) == ["found"]
+    assert looked == [line, inset]  # the weakly supported third is not searched
+    parts[0] = Part(line, flat, True, 0.6)  # the best too weakly supported: skipped
+    looked.clear()
+    assert match_parts(parts, lambda part: [], within) == ["found"]
+    assert looked == [inset]
