@@ -34,10 +34,10 @@ def test_every_known_image_on_a_contact_sheet_is_found_in_its_cell(
     photos = known_photos[:6] + unrelated_photos[:3]
     found = {m.entry.key: m for m in best(robust_store, contact_sheet(photos))}
     # k1, a garment on white in a portrait photo, shows on the sheet as a narrow thumbnail
-    # whose white top merges with the gutter: its cell is cut short, its PDQ moves, and its
-    # keypoints at that size are too few (a known miss, docs/architecture.md)
-    assert sorted(found) == ["k0", "k2", "k3", "k4", "k5"]
-    for i in (0, 2, 3, 4, 5):
+    # whose white top merges with the gutter: its cell is cut short (by more than half its
+    # height) until snapped to its row and column, and found by its PDQ then
+    assert sorted(found) == ["k0", "k1", "k2", "k3", "k4", "k5"]
+    for i in range(6):
         m = found[f"k{i}"]
         assert m.kind == "altered_copy"
         assert m.region is not None

@@ -28,8 +28,10 @@ CANDIDATE_PAIRS = 4  # known images sharing fewer keypoints with the query are n
 
 def _verified(index: LocalIndex, feats: Features, gray: npt.NDArray[np.float32],
               pairs: Pairs | None, picture: Mask | None = None) -> list[Alignment]:  # fmt: skip
-    found = (verify(c, feats, gray, IMAGE, picture)
-             for c in index.candidates(feats, min_pairs=CANDIDATE_PAIRS, pairs=pairs))
+    found = (
+        verify(c, feats, gray, IMAGE, picture)
+        for c in index.candidates(feats, min_pairs=CANDIDATE_PAIRS, pairs=pairs)
+    )
     return [a for a in found if a is not None]
 
 
