@@ -15,7 +15,7 @@ from vigil.errors import InvalidSignal, UsageError
 from vigil.index import LocalIndex
 from vigil.index.local import Pairs
 from vigil.lists import Entry
-from vigil.matching import robust
+from vigil.matching import robust, robust_search
 from vigil.matching.hashing import HashResult, hash_bytes
 from vigil.matching.match import Matcher
 from vigil.matching.robust import Rules, verify
@@ -364,3 +364,15 @@ def test_a_few_inlier_match_on_a_sliver_of_the_known_image_is_not_an_altered_cop
     assert sliver.altered(robust.SURE_INLIERS, robust.IMAGE)  # well supported: a copy
     quarter = _strip_dense(slice(0, 16), slice(0, 16))  # a quarter crop: 16 cells
     assert quarter.altered(5, robust.IMAGE)
+
+
+def test_a_quarter_crop_sharing_four_keypoints_is_verified(
+    robust_store: Store, known_photos: list[Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    img = Image.open(known_photos[5]).convert("RGB")
+    w, h = img.size
+    quarter = jpeg(img.crop((75, 109, 75 + w // 2, 109 + h // 2)))
+    (m,) = best(robust_store, quarter)
+    assert (m.entry.key, m.kind) == ("k5", "altered_copy")
+    monkeypatch.setattr(robust_search, "CANDIDATE_PAIRS", 6)  # as before: never verified
+    assert best(robust_store, quarter) == []

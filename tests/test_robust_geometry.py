@@ -72,7 +72,7 @@ def test_a_similarity_collapsed_onto_one_spot_is_fitted_again_without_it() -> No
     others = rng.uniform(0, 400, (16, 2))
     spot = np.array([200.0, 150.0]) + rng.normal(0, 0.5, (16, 2))
     src, dst, ids = _pairs(np.vstack([known, others]), np.vstack([true, spot]))
-    fit = robust._similarity(src, dst, ids)
+    fit = robust._similarity(src, dst, ids, robust.IMAGE.min_inliers)
     assert fit is not None
     m, inliers = fit
     assert inliers == 12

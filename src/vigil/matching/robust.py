@@ -45,7 +45,7 @@ SURE_AGREEMENT, SURE_INLIERS = 0.8, 8  # below 0.8 agreement, 8 inliers are need
 CELL = 4  # grid points per cell side: 8x8 cells of 16 signs
 CELL_AGREE = 13  # signs of 16 that must agree for a cell to count as matched
 SHARED_CELLS = 0.25  # share of the known image's cells that must match: shared_scene ...
-SHARED_INLIERS = 6  # ... with this many inliers
+SHARED_INLIERS = 6  # ... with this many inliers (at least MIN_INLIERS: fewer need agreement)
 # a fit with fewer than SURE_INLIERS shows an altered_copy only where an eighth of the known
 # image or more matched: a door frame beside two garments hung on the same door matched as a
 # thin strip (7 cells, 5 inliers); no quarter crop of the benchmark was found on fewer than 8
@@ -176,7 +176,7 @@ def _fit(
     screen = len(src) <= PREFILTER_PAIRS
     if screen and _consensus(src, dst, known, PREFILTER_PX) < min_inliers:
         return None
-    fit = _similarity(src, dst, known)
+    fit = _similarity(src, dst, known, min_inliers)
     if fit is not None and min_inliers <= fit[1] < SURE_INLIERS and len(src) >= PERSPECTIVE_PAIRS:
         # a photo of a screen or a print, taken off axis: a homography, held to more inliers
         # (not tried where no similarity holds at all: that is chance, and RANSAC on it costly)
@@ -189,7 +189,7 @@ def _fit(
 
 
 def _similarity(src: npt.NDArray[np.float32], dst: npt.NDArray[np.float32],
-                known: npt.NDArray[np.int64]
+                known: npt.NDArray[np.int64], min_inliers: int
                 ) -> tuple[npt.NDArray[np.float64], int] | None:  # fmt: skip
     """The similarity known -> query explaining the most pairs, and how many distinct ones.
     A fit collapsed onto one spot is fitted again without its pairs: a corner detected at
@@ -204,7 +204,7 @@ def _similarity(src: npt.NDArray[np.float32], dst: npt.NDArray[np.float32],
             break
         rest = ~inl.ravel().astype(bool)
         src, dst, known = src[rest], dst[rest], known[rest]
-        if len(src) < IMAGE.min_inliers:
+        if len(src) < min_inliers:
             break
     return fit
 
@@ -298,6 +298,7 @@ class _Dense:
     m: npt.NDArray[np.float64]
     agree: npt.NDArray[np.bool_]
     inside: npt.NDArray[np.bool_]
+    reader: DogReader | None = None  # what it was read with: refinement reads through it again
 
     @classmethod
     def read(cls, cand: Candidate, gray: npt.NDArray[np.float32], m: npt.NDArray[np.float64],
@@ -305,7 +306,7 @@ class _Dense:
         reader = reader or DogReader.at(gray, m, cand.size)
         diff, inside = reader.read(m, cand.size, picture)
         known = np.unpackbits(cand.grid)[: GRID * GRID].astype(bool)
-        return cls(m, (diff > 0) == known, inside)
+        return cls(m, (diff > 0) == known, inside, reader)
 
     @property
     def score(self) -> float:
@@ -327,9 +328,13 @@ class _Dense:
             return False
         if inliers < SURE_INLIERS and self.cells.mean() < LEAST_COVERAGE:
             return False
-        in_view = float(self.cells.sum() / max(int(_cells(self.inside, self.inside).sum()), 1))
         strong = self.score >= SURE_AGREEMENT or inliers >= SURE_INLIERS
-        return self.score >= ALTERED_AGREEMENT and in_view >= rules.altered_cells and strong
+        return self.score >= ALTERED_AGREEMENT and self.in_view >= rules.altered_cells and strong
+
+    @cached_property
+    def in_view(self) -> float:
+        """The share of the cells in view that matched."""
+        return float(self.cells.sum() / max(int(_cells(self.inside, self.inside).sum()), 1))
 
 
 def verify(
@@ -357,8 +362,6 @@ def verify(
     coverage = float(cells.mean())
     if inside.mean() < 0.2 or not cells.any():
         return None
-    if inliers < MIN_INLIERS and score < rules.few_inliers_agreement:
-        return None
     if dense.altered(inliers, rules):
         kind = "altered_copy"
     elif coverage >= SHARED_CELLS and inliers >= SHARED_INLIERS:
@@ -381,7 +384,7 @@ def _refined(cand: Candidate, gray: npt.NDArray[np.float32], dense: _Dense,
     kw, kh = cand.size
     known = np.array([[0, 0], [kw, 0], [kw, kh], [0, kh]], np.float32)
     corners = apply_transform(dense.m, known.astype(np.float64)).astype(np.float32)
-    reader = DogReader.at(gray, dense.m, cand.size)
+    reader = dense.reader or DogReader.at(gray, dense.m, cand.size)
     cell = float(np.hypot(dense.m[0, 0], dense.m[1, 0])) * max(kw, kh) / GRID
     best = dense
     for step in REFINE_STEPS:
