@@ -24,8 +24,8 @@ import numpy.typing as npt
 __all__ = ["SEARCH_SUPPORT", "find_insets"]
 
 SIDE = 256  # the image is reduced by a whole factor to about this long side (a seam: a pixel)
-STEP = 12.0  # grey levels a seam steps by, at least ...
-CONTRAST = 2.0  # ... and this many times the steps two pixels either side of it
+STEP = 12  # grey levels a seam steps by, at least ...
+CONTRAST = 2  # ... and this many times the steps two pixels either side of it (an integer)
 MIN_SHARE = 0.2  # an inset's sides: at least this share of the image's
 MAX_AREA = 0.8  # larger: the query as a whole is that picture
 SUPPORT = 0.5  # share of each side that must be seam
@@ -37,6 +37,7 @@ SEARCH_SUPPORT = 0.7
 SAME = 0.02  # rectangles whose sides are all this close (fractions of the image) are one
 Box = tuple[float, float, float, float]
 _F = npt.NDArray[np.float64]
+_I = npt.NDArray[np.int32]
 
 
 def find_insets(gray: npt.NDArray[np.uint8]) -> list[tuple[Box, float]]:
@@ -66,45 +67,46 @@ def find_insets(gray: npt.NDArray[np.uint8]) -> list[tuple[Box, float]]:
     return _distinct(sorted(found, reverse=True))
 
 
-def _reduced(gray: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
+def _reduced(gray: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
     """The image reduced by a whole factor to a long side near SIDE, each pixel the mean
     of a k x k block (OpenCV's fast path: a fractional INTER_AREA took 0.4 ms)."""
     h, w = gray.shape
     k = max(1, round(max(h, w) / SIDE))
     if k == 1:
-        return np.asarray(gray, np.float32)
+        return np.ascontiguousarray(gray)
     block = np.ascontiguousarray(gray[: h // k * k, : w // k * k])
-    return np.asarray(cv2.resize(block, (w // k, h // k), interpolation=cv2.INTER_AREA),
-                      np.float32)  # fmt: skip
+    return np.asarray(cv2.resize(block, (w // k, h // k), interpolation=cv2.INTER_AREA))
 
 
-def _steps(g: npt.NDArray[np.float32]) -> npt.NDArray[np.bool_]:
+def _steps(g: npt.NDArray[np.uint8]) -> npt.NDArray[np.bool_]:
     """Seam pixels between each two rows: a strong step, CONTRAST times those 2 rows away,
     counted on the lines either side too (resizing spreads a seam, and a side found a pixel
     off is still found)."""
-    d = np.abs(np.diff(g, axis=0))
-    pad = np.pad(d, ((2, 2), (0, 0)))
-    seam = (d >= STEP) & (d >= CONTRAST * np.maximum(pad[:-4], pad[4:]))
+    d = cv2.absdiff(g[1:], g[:-1])
+    away = np.zeros_like(d)  # the larger of the steps 2 rows before and 2 rows after
+    away[2:] = d[:-2]
+    np.maximum(away[:-2], d[2:], out=away[:-2])
+    seam = (d >= STEP) & (d // CONTRAST >= away)  # whole grey levels: d >= CONTRAST * away
     near = seam.copy()
     near[1:] |= seam[:-1]
     near[:-1] |= seam[1:]
     return np.asarray(near)
 
 
-def _along(seam: npt.NDArray[np.bool_]) -> _F:
+def _along(seam: npt.NDArray[np.bool_]) -> _I:
     """Cumulative counts of seam pixels along each line, numbered by the row after the step
     (row 0 has none)."""
-    counts = np.zeros((seam.shape[0] + 1, seam.shape[1] + 1))
-    counts[1:, 1:] = np.cumsum(seam, axis=1)
+    counts = np.zeros((seam.shape[0] + 1, seam.shape[1] + 1), np.int32)
+    np.cumsum(seam, axis=1, dtype=np.int32, out=counts[1:, 1:])
     return counts
 
 
-def _lines(along: _F, least: float) -> list[int]:
+def _lines(along: _I, least: float) -> list[int]:
     """The MAX_LINES lines with the most seam pixels (at least ``least`` * SUPPORT) that hold
     more than any line within 2 pixels (one seam is read on neighbouring lines too)."""
     totals = along[:, -1]
     n = len(totals)
-    padded = np.pad(totals, 2, constant_values=-1.0)
+    padded = np.pad(totals, 2, constant_values=-1)
     before = np.maximum(padded[0:n], padded[1 : n + 1])
     after = np.maximum(padded[3 : n + 3], padded[4 : n + 4])
     peaks = np.nonzero((totals > before) & (totals >= after) & (totals >= least * SUPPORT))[0]
@@ -120,7 +122,7 @@ def _pairs(lines: list[int], least: float) -> npt.NDArray[np.intp]:
     return np.stack([a[i][keep], a[j][keep]], axis=1)
 
 
-def _share(along: _F, line: npt.NDArray[np.intp], a: npt.NDArray[np.intp],
+def _share(along: _I, line: npt.NDArray[np.intp], a: npt.NDArray[np.intp],
            b: npt.NDArray[np.intp]) -> _F:  # fmt: skip
     """The share of each ``line`` from ``a`` to ``b`` that is seam (``b - a`` is at least
     MIN_SHARE of the image's side: the lines come from :func:`_pairs`)."""
