@@ -21,7 +21,7 @@ from vigil.matching.match import Matcher
 from vigil.matching.robust import Rules, verify
 from vigil.matching.robust_search import search
 from vigil.signals.local import LocalQuery, VLocal
-from vigil.signals.local_algo import Features, head, spread
+from vigil.signals.local_algo import Features, extract, head, mirrored, normalized_gray, spread
 from vigil.store import Store
 
 
@@ -189,6 +189,24 @@ def test_a_mirrored_and_cropped_copy_is_found_with_its_region_mirrored_back(
     assert m.region is not None
     assert not m.region.mirrored
     assert "mirrored" not in vars(local_query(result))
+
+
+def test_mirrored_keypoints_are_read_as_orb_reads_them_in_the_mirrored_image(
+    known_photos: list[Path],
+) -> None:
+    gray = normalized_gray(np.asarray(Image.open(known_photos[1]).convert("L")))
+    for image in (gray, gray[::3, ::3], gray[:, 7:]):  # level sizes rounded either way
+        image = np.ascontiguousarray(image)
+        feats = extract(image)
+        seen = extract(np.ascontiguousarray(image[:, ::-1]))
+        found = {(round(float(x), 2), round(float(y), 2), d.tobytes())
+                 for (x, y), d in zip(seen.points, seen.descriptors, strict=True)}  # fmt: skip
+        mirror = mirrored(feats, image)
+        same = [(round(float(x), 2), round(float(y), 2), d.tobytes()) in found
+                for (x, y), d in zip(mirror.points, mirror.descriptors, strict=True)]  # fmt: skip
+        assert len(same) >= 0.99 * len(feats.points)
+        # each level's mirrored pixel: w - 1 - x is up to a pixel off on the coarse levels
+        assert np.mean(same) >= 0.99
 
 
 def test_a_different_subject_on_the_same_scene_is_a_shared_scene(

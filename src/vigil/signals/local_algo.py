@@ -110,10 +110,13 @@ def normalized_gray(gray: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
     return np.asarray(cv2.resize(gray, size, interpolation=interp), dtype=np.uint8)
 
 
+SCALE_FACTOR = 1.2  # between ORB's pyramid levels
+
+
 def _orb(n: int, levels: int, fast: int) -> cv2.ORB:
     return cv2.ORB.create(
         nfeatures=n,
-        scaleFactor=1.2,
+        scaleFactor=SCALE_FACTOR,
         nlevels=levels,
         edgeThreshold=15,
         patchSize=15,
@@ -134,9 +137,9 @@ def extract(
     if desc is None or not keypoints:
         return Features.none((w, h))
     points = np.asarray(cv2.KeyPoint.convert(keypoints), dtype=np.float32).reshape(-1, 2)
-    response = np.array([kp.response for kp in keypoints], dtype=np.float32)
-    shape = np.array([(kp.size, kp.angle, kp.octave) for kp in keypoints], np.float32)
-    order = np.argsort(-response, kind="stable")
+    read = np.array([(kp.response, kp.size, kp.angle, kp.octave) for kp in keypoints], np.float32)
+    shape = read[:, 1:]
+    order = np.argsort(-read[:, 0], kind="stable")
     ordered = np.ascontiguousarray(desc[order], np.uint8)
     return Features(points[order], ordered, (w, h), shape[order])
 
@@ -151,15 +154,29 @@ def mirrored(feats: Features, gray: npt.NDArray[np.uint8], levels: int = 7) -> F
     if feats.shape is None or not len(feats.points):
         return Features.none((w, h))
     flipped = np.ascontiguousarray(gray[:, ::-1])
-    given = [
-        cv2.KeyPoint(float(w - 1 - x), float(y), float(size), float((180 - a) % 360), 0, int(lv))
-        for (x, y), (size, a, lv) in zip(feats.points, feats.shape, strict=True)
-    ]
+    octave = feats.shape[:, 2].astype(np.intp)
+    given = [  # from lists: reading numpy's scalars one by one took 4x as long
+        cv2.KeyPoint(x, y, size, (180 - a) % 360, 0, lv)
+        for x, y, size, a, lv in zip(_mirrored_x(feats.points[:, 0], octave, w).tolist(),
+                                     feats.points[:, 1].tolist(), feats.shape[:, 0].tolist(),
+                                     feats.shape[:, 1].tolist(), octave.tolist(), strict=True)
+    ]  # fmt: skip
     keypoints, desc = _orb(len(given), levels, FAST_THRESHOLD).compute(flipped, given)
     if desc is None or not keypoints:
         return Features.none((w, h))
     points = np.asarray(cv2.KeyPoint.convert(keypoints), dtype=np.float32).reshape(-1, 2)
     return Features(points, np.ascontiguousarray(desc, np.uint8), (w, h))
+
+
+def _mirrored_x(x: npt.NDArray[np.float32], octave: npt.NDArray[np.intp], w: int
+                ) -> npt.NDArray[np.float64]:  # fmt: skip
+    """Where ORB reads keypoints found at ``x`` (in pixels of an image ``w`` wide, at their
+    ``octave``) in the image mirrored: the mirrored pixel of their own pyramid level, which
+    ORB sizes by rounding (``w - 1 - x`` is up to a pixel of that level off, and a descriptor
+    read a pixel off is another: a third of the coarsest level's keypoints read wrong)."""
+    scale = (SCALE_FACTOR ** octave.astype(np.float64)).astype(np.float32)  # as ORB's own
+    level_w = np.round(w / scale)
+    return ((level_w - 1 - np.round(x / scale)) * scale).astype(np.float64)
 
 
 def spread(feats: Features, k: int = KNOWN_FEATURES, cells: int = KNOWN_CELLS) -> Features:
