@@ -51,7 +51,7 @@ from vigil.signals.local_algo import (  # noqa: E402
     normalized_gray,
     unpack_record,
 )
-from vigil.signals.parts import Part, match_parts  # noqa: E402
+from vigil.signals.parts import Part, match_parts, part_hashes  # noqa: E402
 
 CHUNK = 100_000
 PDQ_RADIUS = 31
@@ -166,7 +166,10 @@ def _local(q: LocalQuery, index: LocalIndex, pdq: HammingIndex, matched: bool) -
     def whole(part: Part) -> list[int]:
         if part.pdq.quality < PDQ_MIN_QUALITY:
             return []
-        return [i for i, _ in pdq.query(bytes.fromhex(part.pdq.hex), PDQ_RADIUS)]
+        for _, value in part_hashes(part):  # its own, then its mirror's
+            if found := [i for i, _ in pdq.query(bytes.fromhex(value), PDQ_RADIUS)]:
+                return found
+        return []
 
     def within(box: tuple[float, float, float, float]) -> list[int]:
         return [a.id for a in search_part(index, q, box) if a.kind == "altered_copy"]

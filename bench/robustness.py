@@ -1,6 +1,6 @@
 """Robust matching: recall per transform, false matches, query time and index size.
 
-    python -m bench.robustness [--known N] [--unrelated N] [--workers 2]
+    python -m bench.robustness [--known N] [--unrelated N] [--families F] [--mirrored]
 
 Data: ``../shared/data/splits/robustness.json`` (``known`` images are indexed, ``unrelated`` never
 are) and the 18 transforms of ``../shared/bench/transforms.py``, each seeded per image and
@@ -10,6 +10,8 @@ the right known image is among the matches) and of every unrelated image and its
 apart). Vigil runs its full path per query (decode, every signal, matching through the store);
 plain PDQ at distance 31, with and without the 8 rotations/flips, is scored in the same run
 from the same query hashes. Query time is per query on one core (each worker is one process).
+With ``--mirrored`` every photo (known or unrelated) is mirrored before its transform: a mirrored
+copy should be found as well as the unmirrored one (issue 23), recorded apart.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
 import numpy as np  # noqa: E402
-from PIL import Image  # noqa: E402
+from PIL import Image, ImageOps  # noqa: E402
 
 from bench.common import OUT, ROOT, git_rev, machine, need_shared, record  # noqa: E402
 from vigil.lists import Entry  # noqa: E402
@@ -81,7 +83,8 @@ def jpeg(img: Image.Image) -> bytes:
 _W: dict[str, Any] = {}
 
 
-def _init(home: str, photos: str, donors: list[str]) -> None:
+def _init(home: str, photos: str, donors: list[str], mirrored: bool) -> None:
+    _W["mirrored"] = mirrored
     _W["store"] = Store.open(home)
     _W["matcher"] = Matcher(_W["store"])
     _W["photos"] = Path(photos)
@@ -98,8 +101,11 @@ def _pdq_hits(hexes: list[str]) -> set[int]:
 
 
 def _image(paths: tuple[str, ...], tname: str) -> Image.Image:
-    """The query: a photo under a transform, or a contact sheet of several (``sheet_3x3``)."""
+    """The query: a photo under a transform, or a contact sheet of several (``sheet_3x3``);
+    with ``--mirrored``, each photo mirrored first."""
     images = [Image.open(_W["photos"] / p).convert("RGB") for p in paths]
+    if _W["mirrored"]:
+        images = [ImageOps.mirror(img) for img in images]
     if tname == SHEET:
         from bench.transforms_round2 import sheet
 
@@ -218,9 +224,11 @@ def report(res: dict[str, Any], names: list[str], sizes: dict[str, float], args:
         f"## Robust matching {title}".replace(" ,", ","),
         "",
         f"`python -m bench.robustness --known {args.known} --unrelated {args.unrelated} "
-        f"--families {args.families}` (commit {git_rev()}), {machine()}.",
+        f"--families {args.families}{' --mirrored' if args.mirrored else ''}` "
+        f"(commit {git_rev()}), {machine()}.",
         "",
         f"{args.known} known images indexed; queries: their transforms ({_WHICH[args.families]}"
+        f"{', each applied to the photo mirrored' if args.mirrored else ''}"
         f"); negatives: {args.unrelated} unrelated images and their transforms ({res['neg']} "
         "queries). Recall counts matches of kind exact, near_duplicate or altered_copy; "
         "PDQ columns are plain PDQ at distance 31 on the same query hashes."
@@ -284,6 +292,8 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--no-record", action="store_true", help="print, do not write the docs")
     ap.add_argument("--negatives-only", action="store_true", help="false matches only")
+    ap.add_argument("--mirrored", action="store_true",
+                    help="every photo mirrored before its transform (recorded apart)")  # fmt: skip
     args = ap.parse_args()
     shared = need_shared()
     split = json.loads((shared / "splits" / "robustness.json").read_text())
@@ -301,7 +311,7 @@ def main() -> None:
         print(f"indexed {len(known)} in {time.perf_counter() - t0:.1f} s", flush=True)
         jobs = _jobs(args, known, unrelated, names)
         donors = split["unrelated"][:100]
-        with Pool(args.workers, _init, (tmp, str(photos), donors)) as pool:
+        with Pool(args.workers, _init, (tmp, str(photos), donors, args.mirrored)) as pool:
             rows = pool.map(_query, jobs, chunksize=16)
     write_false(rows, known)
     if args.negatives_only:
@@ -311,7 +321,8 @@ def main() -> None:
     print(body)
     if not args.no_record:
         # the shared 18 (issue 3's record) and issue 23's families are recorded apart
-        record("robustness" if args.families == "shared" else "robustness-round2", body)
+        section = "robustness" if args.families == "shared" else "robustness-round2"
+        record(section + ("-mirrored" if args.mirrored else ""), body)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageOps
 
-from tests.robust_kit import best, jpeg, pad
+from tests.robust_kit import best, crop, jpeg, pad
 from vigil.signals.parts import Part, find_parts, match_parts
 from vigil.signals.pdq_algo import hash_rgb_or_l
 from vigil.store import Store
@@ -127,3 +127,33 @@ def test_the_second_best_inset_is_searched_where_the_best_holds_nothing() -> Non
     looked.clear()
     assert match_parts(parts, lambda part: [], within) == ["found"]
     assert looked == [inset]
+
+
+def test_a_mirrored_sheet_is_found_cell_by_cell(
+    robust_store: Store, known_photos: list[Path], unrelated_photos: list[Path]
+) -> None:
+    photos = known_photos[:6] + unrelated_photos[:3]
+    mirrored = ImageOps.mirror(Image.open(io.BytesIO(contact_sheet(photos))))
+    found = {m.entry.key: m for m in best(robust_store, jpeg(mirrored))}
+    assert sorted(found) == ["k0", "k1", "k2", "k3", "k4", "k5"]
+    for i in range(6):
+        m = found[f"k{i}"]
+        assert (m.kind, m.variant) == ("altered_copy", "flip_h")
+        assert m.region is not None and m.region.mirrored
+        x0, _, x1, _ = m.region.query_region
+        assert x0 < 1 - (i % 3 + 0.5) / 3 < x1  # its cell, mirrored
+
+
+def test_a_mirrored_inset_that_its_pdq_misses_is_found_within(
+    robust_store: Store, known_photos: list[Path], unrelated_photos: list[Path]
+) -> None:
+    photo = ImageOps.mirror(crop(Image.open(known_photos[1]).convert("RGB"), 0.2))
+    w, h = photo.size
+    query = inset_in(photo, Image.open(unrelated_photos[1]), (w // 3, h // 4))
+    (m,) = best(robust_store, jpeg(query))
+    assert (m.entry.key, m.kind, m.variant) == ("k1", "altered_copy", "flip_h")
+    assert m.region is not None and m.region.mirrored
+    assert m.region.inliers > 0  # found by robust matching within the inset, not by a PDQ
+    x0, y0, x1, y1 = m.region.query_region  # within the inset, most of it
+    assert 1 / 3 - 0.02 <= x0 and x1 <= 1 / 3 + 0.47 and 1 / 4 - 0.02 <= y0 and y1 <= 0.72
+    assert (x1 - x0) * (y1 - y0) >= 0.7 * 0.45 * 0.45

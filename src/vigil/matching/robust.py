@@ -96,10 +96,12 @@ class Alignment:
         return self.kind == "altered_copy" and (x1 - x0) * (y1 - y0) >= WHOLE_QUERY
 
     @classmethod
-    def of_part(cls, box: Box, score: float) -> Alignment:
-        """A known image found whole as one part of a composite query (by the part's PDQ)."""
+    def of_part(cls, box: Box, score: float, mirrored: bool = False) -> Alignment:
+        """A known image found whole as one part of a composite query (by the part's PDQ,
+        or by its mirrored PDQ)."""
         scale = max(box[2] - box[0], box[3] - box[1])
-        return cls(0, "altered_copy", score, 0, 1.0, (0.0, 0.0, 1.0, 1.0), box, scale, 0.0)
+        return cls(0, "altered_copy", score, 0, 1.0, (0.0, 0.0, 1.0, 1.0), box, scale, 0.0,
+                   mirrored)  # fmt: skip
 
     def as_dict(self) -> dict[str, Any]:
         return {

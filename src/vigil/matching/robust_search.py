@@ -96,11 +96,18 @@ def search_part(index: LocalIndex, query: LocalQuery, box: Box) -> list[Alignmen
     part = part_query(np.ascontiguousarray(crop))
     if part is None:
         return []
-    found = _search(index, replace(part, small=False), part.gray.astype(np.float32), False)
-    # held to a surer fit than a whole query (two unrelated garments' cells matched with 6
-    # inliers at 0.81 on the split)
-    sure = [a for a in found if a.inliers >= SURE_INLIERS or a.score >= PART_AGREEMENT]
+    sure = _sure(_search(index, part, part.gray.astype(np.float32), False))
+    if not sure:  # a mirrored sheet or collage mirrors each of its pictures
+        flipped = part.flipped()
+        found = _search(index, flipped, flipped.gray.astype(np.float32), False)
+        sure = [_unmirror(a) for a in _sure(found)]
     return [replace(a, query_region=_within(a.query_region, box)) for a in sure]
+
+
+def _sure(found: list[Alignment]) -> list[Alignment]:
+    """The matches of a part held to a surer fit than a whole query's (two unrelated
+    garments' cells matched with 6 inliers at 0.81 on the split)."""
+    return [a for a in found if a.inliers >= SURE_INLIERS or a.score >= PART_AGREEMENT]
 
 
 def _within(inner: Box, outer: Box) -> Box:

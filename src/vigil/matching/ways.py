@@ -33,7 +33,7 @@ from vigil.registry import Registry
 from vigil.signals import SignalValue, registry
 from vigil.signals.base import same_digest
 from vigil.signals.local import LocalQuery
-from vigil.signals.parts import Box, Part, match_parts
+from vigil.signals.parts import Box, Part, match_parts, part_hashes
 from vigil.signals.pdq import PDQ_MIN_QUALITY
 from vigil.signals.video_local import VideoLocalQuery, parse_local_frames
 
@@ -158,16 +158,23 @@ class Local(Way):
     @staticmethod
     def _part_by_pdq(matcher: Matcher, part: Part) -> list[Match]:
         """Known images that are one part of a composite query as a whole (a cell of a contact
-        sheet or grid, a picture inside margins or pasted in another), by the part's PDQ."""
+        sheet or grid, a picture inside margins or pasted in another), by the part's PDQ or,
+        where that finds none, its mirror's."""
         if part.pdq.quality < PDQ_MIN_QUALITY:
             return []
-        try:
-            found = matcher.match_value("pdq", part.pdq.hex)
-        except InvalidSignal:
-            return []  # a degenerate part (nearly flat) matches nothing
-        return [dataclasses.replace(m, kind="altered_copy",
-                                    region=Alignment.of_part(part.box, 1 - m.distance / 256))
-                for m in found]  # fmt: skip
+        for variant, value in part_hashes(part):
+            try:
+                found = matcher.match_value("pdq", value, variant)
+            except InvalidSignal:
+                return []  # a degenerate part (nearly flat) matches nothing
+            if found:
+                return [Local._of_part(m, part) for m in found]
+        return []
+
+    @staticmethod
+    def _of_part(m: Match, part: Part) -> Match:
+        region = Alignment.of_part(part.box, 1 - m.distance / 256, m.variant == "flip_h")
+        return dataclasses.replace(m, kind="altered_copy", region=region)
 
 
 @ways.register

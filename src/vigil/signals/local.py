@@ -83,6 +83,7 @@ class LocalQuery:
     native: npt.NDArray[np.uint8] | None = None  # the image as decoded, where gray enlarged it
     picture: npt.NDArray[np.bool_] | None = None  # where gray shows a picture, if not all of it
     mirror_of: LocalQuery | None = None  # the query this one is mirrored from
+    mirror_features: int = 0  # how many keypoints its mirrored pass reads (0: MIRROR_FEATURES)
 
     @cached_property
     def enlarged(self) -> Features:
@@ -127,7 +128,7 @@ class LocalQuery:
     def mirrored(self) -> Features:
         """:attr:`features` in the image mirrored left to right, in its pixels: what a known
         image's keypoints look like when the query is a mirrored copy of it."""
-        return mirrored(head(self.features, MIRROR_FEATURES), self.gray)
+        return mirrored(head(self.features, self.mirror_features or MIRROR_FEATURES), self.gray)
 
     def flipped(self) -> LocalQuery:
         """The query mirrored left to right: :attr:`mirrored`'s keypoints, and where
@@ -272,7 +273,10 @@ def part_query(crop: npt.NDArray[np.uint8]) -> LocalQuery | None:
     big = normalized_gray(np.asarray(cv2.resize(crop, size, interpolation=cv2.INTER_LINEAR),
                                      np.uint8))  # fmt: skip
     feats = spread(extract(big, STILL.pool, fast=STILL.fast), STILL.query, STILL.cells)
-    return LocalQuery(feats, big) if len(feats.points) >= MIN_FEATURES else None
+    if len(feats.points) < MIN_FEATURES:
+        return None
+    # mirrored with all its keypoints: a part is searched only where its PDQ found nothing
+    return LocalQuery(feats, big, mirror_features=len(feats.points))
 
 
 def enlarged_keypoints(norm: npt.NDArray[np.uint8]) -> Features:

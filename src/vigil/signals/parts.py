@@ -25,7 +25,7 @@ import numpy.typing as npt
 from vigil.signals.insets import SEARCH_SUPPORT, find_insets
 from vigil.signals.pdq_algo import PdqResult, hash_rgb_or_l
 
-__all__ = ["MIN_SHARE", "Box", "Part", "find_parts", "match_parts"]
+__all__ = ["MIN_SHARE", "Box", "Part", "find_parts", "match_parts", "part_hashes"]
 
 MIN_SHARE = 0.1  # a part's sides: at least this share of the image's (a portrait thumbnail)
 MIN_AREA = 0.025  # and its area of the image's (a 4x4 sheet's cell: 0.0625; a 5x5's: 0.04)
@@ -70,6 +70,13 @@ def find_parts(gray: npt.NDArray[np.uint8]) -> list[Part]:
     boxes = [(b, False, 1.0) for b in cells] + [(b, True, s) for b, s in insets]
     return [Part((x0 / w, y0 / h, x1 / w, y1 / h), hash_rgb_or_l(gray[y0:y1, x0:x1]), inset, s)
             for (x0, y0, x1, y1), inset, s in boxes]  # fmt: skip
+
+
+def part_hashes(part: Part) -> list[tuple[str, str]]:
+    """The PDQ hashes a part is looked up by, with PDQ's name for each: its own, then its
+    mirror's (a mirrored sheet or collage mirrors each cell; a query's own PDQ tries the
+    flips of the whole query, which do not see its parts)."""
+    return [("original", part.pdq.hex), ("flip_h", part.pdq.dihedral()["flip_h"].hex())]
 
 
 T = TypeVar("T")
