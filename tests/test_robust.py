@@ -93,6 +93,22 @@ def test_a_reduced_copy_is_searched_enlarged_and_found(
     assert len(same.enlarged.points) == 0
 
 
+def test_a_small_query_is_searched_enlarged_mirrored_too(known_photos: list[Path]) -> None:
+    original = Image.open(known_photos[1]).convert("RGB")  # 400 x 711
+    query = local_query(hash_bytes(reduced(original), "query", variants=True))
+    assert query.small  # 266 x 474: small, and not enlarged to normalise
+    assert query.native is None
+    flipped = query.flipped()
+    assert flipped.small  # (it was mirrored once: 22 of 300 reduced crops were missed)
+    assert len(flipped.enlarged.points) >= 0.95 * len(query.enlarged.points)  # described
+    # a 12-megapixel photo decoded at a reduced scale is small as decoded, but mirrored once
+    big = jpeg(original.resize((3040, 5404)))  # decoded at 1/8: 380 x 676
+    phone = local_query(hash_bytes(big, "query", variants=True))
+    assert phone.reduced
+    assert phone.small
+    assert not phone.flipped().small
+
+
 def test_a_small_crop_is_searched_at_its_own_scale_and_found(
     robust_store: Store, known_photos: list[Path]
 ) -> None:
