@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -87,6 +88,11 @@ def test_additions_and_deletions_without_rebuild(tmp_path: Path) -> None:
     assert len(again) == len(hashes) - 2
     assert again.query(hashes[5].tobytes(), 0) == []
     assert again.query(hashes[7].tobytes(), 3) == [(7, 0)]
+    again.save(tmp_path / "copy")  # a loaded index saved elsewhere takes its segments along
+    shutil.rmtree(tmp_path / "idx")
+    copy = HammingIndex.load(tmp_path / "copy")
+    assert len(copy) == len(hashes) - 2
+    assert copy.query(hashes[7].tobytes(), 3) == [(7, 0)]
     again.compact()
     assert len(again.segments) == 1
     assert not again.dead

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -297,6 +298,10 @@ def test_local_index_adds_removes_and_persists(tmp_path: Path, known_photos: lis
     assert [c.id for c in loaded.candidates(query.features)] == [c.id for c in found]  # type: ignore[union-attr]
     assert np.array_equal(found[0].grid, np.frombuffer(values[1][6:134], np.uint8))
     again.remove([12])
+    again.save(tmp_path / "copy")  # saved elsewhere, it takes its segments along
+    shutil.rmtree(tmp_path / "ix")
+    copy = LocalIndex.load(tmp_path / "copy")
+    assert [c.id for c in copy.candidates(query.features)] == [c.id for c in found]  # type: ignore[union-attr]
     again.compact()  # one segment, the removed image dropped, the same answers
     assert (len(again.segments), len(again.segments[0]), len(again)) == (1, 3, 3)
     assert next(c.id for c in again.candidates(query.features)) == 11  # type: ignore[union-attr]

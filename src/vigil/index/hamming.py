@@ -52,6 +52,7 @@ class HammingIndex:
         self.dead: set[int] = set()
         self.checkpoint = 0  # the last store change applied (see vigil.store)
         self._next_name = 1
+        self._saved_in: Path | None = None  # the folder its segments were written to
         self._out = np.empty((4096, 2), dtype=np.int64)  # reused result buffer; grows as needed
 
     def __len__(self) -> int:
@@ -204,8 +205,12 @@ class HammingIndex:
         self._next_name = max(self._next_name, next_name(Path(directory)))
 
     def save(self, directory: str | os.PathLike[str]) -> None:
+        """Write the index into ``directory``: the segments not yet there, then a manifest
+        naming them (a loaded index saved into another folder writes all of its segments)."""
         root = Path(directory)
         root.mkdir(parents=True, exist_ok=True)
+        if self._saved_in != root.resolve():  # saved elsewhere: its segments are not here
+            self.forget_saved(root)
         names = []
         for seg in self.segments:
             if seg.name is None:
@@ -228,6 +233,7 @@ class HammingIndex:
             "group_bits": self.group_bits,
         }
         write_manifest(root, manifest, set(names) | {tail})
+        self._saved_in = root.resolve()
 
     @classmethod
     def load(cls, directory: str | os.PathLike[str], group_bits: int = 0) -> HammingIndex:
@@ -247,6 +253,7 @@ class HammingIndex:
             index.checkpoint = int(manifest["checkpoint"])
             index.group_bits = int(manifest.get("group_bits", 0))
             index._next_name = int(manifest["next"])
+            index._saved_in = root.resolve()
         except (OSError, ValueError, KeyError) as exc:
             raise IndexCorrupt(f"{root}: cannot load index: {exc}") from exc
         return index

@@ -192,6 +192,7 @@ class LocalIndex:
         self.pending: list[tuple[int, tuple[Features, npt.NDArray[np.uint8]]]] = []
         self.checkpoint = 0
         self._next_name = 1
+        self._saved_in: Path | None = None  # the folder its segments were written to
         self._buffers = (np.empty(1 << 16, np.int32), np.empty(1 << 16, np.uint32))
 
     def __len__(self) -> int:
@@ -306,9 +307,13 @@ class LocalIndex:
         self._next_name = max(self._next_name, next_name(Path(directory)))
 
     def save(self, directory: str | os.PathLike[str]) -> None:
+        """Write the index into ``directory``: the segments not yet there, then a manifest
+        naming them (a loaded index saved into another folder writes all of its segments)."""
         self._seal()
         root = Path(directory)
         root.mkdir(parents=True, exist_ok=True)
+        if self._saved_in != root.resolve():  # saved elsewhere: its segments are not here
+            self.forget_saved(root)
         names, alive = [], []
         for seg in self.segments:
             if seg.name is None:
@@ -329,6 +334,7 @@ class LocalIndex:
             "next": self._next_name,
         }
         write_manifest(root, manifest, {n for n in names if n} | set(alive))
+        self._saved_in = root.resolve()
 
     @classmethod
     def load(cls, directory: str | os.PathLike[str], group_bits: int = 0) -> LocalIndex:
@@ -345,6 +351,7 @@ class LocalIndex:
                     raise ValueError(f"{name}: {len(seg.alive)} flags for {len(seg)} images")
             index.checkpoint = int(manifest["checkpoint"])
             index._next_name = int(manifest["next"])
+            index._saved_in = root.resolve()
         except (OSError, ValueError, KeyError) as exc:
             raise IndexCorrupt(f"{root}: cannot load index: {exc}") from exc
         return index
