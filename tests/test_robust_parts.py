@@ -11,7 +11,7 @@ import pytest
 from PIL import Image, ImageOps
 
 from tests.robust_kit import best, crop, jpeg, pad
-from vigil.signals.parts import Part, find_parts, match_parts
+from vigil.signals.parts import Part, find_parts, match_parts, part_hashes
 from vigil.signals.pdq_algo import hash_rgb_or_l
 from vigil.store import Store
 
@@ -162,3 +162,17 @@ def test_a_mirrored_inset_that_its_pdq_misses_is_found_within(
     assert x1 <= 1 / 3 + 0.47
     assert y1 <= 1 / 4 + 0.47
     assert (x1 - x0) * (y1 - y0) >= 0.7 * 0.45 * 0.45
+
+
+def test_a_mirrored_cell_is_looked_up_by_the_pdq_of_its_pixels_mirrored(
+    known_photos: list[Path],
+) -> None:
+    cell = np.asarray(Image.open(known_photos[0]).convert("L").resize((200, 133)), np.uint8)
+    mirrored = np.ascontiguousarray(cell[:, ::-1])
+    part = Part((0.0, 0.0, 0.33, 0.33), hash_rgb_or_l(mirrored), False, 1.0, mirrored)
+    (_, own), (variant, flip) = part_hashes(part)
+    assert own == hash_rgb_or_l(mirrored).hex
+    assert (variant, flip) == ("flip_h", hash_rgb_or_l(cell).hex)  # the cell's own PDQ, exactly
+    # read from the mirrored cell's DCT instead, PDQ's asymmetric box filter moves bits
+    by_dct = part.pdq.dihedral()["flip_h"].hex()
+    assert bin(int(by_dct, 16) ^ int(flip, 16)).count("1") > 0
