@@ -220,6 +220,7 @@ def report(res: dict[str, Any], names: list[str], sizes: dict[str, float], args:
     shared = [n for n in names if n in dict(load_transforms())]
     new = [n for n in names if n not in shared and n != SHEET]
     title = "(issue 3)" if args.families == "shared" else ", round 2 (issue 23)"
+    title += ", every photo mirrored" if args.mirrored else ""
     lines = [
         f"## Robust matching {title}".replace(" ,", ","),
         "",
