@@ -104,6 +104,10 @@ def region(img: Image.Image, frac: float, rng: random.Random,
     return out
 
 
+def _squeezed(img: Image.Image, factor: float) -> Image.Image:
+    return img.resize((int(img.width * factor), img.height))
+
+
 def _rotate(angle: float) -> Transform:
     return lambda im, r, p: im.rotate(angle, resample=Image.Resampling.BILINEAR, expand=False)
 
@@ -117,6 +121,8 @@ TRANSFORMS: list[tuple[str, Transform]] = [
     ("inset", inset),
     ("perspective", lambda im, r, p: perspective(im, r)),
     ("scale_x0.7", lambda im, r, p: im.resize((int(im.width * 0.7), im.height))),
+    # PDQ finds a copy resized to another aspect ratio; cropped too, only vlocal can
+    ("crop_10_scale_x0.8", lambda im, r, p: _squeezed(crop(im, 0.10, r), 0.8)),
     ("crop_30", lambda im, r, p: crop(im, 0.30, r, centre=True)),
     ("crop_50", lambda im, r, p: crop(im, 0.50, r)),
     ("rotate_10", _rotate(10)),

@@ -1,5 +1,6 @@
 """Robust matching's geometry: photos of a screen or a print taken off axis (a homography,
-refined against the dense signs), and similarity fits that collapse onto one spot."""
+refined against the dense signs), copies resized to another aspect ratio (an affine fit), and
+similarity fits that collapse onto one spot."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.robust_kit import best, jpeg
+from tests.robust_kit import best, crop, jpeg
 from vigil.matching import robust
 from vigil.store import Store
 
@@ -77,3 +78,17 @@ def test_a_similarity_collapsed_onto_one_spot_is_fitted_again_without_it() -> No
     m, inliers = fit
     assert inliers == 12
     assert np.hypot(m[0, 0], m[1, 0]) == pytest.approx(0.8, abs=0.01)
+
+
+def test_a_copy_squeezed_to_another_aspect_ratio_is_found_through_an_affine_fit(
+    robust_store: Store, known_photos: list[Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cropped = crop(Image.open(known_photos[1]).convert("RGB"), 0.1)  # PDQ does not see it
+    squeezed = jpeg(cropped.resize((cropped.width * 4 // 5, cropped.height)))
+    (m,) = [m for m in best(robust_store, squeezed) if m.entry.key == "k1"]
+    assert (m.kind, m.signal_type) == ("altered_copy", "vlocal")
+    assert m.region is not None
+    assert m.region.inliers >= robust.AFFINE_INLIERS
+    # a similarity explains too few of its pairs (those far from its centre are 10% off)
+    monkeypatch.setattr(robust, "AFFINE_GAIN", 1000)
+    assert [m for m in best(robust_store, squeezed) if m.entry.key == "k1"] == []

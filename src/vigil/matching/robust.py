@@ -53,6 +53,7 @@ LEAST_COVERAGE = 0.125
 WHOLE_QUERY = 0.6  # an altered_copy covering this share of the query: the query is that image
 Box = tuple[float, float, float, float]
 Mask = npt.NDArray[np.bool_]
+Fit = tuple[npt.NDArray[np.float64], int]  # a transform known -> query, its distinct inliers
 
 
 @dataclass(frozen=True)
@@ -128,6 +129,13 @@ REFINE_STEPS = (0.5, 0.25)  # corner moves tried, in grid cells of the known ima
 REFINE_ROUNDS = 4  # rounds of moves at each step at most
 _MOVES = np.array([[1, 0], [-1, 0], [0, 1], [0, -1]], np.float32)
 AFFINE_INLIERS = 5  # a similarity this well supported whose signs agree too little: affine
+# an affine fit explaining this many more pairs than the similarity replaces it (a copy
+# stretched or squeezed one way: at 0.89 wide, a similarity explained 2-5 pairs, an affine
+# 5-9, whose signs agreed 0.92-0.96), if its two scales differ by at most AFFINE_SPREAD
+AFFINE_GAIN, AFFINE_SPREAD = 2, 2.0
+# ... and, with fewer than SURE_INLIERS, signs agreeing this well: its two more degrees of
+# freedom fitted one garment to another on the same bed (6 inliers, 0.80 and 0.82)
+STRETCHED_AGREEMENT = 0.9
 
 
 @numba.njit(cache=True, nogil=True)
@@ -187,7 +195,35 @@ def _fit(
             seen = _counted(h, inl, known, dst)
             if seen is not None and seen[1] >= max(PERSPECTIVE_INLIERS, fit[1]):
                 return seen
+    if (fit is None or fit[1] < SURE_INLIERS) and len(src) >= AFFINE_INLIERS:
+        stretched = _stretched(src, dst, known)
+        least = max(AFFINE_INLIERS, (0 if fit is None else fit[1]) + AFFINE_GAIN)
+        if stretched is not None and stretched[1] >= least:
+            return stretched
     return fit
+
+
+def _stretched_fit(m: npt.NDArray[np.float64]) -> bool:
+    """Whether ``_fit`` chose an affine transform (:func:`_stretched`), not a similarity
+    (whose 2 x 2 part is a scaled rotation) or a homography (3 x 3)."""
+    scaled_rotation = np.isclose(m[0, 0], m[1, 1]) and np.isclose(m[0, 1], -m[1, 0])
+    return m.shape == (2, 3) and not scaled_rotation
+
+
+def _stretched(src: npt.NDArray[np.float32], dst: npt.NDArray[np.float32],
+               known: npt.NDArray[np.int64]) -> Fit | None:  # fmt: skip
+    """The affine transform known -> query explaining the most pairs, and how many distinct
+    ones, if a picture could show it: not mirrored, its scales along its two axes within
+    AFFINE_SPREAD of each other (a copy resized to another aspect ratio, a slight shear)."""
+    m, inl = cv2.estimateAffine2D(src, dst, method=cv2.RANSAC, ransacReprojThreshold=4.0,
+                                  maxIters=500, confidence=0.995)  # fmt: skip
+    if m is None:
+        return None
+    linear = np.asarray(m, np.float64)[:, :2]
+    scales = np.linalg.svd(linear, compute_uv=False)
+    if np.linalg.det(linear) <= 0 or scales[0] > AFFINE_SPREAD * scales[1]:
+        return None
+    return _counted(m, inl, known, dst)
 
 
 def _similarity(src: npt.NDArray[np.float32], dst: npt.NDArray[np.float32],
@@ -359,6 +395,8 @@ def verify(
         dense = _affine(cand, query, gray, dense, picture)
     if dense.score >= REFINE_FROM and not dense.altered(inliers, rules):
         dense = _refined(cand, gray, dense, picture)
+    if _stretched_fit(m) and inliers < SURE_INLIERS and dense.score < STRETCHED_AGREEMENT:
+        return None
     score, inside, m = dense.score, dense.inside, dense.m
     cells = dense.cells
     coverage = float(cells.mean())
