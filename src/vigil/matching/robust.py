@@ -173,14 +173,13 @@ def _consensus(
     return best
 
 
-def _fit(
-    cand: Candidate, query: Features, min_inliers: int
-) -> tuple[npt.NDArray[np.float64], int] | None:
+def _fit(cand: Candidate, query: Features, min_inliers: int) -> Fit | None:
     """The similarity known -> query explaining the most pairs, and how many distinct ones;
     or a homography where one explains more of many pairs than a similarity's few (a photo
-    taken off axis). Candidates with few pairs (most of them: chance) are first screened by
-    :func:`_consensus`, which takes about half the time of running RANSAC on each (split,
-    1,000 known images)."""
+    taken off axis); or an affine transform where one explains AFFINE_GAIN more than a
+    similarity's few (a copy resized to another aspect ratio). Candidates with few pairs
+    (most of them: chance) are first screened by :func:`_consensus`, which takes about half
+    the time of running RANSAC on each (split, 1,000 known images)."""
     src, dst = _ends(cand, query)
     known = cand.pairs[:, 1]
     screen = len(src) <= PREFILTER_PAIRS
@@ -228,7 +227,7 @@ def _stretched(src: npt.NDArray[np.float32], dst: npt.NDArray[np.float32],
 
 def _similarity(src: npt.NDArray[np.float32], dst: npt.NDArray[np.float32],
                 known: npt.NDArray[np.int64], min_inliers: int
-                ) -> tuple[npt.NDArray[np.float64], int] | None:  # fmt: skip
+                ) -> Fit | None:  # fmt: skip
     """The similarity known -> query explaining the most pairs, and how many distinct ones.
     A fit collapsed onto one spot is fitted again without its pairs: a corner detected at
     several scales of the query, each keypoint paired by chance with another known one, can
@@ -254,7 +253,7 @@ def _ends(cand: Candidate, query: Features) -> tuple[npt.NDArray[np.float32],
 
 
 def _counted(m: Any, inl: Any, known: npt.NDArray[np.int64], dst: npt.NDArray[np.float32]
-             ) -> tuple[npt.NDArray[np.float64], int] | None:  # fmt: skip
+             ) -> Fit | None:  # fmt: skip
     """A fitted transform and its distinct inliers (known keypoints and query points alike),
     or None where the fit failed or scales implausibly."""
     if m is None or inl is None:
