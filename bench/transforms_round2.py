@@ -120,7 +120,7 @@ TRANSFORMS: list[tuple[str, Transform]] = [
     ("grid_4x4", lambda im, r, p: grid(im, r, p, 4)),
     ("inset", inset),
     ("perspective", lambda im, r, p: perspective(im, r)),
-    ("scale_x0.7", lambda im, r, p: im.resize((int(im.width * 0.7), im.height))),
+    ("scale_x0.7", lambda im, r, p: _squeezed(im, 0.7)),
     # PDQ finds a copy resized to another aspect ratio; cropped too, only vlocal can
     ("crop_10_scale_x0.8", lambda im, r, p: _squeezed(crop(im, 0.10, r), 0.8)),
     ("crop_30", lambda im, r, p: crop(im, 0.30, r, centre=True)),

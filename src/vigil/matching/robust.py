@@ -173,11 +173,12 @@ def _consensus(
     return best
 
 
-def _fit(cand: Candidate, query: Features, min_inliers: int) -> Fit | None:
+def _fit(cand: Candidate, query: Features, min_inliers: int) -> tuple[Fit, bool] | None:
     """The similarity known -> query explaining the most pairs, and how many distinct ones;
     or a homography where one explains more of many pairs than a similarity's few (a photo
     taken off axis); or an affine transform where one explains AFFINE_GAIN more than a
-    similarity's few (a copy resized to another aspect ratio). Candidates with few pairs
+    similarity's few (a copy resized to another aspect ratio; then the flag is True: it
+    is held to STRETCHED_AGREEMENT). Candidates with few pairs
     (most of them: chance) are first screened by :func:`_consensus`, which takes about half
     the time of running RANSAC on each (split, 1,000 known images)."""
     src, dst = _ends(cand, query)
@@ -193,20 +194,13 @@ def _fit(cand: Candidate, query: Features, min_inliers: int) -> Fit | None:
         if h is not None and _plausible(np.asarray(h, np.float64), cand.size):
             seen = _counted(h, inl, known, dst)
             if seen is not None and seen[1] >= max(PERSPECTIVE_INLIERS, fit[1]):
-                return seen
+                return seen, False
     if (fit is None or fit[1] < SURE_INLIERS) and len(src) >= AFFINE_INLIERS:
         stretched = _stretched(src, dst, known)
         least = max(AFFINE_INLIERS, (0 if fit is None else fit[1]) + AFFINE_GAIN)
         if stretched is not None and stretched[1] >= least:
-            return stretched
-    return fit
-
-
-def _stretched_fit(m: npt.NDArray[np.float64]) -> bool:
-    """Whether ``_fit`` chose an affine transform (:func:`_stretched`), not a similarity
-    (whose 2 x 2 part is a scaled rotation) or a homography (3 x 3)."""
-    scaled_rotation = np.isclose(m[0, 0], m[1, 1]) and np.isclose(m[0, 1], -m[1, 0])
-    return m.shape == (2, 3) and not scaled_rotation
+            return stretched, True
+    return None if fit is None else (fit, False)
 
 
 def _stretched(src: npt.NDArray[np.float32], dst: npt.NDArray[np.float32],
@@ -385,16 +379,16 @@ def verify(
     ``picture``: where it shows a picture, if not all of it (a turned query's canvas)."""
     if len(cand.pairs) < rules.min_inliers:
         return None
-    fit = _fit(cand, query, rules.min_inliers)
-    if fit is None or fit[1] < rules.min_inliers:
+    found = _fit(cand, query, rules.min_inliers)
+    if found is None or found[0][1] < rules.min_inliers:
         return None
-    m, inliers = fit
+    (m, inliers), stretched = found
     dense = _Dense.read(cand, gray, m, picture)
     if dense.score < ALTERED_AGREEMENT and inliers >= AFFINE_INLIERS:
         dense = _affine(cand, query, gray, dense, picture)
     if dense.score >= REFINE_FROM and not dense.altered(inliers, rules):
         dense = _refined(cand, gray, dense, picture)
-    if _stretched_fit(m) and inliers < SURE_INLIERS and dense.score < STRETCHED_AGREEMENT:
+    if stretched and inliers < SURE_INLIERS and dense.score < STRETCHED_AGREEMENT:
         return None
     score, inside, m = dense.score, dense.inside, dense.m
     cells = dense.cells

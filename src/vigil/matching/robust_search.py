@@ -45,15 +45,14 @@ def search(index: LocalIndex, query: LocalQuery, matched: bool = False) -> list[
     normalising enlarged is searched mirrored enlarged and at its own size too. The
     known side is indexed once, unmirrored. A query showing a picture rotated on a plain
     canvas is searched turned back upright too, mirrored or not (:mod:`vigil.signals.upright`)."""
-    gray = query.gray.astype(np.float32)
-    found = _search(index, query, gray, matched)
+    found = _search(index, query, matched)
     if matched or any(a.whole for a in found):
         return found
     found = _joined(found, _upright(index, query))
     if any(a.whole for a in found):
         return found
     flipped = query.flipped()
-    mirror = _search(index, flipped, flipped.gray.astype(np.float32), False)
+    mirror = _search(index, flipped)
     if query.upright and not any(a.whole for a in mirror):  # mirrored and rotated
         mirror = _joined(mirror, _upright(index, flipped))
     return _joined([_unmirror(a) for a in mirror], found)
@@ -63,7 +62,7 @@ def _upright(index: LocalIndex, query: LocalQuery) -> list[Alignment]:
     """The matches of a query turned back upright, where it shows a rotated picture
     (:attr:`LocalQuery.upright`), mapped back into it."""
     return [_turned_back(a, u, query.gray.shape) for u in query.upright
-            for a in _search(index, u.query, u.query.gray.astype(np.float32), False)]  # fmt: skip
+            for a in _search(index, u.query)]  # fmt: skip
 
 
 def _joined(first: list[Alignment], then: list[Alignment]) -> list[Alignment]:
@@ -96,11 +95,9 @@ def search_part(index: LocalIndex, query: LocalQuery, box: Box) -> list[Alignmen
     part = part_query(np.ascontiguousarray(crop))
     if part is None:
         return []
-    sure = _sure(_search(index, part, part.gray.astype(np.float32), False))
+    sure = _sure(_search(index, part))
     if not sure:  # a mirrored sheet or collage mirrors each of its pictures
-        flipped = part.flipped()
-        found = _search(index, flipped, flipped.gray.astype(np.float32), False)
-        sure = [_unmirror(a) for a in _sure(found)]
+        sure = [_unmirror(a) for a in _sure(_search(index, part.flipped()))]
     return [replace(a, query_region=_within(a.query_region, box)) for a in sure]
 
 
@@ -123,8 +120,7 @@ def _unmirror(al: Alignment) -> Alignment:
     return replace(al, query_region=(1 - x1, y0, 1 - x0, y1), mirrored=True)
 
 
-def _search(index: LocalIndex, query: LocalQuery, gray: npt.NDArray[np.float32],
-            matched: bool) -> list[Alignment]:  # fmt: skip
+def _search(index: LocalIndex, query: LocalQuery, matched: bool = False) -> list[Alignment]:
     """The verified robust matches of a query image as it is.
 
     A small image is searched a second time with the keypoints of it enlarged too (a reduced
@@ -133,6 +129,7 @@ def _search(index: LocalIndex, query: LocalQuery, gray: npt.NDArray[np.float32],
     first pass covering most of the query. Then the second pass could only find another
     known image in what is left of the query, and it costs as much again as the first
     (an ORB pass on twice the pixels, 500 more lookups)."""
+    gray = query.gray.astype(np.float32)
     maybe_again = query.small and not matched
     first = index.lookup(query.features) if maybe_again else None  # kept for a second pass
     found = _verified(index, query.features, gray, first, query.picture)

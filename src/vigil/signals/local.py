@@ -68,6 +68,8 @@ STILL = _Extraction(FAST_THRESHOLD, POOL_FEATURES, QUERY_FEATURES, KNOWN_CELLS)
 # logo or caption box would take most of the strongest keypoints: 500 spread 8x8 from 1,000.
 VIDEO = _Extraction(8, 1000, 500, 8)
 
+MIRROR_FEATURES = 150  # a query's mirrored pass: the spread of 150 (all 300: +0.6 ms at 1M)
+
 
 @dataclass(frozen=True)
 class LocalQuery:
@@ -83,7 +85,7 @@ class LocalQuery:
     native: npt.NDArray[np.uint8] | None = None  # the image as decoded, where gray enlarged it
     picture: npt.NDArray[np.bool_] | None = None  # where gray shows a picture, if not all of it
     mirror_of: LocalQuery | None = None  # the query this one is mirrored from
-    mirror_features: int = 0  # how many keypoints its mirrored pass reads (0: MIRROR_FEATURES)
+    mirror_features: int = MIRROR_FEATURES  # how many keypoints its mirrored pass reads
     reduced: bool = False  # a large photo decoded at a reduced scale (libjpeg's DCT scaling)
 
     @cached_property
@@ -129,7 +131,7 @@ class LocalQuery:
     def mirrored(self) -> Features:
         """:attr:`features` in the image mirrored left to right, in its pixels: what a known
         image's keypoints look like when the query is a mirrored copy of it."""
-        return mirrored(head(self.features, self.mirror_features or MIRROR_FEATURES), self.gray)
+        return mirrored(head(self.features, self.mirror_features), self.gray)
 
     def flipped(self) -> LocalQuery:
         """The query mirrored left to right: :attr:`mirrored`'s keypoints, and where the
@@ -261,7 +263,6 @@ def analyse(
 
 
 EDGE = 4  # pixels of a turned query's picture next to its canvas, not verified
-MIRROR_FEATURES = 150  # a query's mirrored pass: the spread of 150 (all 300: +0.6 ms at 1M)
 PART_SIDE = 560  # a part's long side when searched (a small query's enlarged pass: 400 x 1.4)
 
 

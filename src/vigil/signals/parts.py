@@ -75,15 +75,14 @@ def find_parts(gray: npt.NDArray[np.uint8]) -> list[Part]:
 
 def part_hashes(part: Part) -> Iterator[tuple[str, str]]:
     """The PDQ hashes a part is looked up by, with PDQ's name for each: its own, then (made
-    only if asked for) its mirror's. A mirrored sheet or collage mirrors each cell, and a
-    query's own PDQ tries the flips of the whole query, which do not see its parts. The
-    mirror's is hashed from the mirrored pixels: PDQ's box filter is not symmetric, and on
-    a cell a third of a photo wide the flip read from the cell's own DCT was 8-18 bits
-    further from the known image than the cell itself (mirrored grid_3x3 0.89 -> 0.98)."""
+    only if asked for, and where the part keeps its pixels) its mirror's. A mirrored sheet
+    or collage mirrors each cell, and a query's own PDQ tries the flips of the whole query,
+    which do not see its parts. The mirror's is hashed from the mirrored pixels: PDQ's box
+    filter is not symmetric, and on a cell a third of a photo wide the flip read from the
+    cell's own DCT was 8-18 bits further from the known image than the cell itself
+    (mirrored grid_3x3 0.89 -> 0.98)."""
     yield "original", part.pdq.hex
-    if part.pixels is None:
-        yield "flip_h", part.pdq.dihedral()["flip_h"].hex()
-    else:
+    if part.pixels is not None:
         yield "flip_h", hash_rgb_or_l(np.ascontiguousarray(part.pixels[:, ::-1])).hex
 
 
