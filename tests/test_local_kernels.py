@@ -11,6 +11,7 @@ from vigil.index.local_kernels import (
     lookup,
     pairs_of,
     tally,
+    tally_placed,
     unpack_pairs,
 )
 from vigil.matching.robust import _consensus
@@ -90,6 +91,27 @@ def test_tally_counts_distinct_keypoints_per_image_like_a_set_would() -> None:
         if fid // PER_IMAGE in set(chosen.tolist())
     )
     assert got == want
+
+
+def test_tally_placed_counts_only_keypoints_where_the_known_image_has_them() -> None:
+    rng = np.random.default_rng(6)
+    images = 50_000
+    q, f = _random_pairs(rng, images, 20_000)
+    pos = rng.integers(0, 65536, (images, PER_IMAGE, 2)).astype(np.uint16)
+    qpos = rng.uniform(0, 1, (900, 2)).astype(np.float32)
+    hot = f // PER_IMAGE == f[0] // PER_IMAGE  # one image's keypoints put in place
+    qpos[q[hot]] = pos[f[hot] // PER_IMAGE, f[hot] % PER_IMAGE] / 65535 + 0.01
+    packed, starts = bucket_pairs(q, f, images)
+    slots, counts = tally_placed(packed, starts, pos, qpos, 0.05, 2)
+    placed: dict[int, set[int]] = {}
+    for qi, fid in zip(q.tolist(), f.tolist(), strict=True):
+        slot, rank = divmod(fid, PER_IMAGE)
+        if np.abs(pos[slot, rank] / 65535 - qpos[qi]).max() <= 0.05:
+            placed.setdefault(slot, set()).add(rank)
+    expected = {s: len(v) for s, v in placed.items() if len(v) >= 2}
+    assert dict(zip(slots.tolist(), counts.tolist(), strict=True)) == expected
+    assert expected[int(f[0]) // PER_IMAGE] >= 5  # the placed image, and few others
+    assert len(expected) < 10
 
 
 def test_consensus_counts_keypoints_that_one_similarity_maps() -> None:

@@ -11,7 +11,10 @@ import pytest
 from PIL import Image
 
 from tests.robust_kit import best, crop, jpeg
-from vigil.matching import robust
+from vigil.index import LocalIndex
+from vigil.matching import robust, robust_search
+from vigil.matching.hashing import hash_bytes
+from vigil.signals.local_algo import Features, unpack_record
 from vigil.store import Store
 
 
@@ -55,7 +58,8 @@ def test_a_photo_slightly_off_axis_is_found_through_a_refined_homography(
     assert (m.entry.key, m.kind) == ("k1", "altered_copy")
     assert m.region is not None
     assert m.region.score >= 0.9
-    monkeypatch.setattr(robust, "REFINE_FROM", 2.0)  # no refinement: not found
+    monkeypatch.setattr(robust, "REFINE_FROM", 2.0)  # no refinement: not found by the fit
+    monkeypatch.setattr(robust_search, "_framed", lambda *a: [])  # (nor as the whole query)
     assert best(robust_store, skewed) == []
 
 
@@ -92,3 +96,41 @@ def test_a_copy_squeezed_to_another_aspect_ratio_is_found_through_an_affine_fit(
     # a similarity explains too few of its pairs (those far from its centre are 10% off)
     monkeypatch.setattr(robust, "AFFINE_GAIN", 1000)
     assert [m for m in best(robust_store, squeezed) if m.entry.key == "k1"] == []
+
+
+def test_a_photo_whose_keypoints_pair_too_seldom_is_verified_as_the_whole_query(
+    robust_store: Store, known_photos: list[Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    original = Image.open(known_photos[0]).convert("RGB")
+    # corners moved by up to 8%: no fit verifies it, but keypoints pair where the known image
+    # has them, and through the map of its frame (refined) the signs agree
+    skewed = jpeg(photographed(original, [(0.073, 0.072), (0.929, -0.066), (1.054, 1.038),
+                                          (0.027, 0.969)]))  # fmt: skip
+    (m,) = best(robust_store, skewed)
+    assert (m.entry.key, m.kind) == ("k0", "altered_copy")
+    assert m.region is not None
+    assert m.region.score >= robust.FRAMED_AGREEMENT
+    assert m.region.query_region[2] - m.region.query_region[0] >= 0.8
+    monkeypatch.setattr(robust_search, "_framed", lambda *a: [])
+    assert best(robust_store, skewed) == []
+
+
+def test_keypoints_in_frame_must_be_where_the_known_image_has_them(
+    known_photos: list[Path],
+) -> None:
+    """A query stretched to another frame keeps its keypoints at the same fractions of its
+    width and height; pairs elsewhere in the image do not count."""
+    value = hash_bytes(known_photos[2].read_bytes()).signals["vlocal"].value
+    index = LocalIndex()
+    index.add([7], [bytes.fromhex(value)])
+    known = unpack_record(bytes.fromhex(value))[0]
+    w, h = known.size
+    stretched = Features(
+        known.points * np.float32([0.7, 1.0]), known.descriptors, (round(w * 0.7), h)
+    )
+    (cand,) = index.in_frame(stretched, index.lookup(stretched), 0.02)
+    assert cand.id == 7
+    assert len(np.unique(cand.pairs[:, 1])) == len(known.points)
+    moved = Features(stretched.points[::-1].copy(), stretched.descriptors, stretched.size)
+    assert index.candidates(moved, min_pairs=4)  # the same pairs ...
+    assert index.in_frame(moved, index.lookup(moved), 0.02) == []  # ... not in place

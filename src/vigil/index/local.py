@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +29,7 @@ from vigil.index.local_kernels import (
     pairs_of,
     table_keys,
     tally,
+    tally_placed,
     unpack_pairs,
 )
 from vigil.signals.local_algo import KEYS, KNOWN_FEATURES, Features, feature_keys, unpack_record
@@ -73,6 +74,18 @@ class Pairs:
 
     segments: tuple[Segment, ...]
     pairs: list[tuple[npt.NDArray[np.int32], U32]]
+    _bucketed: dict[int, tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+
+    def bucketed(self, k: int, images: int) -> tuple[npt.NDArray[np.int64],
+                                                      npt.NDArray[np.int64]]:  # fmt: skip
+        """The pairs with segment ``k`` (of ``images`` images) grouped by image
+        (:func:`bucket_pairs`), once: a query's pairs are grouped for its candidates and
+        again for those in frame."""
+        if k not in self._bucketed:
+            self._bucketed[k] = bucket_pairs(*self.pairs[k], images)
+        return self._bucketed[k]
 
     def of(self, segments: list[Segment]) -> bool:
         """Whether these are pairs with exactly these segments (not since merged or added to)."""
@@ -181,6 +194,15 @@ class Segment:
         return seg
 
 
+def _candidate(seg: Segment, slot: int, qi: npt.NDArray[np.int64],
+               rank: npt.NDArray[np.int64]) -> Candidate:  # fmt: skip
+    """The known image in ``slot`` of ``seg``, with pairs (query keypoints ``qi``, its own
+    keypoints ``rank``)."""
+    w, h = (int(v) for v in seg.sizes[slot])
+    pts = (seg.pos[slot, : seg.counts[slot]] / 65535 * np.array([w, h])).astype(np.float32)
+    return Candidate(int(seg.ids[slot]), pts, (w, h), seg.grid[slot], np.stack([qi, rank], 1))
+
+
 class LocalIndex:
     """Known images' keypoints keyed by int64 ids (the store's signal ids)."""
 
@@ -237,12 +259,40 @@ class LocalIndex:
         """Known images sharing at least ``min_pairs`` keypoints with the query, most first.
         ``pairs``: those of the query's keypoints, already looked up (:meth:`lookup`)."""
         self._seal()
-        if pairs is not None and not pairs.of(self.segments):
-            pairs = None  # the index changed since: look them up again
+        if pairs is None or not pairs.of(self.segments):
+            pairs = self.lookup(feats)  # not looked up, or the index changed since
         found: list[tuple[int, Candidate]] = []
-        each = self._each_pairs(feats) if pairs is None else iter(pairs.pairs)
-        for seg, (q, f) in zip(self.segments, each, strict=True):
-            found.extend(self._group(seg, q, f, min_pairs, limit))
+        for k, seg in enumerate(self.segments):
+            packed, starts = pairs.bucketed(k, len(seg))
+            found.extend(self._group(seg, packed, starts, min_pairs, limit))
+        found.sort(key=lambda x: -x[0])
+        return [c for _, c in found[:limit]]
+
+    def in_frame(self, feats: Features, pairs: Pairs, tol: float, min_pairs: int = 2,
+                 limit: int = 30) -> list[Candidate]:  # fmt: skip
+        """Known images that at least ``min_pairs`` of the query's keypoints (``pairs``, from
+        :meth:`lookup`) pair with where the known image has the paired keypoint: at the same
+        fraction of each image's width and height, within ``tol``. Such a query may be the
+        whole known image (stretched to another frame, taken off axis: too few of its
+        keypoints pair to fit a transform), and chance pairs seldom agree so (a pair lands
+        within 0.08 by chance 2.6% of the time). Each candidate holds those pairs only."""
+        self._seal()
+        if not pairs.of(self.segments):
+            pairs = self.lookup(feats)
+        qpos = np.ascontiguousarray(feats.points / np.array(feats.size, np.float32), np.float32)
+        found: list[tuple[int, Candidate]] = []
+        for k, seg in enumerate(self.segments):
+            packed, starts = pairs.bucketed(k, len(seg))
+            slots, counts = tally_placed(packed, starts, seg.pos, qpos, tol, max(1, min_pairs))
+            top = np.argsort(-counts, kind="stable")[:limit]
+            if not len(top):
+                continue
+            of_slot, rank, qi = unpack_pairs(np.unique(pairs_of(packed, starts, slots[top])))
+            known = seg.pos[of_slot, rank].astype(np.float32) / 65535
+            placed = (np.abs(known - qpos[qi]) <= tol).all(axis=1)
+            for slot, count in zip(slots[top].tolist(), counts[top].tolist(), strict=True):
+                mine = placed & (of_slot == slot)
+                found.append((count, _candidate(seg, slot, qi[mine], rank[mine])))
         found.sort(key=lambda x: -x[0])
         return [c for _, c in found[:limit]]
 
@@ -277,10 +327,10 @@ class LocalIndex:
             self._buffers = (np.empty(2 * n, np.int32), np.empty(2 * n, np.uint32))
 
     @staticmethod
-    def _group(seg: Segment, q: npt.NDArray[np.int32], f: npt.NDArray[np.uint32],
+    def _group(seg: Segment, packed: npt.NDArray[np.int64], starts: npt.NDArray[np.int64],
                min_pairs: int, limit: int) -> list[tuple[int, Candidate]]:  # fmt: skip
-        """The ``limit`` images of a segment with the most distinct keypoints paired."""
-        packed, starts = bucket_pairs(q, f, len(seg))
+        """The ``limit`` images of a segment with the most distinct keypoints paired (its
+        pairs grouped by :func:`bucket_pairs`)."""
         slots, counts = tally(packed, starts, max(1, min_pairs))
         if not len(slots):
             return []
@@ -291,11 +341,7 @@ class LocalIndex:
         out = []
         for slot, count in zip(slots.tolist(), counts.tolist(), strict=True):
             lo, hi = np.searchsorted(of_slot, [slot, slot + 1])
-            w, h = (int(v) for v in seg.sizes[slot])
-            pts = (seg.pos[slot, : seg.counts[slot]] / 65535 * np.array([w, h])).astype(np.float32)
-            known_pairs = np.stack([qi[lo:hi], rank[lo:hi]], 1)
-            cand = Candidate(int(seg.ids[slot]), pts, (w, h), seg.grid[slot], known_pairs)
-            out.append((int(count), cand))
+            out.append((int(count), _candidate(seg, slot, qi[lo:hi], rank[lo:hi])))
         return out
 
     # -- persistence -----------------------------------------------------------------------

@@ -13,6 +13,7 @@ import numba
 import numpy as np
 import numpy.typing as npt
 
+from vigil.index._prefetch import prefetch
 from vigil.signals.local_algo import KNOWN_FEATURES
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
     "popcount64",
     "table_keys",
     "tally",
+    "tally_placed",
     "unpack_pairs",
 ]
 
@@ -211,6 +213,67 @@ def tally(
             bits = masks[slot & low]
             if bits:  # the image's first pair: count it once, and clear it
                 masks[slot & low] = 0
+                c = popcount64(bits)
+                if c >= min_distinct:
+                    out_slots[m] = slot
+                    counts[m] = c
+                    m += 1
+    return out_slots[:m], counts[:m]
+
+
+@numba.njit(cache=True, nogil=True)
+def tally_placed(
+    packed: npt.NDArray[np.int64],
+    starts: npt.NDArray[np.int64],
+    pos: npt.NDArray[np.uint16],
+    qpos: npt.NDArray[np.float32],
+    tol: float,
+    min_distinct: int,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:  # pragma: no cover - compiled
+    """As :func:`tally`, counting only the pairs whose known keypoint (``pos``: an image's
+    keypoints at fractions of its width and height, times 65535) lies within ``tol`` of where
+    the query has its own (``qpos``, fractions of the query's). Positions are read only for
+    the pairs of images with ``min_distinct`` pairs or more, a few thousand a query."""
+    masks = np.zeros(1 << BUCKET_SHIFT, np.uint64)
+    placed = np.zeros(1 << BUCKET_SHIFT, np.uint64)
+    low = np.uint64((1 << BUCKET_SHIFT) - 1)
+    out_slots = np.empty(packed.shape[0], np.int64)
+    counts = np.empty(packed.shape[0], np.int64)
+    todo = np.empty(packed.shape[0], np.int64)
+    flat = pos.reshape(-1)
+    per = np.uint64(pos.shape[1])
+    limit = tol * 65535.0
+    m = 0
+    for g in range(starts.shape[0] - 1):
+        for i in range(starts[g], starts[g + 1]):
+            word = np.uint64(packed[i])
+            rank = (word >> np.uint64(16)) & np.uint64(63)
+            masks[(word >> np.uint64(SLOT_SHIFT)) & low] |= np.uint64(1) << rank
+        n = 0
+        for i in range(starts[g], starts[g + 1]):  # pairs to place: their positions prefetched
+            word = np.uint64(packed[i])
+            slot = word >> np.uint64(SLOT_SHIFT)
+            if popcount64(masks[slot & low]) >= min_distinct:
+                rank = (word >> np.uint64(16)) & np.uint64(63)
+                prefetch(flat, int((slot * per + rank) * np.uint64(2)))
+                todo[n] = i
+                n += 1
+        for j in range(n):
+            word = np.uint64(packed[todo[j]])
+            slot = word >> np.uint64(SLOT_SHIFT)
+            rank = (word >> np.uint64(16)) & np.uint64(63)
+            q = word & np.uint64(0xFFFF)
+            at = np.int64((slot * per + rank) * np.uint64(2))
+            dx = abs(float(flat[at]) - qpos[q, 0] * 65535.0)
+            dy = abs(float(flat[at + 1]) - qpos[q, 1] * 65535.0)
+            if dx <= limit and dy <= limit:
+                placed[slot & low] |= np.uint64(1) << rank
+        for i in range(starts[g], starts[g + 1]):
+            slot = np.uint64(packed[i]) >> np.uint64(SLOT_SHIFT)
+            masks[slot & low] = 0
+            bits = placed[slot & low]
+            if bits:
+                placed[slot & low] = 0
                 c = popcount64(bits)
                 if c >= min_distinct:
                     out_slots[m] = slot

@@ -23,6 +23,7 @@ than needed.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -36,7 +37,17 @@ from vigil.index.local import Candidate
 from vigil.index.local_kernels import popcount64
 from vigil.signals.local_algo import GRID, DogReader, Features, apply_transform
 
-__all__ = ["FRAME", "IMAGE", "SURE_INLIERS", "Alignment", "Rules", "verify"]
+__all__ = [
+    "FRAME",
+    "FRAMED_TOL",
+    "IMAGE",
+    "SURE_INLIERS",
+    "Alignment",
+    "Rules",
+    "framed_reader",
+    "verify",
+    "verify_framed",
+]
 
 MIN_INLIERS = 6
 ALTERED_AGREEMENT = 0.75  # share of grid signs in view that agree: altered_copy
@@ -127,6 +138,17 @@ PREFILTER_PX = 12.0  # a screening hypothesis's tolerance: 3x RANSAC's, for its 
 REFINE_FROM = 0.7  # a fit whose signs agree this well, but not as a copy's, is refined
 REFINE_STEPS = (0.5, 0.25)  # corner moves tried, in grid cells of the known image in the query
 REFINE_ROUNDS = 4  # rounds of moves at each step at most
+# a query verified as a whole known image (verify_framed): its corners may be further off
+FRAMED_STEPS = (1.0, 0.5, 0.25)
+# ... and more of it must agree: the same-bed hard negatives reached 0.886, true copies
+# 0.9-0.98 (inset; perspective once refined from a cell's move)
+FRAMED_AGREEMENT, FRAMED_CELLS = 0.9, 0.7
+FRAMED_FROM = 0.6  # refined from this agreement (a 6% corner shift: 0.6-0.7 before)
+# ... and on only if the coarse moves reach this (true copies, perspective: 0.836 or more;
+# 142 chance candidates: 0.816 at most, most below 0.78)
+FRAMED_HALFWAY = 0.8
+FRAMED_STRETCH = 1.6  # a frame whose aspect ratio differs more: not a copy (squeezed 0.7: 1.43)
+FRAMED_TOL = 0.08  # a pair's keypoints this far apart (share of width, height) are in place
 _MOVES = np.array([[1, 0], [-1, 0], [0, 1], [0, -1]], np.float32)
 AFFINE_INLIERS = 5  # a similarity this well supported whose signs agree too little: affine
 # an affine fit explaining this many more pairs than the similarity replaces it (a copy
@@ -390,10 +412,8 @@ def verify(
         dense = _refined(cand, gray, dense, picture)
     if stretched and inliers < SURE_INLIERS and dense.score < STRETCHED_AGREEMENT:
         return None
-    score, inside, m = dense.score, dense.inside, dense.m
-    cells = dense.cells
-    coverage = float(cells.mean())
-    if inside.mean() < 0.2 or not cells.any():
+    coverage = float(dense.cells.mean())
+    if dense.inside.mean() < 0.2 or not dense.cells.any():
         return None
     if dense.altered(inliers, rules):
         kind = "altered_copy"
@@ -401,14 +421,58 @@ def verify(
         kind = "shared_scene"
     else:
         return None
-    kbox, qbox = _region(cells, m, cand.size, query.size)
+    return _aligned(cand, dense, kind, inliers, query.size)
+
+
+def verify_framed(cand: Candidate, gray: npt.NDArray[np.float32],
+                  reader: Callable[[], DogReader] | None = None) -> Alignment | None:  # fmt: skip
+    """A candidate whose pairs put the query's keypoints where the known image has them
+    (:meth:`~vigil.index.local.LocalIndex.in_frame`), verified as the whole of the query:
+    the dense agreement through the map of the known image onto the query's frame, refined
+    corner by corner (FRAMED_STEPS). An ``altered_copy`` where FRAMED_AGREEMENT of the signs
+    and FRAMED_CELLS of the cells agree. It needs no fit: a photo of a screen taken off axis,
+    a copy stretched to another frame, a picture pasted in another or a cell of a sheet
+    whose keypoints pair too seldom to fit one (inset 0.727 -> 0.833, perspective 0.830 ->
+    0.900 on the split, 300 known)."""
+    kw, kh = cand.size
+    h, w = gray.shape
+    if abs(np.log(w * kh / (h * kw))) > np.log(FRAMED_STRETCH):
+        return None
+    m = np.array([[w / kw, 0, 0], [0, h / kh, 0]], np.float64)
+    dense = _Dense.read(cand, gray, m, None, reader() if reader else framed_reader(gray))
+    if dense.score < FRAMED_FROM:
+        return None
+    coarse, fine = FRAMED_STEPS[:1], FRAMED_STEPS[1:]
+    dense = _refined(cand, gray, dense, None, coarse)
+    if dense.score < FRAMED_HALFWAY:
+        return None
+    dense = _refined(cand, gray, dense, None, fine)
+    if dense.score < FRAMED_AGREEMENT or dense.cells.mean() < FRAMED_CELLS:
+        return None
+    return _aligned(cand, dense, "altered_copy", len(np.unique(cand.pairs[:, 1])), (w, h))
+
+
+def framed_reader(gray: npt.NDArray[np.float32]) -> DogReader:
+    """The query's DoG at the scale of a known image filling its frame (a grid cell: a
+    GRID-th of its long side), to read each candidate of :func:`verify_framed` through: made
+    once a query (``functools.cache``), where a candidate gets that far."""
+    h, w = gray.shape
+    return DogReader.at(gray, None, (w, h))
+
+
+def _aligned(cand: Candidate, dense: _Dense, kind: str, inliers: int,
+             size: tuple[int, int]) -> Alignment:  # fmt: skip
+    """The match that ``dense`` shows, of ``kind``, in a query of ``size``."""
+    m = dense.m
+    kbox, qbox = _region(dense.cells, m, cand.size, size)
     scale = float(np.hypot(m[0, 0], m[1, 0]))
     rotation = float(np.degrees(np.arctan2(m[1, 0], m[0, 0])))
-    return Alignment(cand.id, kind, score, inliers, coverage, kbox, qbox, scale, rotation)
+    coverage = float(dense.cells.mean())
+    return Alignment(cand.id, kind, dense.score, inliers, coverage, kbox, qbox, scale, rotation)
 
 
 def _refined(cand: Candidate, gray: npt.NDArray[np.float32], dense: _Dense,
-             picture: Mask | None) -> _Dense:  # fmt: skip
+             picture: Mask | None, steps: tuple[float, ...] = REFINE_STEPS) -> _Dense:  # fmt: skip
     """The dense agreement through the homography near ``dense``'s transform under which the
     most signs agree: each corner of the known image moved in turn by half a grid cell, then
     a quarter, while more agree. A photo of a screen or a print taken off axis is fitted by
@@ -420,7 +484,7 @@ def _refined(cand: Candidate, gray: npt.NDArray[np.float32], dense: _Dense,
     reader = dense.reader or DogReader.at(gray, dense.m, cand.size)
     cell = float(np.hypot(dense.m[0, 0], dense.m[1, 0])) * max(kw, kh) / GRID
     best = dense
-    for step in REFINE_STEPS:
+    for step in steps:
         for _ in range(REFINE_ROUNDS):
             before = best.agreeing
             for j, d in itertools.product(range(4), _MOVES):

@@ -10,12 +10,23 @@ as an image of its own. Each match is mapped back into the query as the query sh
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import cache, partial
 
 import numpy as np
 import numpy.typing as npt
 
 from vigil.index.local import LocalIndex, Pairs
-from vigil.matching.robust import IMAGE, SURE_INLIERS, Alignment, Box, Mask, verify
+from vigil.matching.robust import (
+    FRAMED_TOL,
+    IMAGE,
+    SURE_INLIERS,
+    Alignment,
+    Box,
+    Mask,
+    framed_reader,
+    verify,
+    verify_framed,
+)
 from vigil.signals.local import LocalQuery, Upright, part_query
 from vigil.signals.local_algo import Features, apply_transform
 
@@ -128,16 +139,33 @@ def _search(index: LocalIndex, query: LocalQuery, matched: bool = False) -> list
     whole: ``matched`` (an exact or PDQ match found before), or an ``altered_copy`` of the
     first pass covering most of the query. Then the second pass could only find another
     known image in what is left of the query, and it costs as much again as the first
-    (an ORB pass on twice the pixels, 500 more lookups)."""
+    (an ORB pass on twice the pixels, 500 more lookups). Where nothing covers the query,
+    the known images whose keypoints it shows in place are verified as the whole of it
+    (:func:`_framed`)."""
     gray = query.gray.astype(np.float32)
-    maybe_again = query.small and not matched
-    first = index.lookup(query.features) if maybe_again else None  # kept for a second pass
-    found = _verified(index, query.features, gray, first, query.picture)
-    if first is not None and not any(a.whole for a in found):
-        more = index.lookup(query.enlarged, first=len(query.features.points))
-        wider = _verified(index, query.widened, gray, first + more) + _own_size(index, query, gray)
-        return _joined(found, wider)
-    return found
+    feats, pairs = query.features, index.lookup(query.features)
+    found = _verified(index, feats, gray, pairs, query.picture)
+    if query.small and not matched and not any(a.whole for a in found):
+        pairs = pairs + index.lookup(query.enlarged, first=len(feats.points))
+        feats = query.widened
+        wider = _verified(index, feats, gray, pairs) + _own_size(index, query, gray)
+        found = _joined(found, wider)
+    if matched or any(a.whole for a in found) or query.picture is not None:
+        return found
+    return found + _framed(index, feats, gray, pairs, {a.id for a in found})
+
+
+def _framed(index: LocalIndex, feats: Features, gray: npt.NDArray[np.float32], pairs: Pairs,
+            seen: set[int]) -> list[Alignment]:  # fmt: skip
+    """The known images that the query may be the whole of, however stretched or taken off
+    axis: two or more of its keypoints pair where the known image has them
+    (:meth:`LocalIndex.in_frame`), and the signs agree through the frame's map
+    (:func:`~vigil.matching.robust.verify_framed`). Not those already found."""
+    cands = [c for c in index.in_frame(feats, pairs, FRAMED_TOL) if c.id not in seen]
+    if not cands:
+        return []
+    reader = cache(partial(framed_reader, gray))  # the frame's scale is the query's
+    return [a for c in cands if (a := verify_framed(c, gray, reader)) is not None]
 
 
 def _own_size(index: LocalIndex, query: LocalQuery,
