@@ -14,6 +14,7 @@ from tests.robust_kit import best, crop, jpeg
 from vigil.index import LocalIndex
 from vigil.matching import robust, robust_search
 from vigil.matching.hashing import hash_bytes
+from vigil.signals.local import LocalQuery
 from vigil.signals.local_algo import Features, unpack_record
 from vigil.store import Store
 
@@ -134,3 +135,26 @@ def test_keypoints_in_frame_must_be_where_the_known_image_has_them(
     moved = Features(stretched.points[::-1].copy(), stretched.descriptors, stretched.size)
     assert index.candidates(moved, min_pairs=4)  # the same pairs ...
     assert index.in_frame(moved, index.lookup(moved), 0.02) == []  # ... not in place
+
+
+def test_a_whole_query_with_its_middle_replaced_is_not_verified_by_its_frame(
+    known_photos: list[Path], unrelated_photos: list[Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Through the frame's map, a copy misses cells at its edges; another subject on the same
+    background misses them in the middle. The latter is left to a fitted transform."""
+    value = hash_bytes(known_photos[1].read_bytes()).signals["vlocal"].value
+    index = LocalIndex()
+    index.add([1], [bytes.fromhex(value)])
+    img = Image.open(known_photos[1]).convert("RGB")
+    w, h = img.size
+    img.paste(Image.open(unrelated_photos[1]).convert("RGB").resize((w * 3 // 10, h * 3 // 10)),
+              (w * 7 // 20, h * 7 // 20))  # fmt: skip
+    query = hash_bytes(jpeg(img), variants=True).signals["vlocal"].payload
+    assert isinstance(query, LocalQuery)
+    gray = query.gray.astype(np.float32)
+    (cand,) = index.in_frame(query.features, index.lookup(query.features), robust.FRAMED_TOL)
+    assert robust.verify_framed(cand, gray) is None
+    monkeypatch.setattr(robust, "FRAMED_HOLES", 36)  # holes anywhere: it would pass
+    found = robust.verify_framed(cand, gray)
+    assert found is not None
+    assert found.kind == "altered_copy"
