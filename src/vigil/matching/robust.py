@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Any
 
@@ -100,6 +100,7 @@ class Alignment:
     scale: float  # query size / known size
     rotation: float  # degrees
     mirrored: bool = False  # the query shows the known image mirrored left to right
+    framed: bool = False  # verified as the whole query, with no fit (verify_framed)
 
     @property
     def whole(self) -> bool:
@@ -454,7 +455,8 @@ def verify_framed(cand: Candidate, gray: npt.NDArray[np.float32],
     holes = int((~dense.cells[1:-1, 1:-1]).sum())
     if dense.score < FRAMED_AGREEMENT or dense.cells.mean() < FRAMED_CELLS or holes > FRAMED_HOLES:
         return None
-    return _aligned(cand, dense, "altered_copy", len(np.unique(cand.pairs[:, 1])), (w, h))
+    found = _aligned(cand, dense, "altered_copy", len(np.unique(cand.pairs[:, 1])), (w, h))
+    return replace(found, framed=True)
 
 
 def framed_reader(gray: npt.NDArray[np.float32]) -> DogReader:

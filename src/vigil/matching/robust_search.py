@@ -114,8 +114,10 @@ def search_part(index: LocalIndex, query: LocalQuery, box: Box) -> list[Alignmen
 
 def _sure(found: list[Alignment]) -> list[Alignment]:
     """The matches of a part held to a surer fit than a whole query's (two unrelated
-    garments' cells matched with 6 inliers at 0.81 on the split)."""
-    return [a for a in found if a.inliers >= SURE_INLIERS or a.score >= PART_AGREEMENT]
+    garments' cells matched with 6 inliers at 0.81 on the split); those verified as the
+    whole part (``framed``) already are."""
+    return [a for a in found
+            if a.framed or a.inliers >= SURE_INLIERS or a.score >= PART_AGREEMENT]  # fmt: skip
 
 
 def _within(inner: Box, outer: Box) -> Box:
