@@ -199,26 +199,55 @@ def tally(
     keypoints as the bits of a word each, in 32 KiB that stay in the L1 cache: no per-image
     state of the index is touched, and the cost is linear in the pairs."""
     masks = np.zeros(1 << BUCKET_SHIFT, np.uint64)
-    low = np.uint64((1 << BUCKET_SHIFT) - 1)
     out_slots = np.empty(packed.shape[0], np.int64)
     counts = np.empty(packed.shape[0], np.int64)
     m = 0
     for g in range(starts.shape[0] - 1):
-        for i in range(starts[g], starts[g + 1]):
-            word = np.uint64(packed[i])
-            rank = (word >> np.uint64(16)) & np.uint64(63)
-            masks[(word >> np.uint64(SLOT_SHIFT)) & low] |= np.uint64(1) << rank
-        for i in range(starts[g], starts[g + 1]):
-            slot = np.uint64(packed[i]) >> np.uint64(SLOT_SHIFT)
-            bits = masks[slot & low]
-            if bits:  # the image's first pair: count it once, and clear it
-                masks[slot & low] = 0
-                c = popcount64(bits)
-                if c >= min_distinct:
-                    out_slots[m] = slot
-                    counts[m] = c
-                    m += 1
+        lo, hi = starts[g], starts[g + 1]
+        _mark(packed, lo, hi, masks)
+        m = _emit(packed, lo, hi, masks, masks, min_distinct, out_slots, counts, m)
     return out_slots[:m], counts[:m]
+
+
+@numba.njit(cache=True, nogil=True)
+def _mark(packed: npt.NDArray[np.int64], lo: I64, hi: I64,
+          masks: npt.NDArray[np.uint64]) -> None:  # fmt: skip # pragma: no cover - compiled
+    """Set each pair's known keypoint in its image's word of ``masks``."""
+    low = np.uint64((1 << BUCKET_SHIFT) - 1)
+    for i in range(lo, hi):
+        word = np.uint64(packed[i])
+        rank = (word >> np.uint64(16)) & np.uint64(63)
+        masks[(word >> np.uint64(SLOT_SHIFT)) & low] |= np.uint64(1) << rank
+
+
+@numba.njit(cache=True, nogil=True)
+def _emit(
+    packed: npt.NDArray[np.int64],
+    lo: I64,
+    hi: I64,
+    counted: npt.NDArray[np.uint64],
+    cleared: npt.NDArray[np.uint64],
+    min_distinct: int,
+    out_slots: npt.NDArray[np.int64],
+    counts: npt.NDArray[np.int64],
+    m: int,
+) -> int:  # pragma: no cover - compiled
+    """Append each image of the pairs whose word of ``counted`` has ``min_distinct`` bits, once
+    (at its first pair: both its words, ``counted``'s and ``cleared``'s, are cleared); the new
+    length of the output."""
+    low = np.uint64((1 << BUCKET_SHIFT) - 1)
+    for i in range(lo, hi):
+        slot = np.uint64(packed[i]) >> np.uint64(SLOT_SHIFT)
+        bits = counted[slot & low]
+        cleared[slot & low] = 0
+        if bits:
+            counted[slot & low] = 0
+            c = popcount64(bits)
+            if c >= min_distinct:
+                out_slots[m] = slot
+                counts[m] = c
+                m += 1
+    return m
 
 
 @numba.njit(cache=True, nogil=True)
@@ -245,12 +274,10 @@ def tally_placed(
     limit = tol * 65535.0
     m = 0
     for g in range(starts.shape[0] - 1):
-        for i in range(starts[g], starts[g + 1]):
-            word = np.uint64(packed[i])
-            rank = (word >> np.uint64(16)) & np.uint64(63)
-            masks[(word >> np.uint64(SLOT_SHIFT)) & low] |= np.uint64(1) << rank
+        lo, hi = starts[g], starts[g + 1]
+        _mark(packed, lo, hi, masks)
         n = 0
-        for i in range(starts[g], starts[g + 1]):  # pairs to place: their positions prefetched
+        for i in range(lo, hi):  # pairs to place: their positions prefetched
             word = np.uint64(packed[i])
             slot = word >> np.uint64(SLOT_SHIFT)
             if popcount64(masks[slot & low]) >= min_distinct:
@@ -268,17 +295,9 @@ def tally_placed(
             dy = abs(float(flat[at + 1]) - qpos[q, 1] * 65535.0)
             if dx <= limit and dy <= limit:
                 placed[slot & low] |= np.uint64(1) << rank
-        for i in range(starts[g], starts[g + 1]):
-            slot = np.uint64(packed[i]) >> np.uint64(SLOT_SHIFT)
-            masks[slot & low] = 0
-            bits = placed[slot & low]
-            if bits:
-                placed[slot & low] = 0
-                c = popcount64(bits)
-                if c >= min_distinct:
-                    out_slots[m] = slot
-                    counts[m] = c
-                    m += 1
+        m = _emit(
+            packed, starts[g], starts[g + 1], placed, masks, min_distinct, out_slots, counts, m
+        )
     return out_slots[:m], counts[:m]
 
 
