@@ -112,6 +112,7 @@ def test_a_photo_whose_keypoints_pair_too_seldom_is_verified_as_the_whole_query(
     assert m.region is not None
     assert m.region.score >= robust.FRAMED_AGREEMENT
     assert m.region.framed  # (a part so verified needs no surer fit: it is one)
+    assert m.as_dict()["robust"]["framed"] is True  # a reviewer is told: no fit
     assert m.region.query_region[2] - m.region.query_region[0] >= 0.8
     monkeypatch.setattr(robust_search, "_framed", lambda *a: [])
     assert best(robust_store, skewed) == []

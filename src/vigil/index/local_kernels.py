@@ -295,9 +295,7 @@ def tally_placed(
             dy = abs(float(flat[at + 1]) - qpos[q, 1] * 65535.0)
             if dx <= limit and dy <= limit:
                 placed[slot & low] |= np.uint64(1) << rank
-        m = _emit(
-            packed, starts[g], starts[g + 1], placed, masks, min_distinct, out_slots, counts, m
-        )
+        m = _emit(packed, lo, hi, placed, masks, min_distinct, out_slots, counts, m)
     return out_slots[:m], counts[:m]
 
 

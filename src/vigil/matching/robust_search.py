@@ -1,5 +1,6 @@
 """Robust search: the passes that look for known images in a query, each verified by
-:func:`vigil.matching.robust.verify`.
+:func:`vigil.matching.robust.verify` (or, where nothing covers the query, as the whole of
+it: :func:`vigil.matching.robust.verify_framed`).
 
 A query is searched as it is (and, when small, enlarged and at its own size); unless found
 as a whole, turned back upright where it shows a rotated picture on a plain canvas, then
