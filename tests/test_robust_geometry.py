@@ -12,7 +12,7 @@ from PIL import Image
 
 from tests.robust_kit import best, crop, jpeg
 from vigil.index import LocalIndex
-from vigil.matching import robust, robust_search
+from vigil.matching import robust, robust_framed, robust_search
 from vigil.matching.hashing import hash_bytes
 from vigil.signals.local import LocalQuery
 from vigil.signals.local_algo import Features, unpack_record
@@ -110,7 +110,7 @@ def test_a_photo_whose_keypoints_pair_too_seldom_is_verified_as_the_whole_query(
     (m,) = best(robust_store, skewed)
     assert (m.entry.key, m.kind) == ("k0", "altered_copy")
     assert m.region is not None
-    assert m.region.score >= robust.FRAMED_AGREEMENT
+    assert m.region.score >= robust_framed.FRAMED_AGREEMENT
     assert m.region.framed  # (a part so verified needs no surer fit: it is one)
     assert m.as_dict()["robust"]["framed"] is True  # a reviewer is told: no fit
     assert m.region.query_region[2] - m.region.query_region[0] >= 0.8
@@ -154,9 +154,9 @@ def test_a_whole_query_with_its_middle_replaced_is_not_verified_by_its_frame(
     query = hash_bytes(jpeg(img), variants=True).signals["vlocal"].payload
     assert isinstance(query, LocalQuery)
     gray = query.gray.astype(np.float32)
-    (cand,) = index.in_frame(query.features, index.lookup(query.features), robust.FRAMED_TOL)
-    assert robust.verify_framed(cand, gray) is None
-    monkeypatch.setattr(robust, "FRAMED_HOLES", 36)  # holes anywhere: it would pass
-    found = robust.verify_framed(cand, gray)
+    (cand,) = index.in_frame(query.features, index.lookup(query.features), robust_framed.FRAMED_TOL)
+    assert robust_framed.verify_framed(cand, gray) is None
+    monkeypatch.setattr(robust_framed, "FRAMED_HOLES", 36)  # holes anywhere: it would pass
+    found = robust_framed.verify_framed(cand, gray)
     assert found is not None
     assert found.kind == "altered_copy"

@@ -14,7 +14,8 @@ A candidate known image shares keypoints with the query. It is verified in two s
 
 A candidate with too few pairs for a fit, but whose pairs sit where the known image has its
 keypoints, may be verified by the second step alone, as the whole query
-(:func:`verify_framed`: a photo of a screen taken off axis, an inset, a cell of a sheet).
+(:func:`vigil.matching.robust_framed.verify_framed`: a photo of a screen taken off axis, an
+inset, a cell of a sheet).
 
 The kind follows from the agreement over the part of the known image that lies in the query:
 ``altered_copy`` when most of it agrees, in most of its 8x8 cells (a crop, pad, screenshot,
@@ -27,8 +28,7 @@ than needed.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
@@ -41,17 +41,7 @@ from vigil.index.local import Candidate
 from vigil.index.local_kernels import popcount64
 from vigil.signals.local_algo import GRID, DogReader, Features, apply_transform
 
-__all__ = [
-    "FRAME",
-    "FRAMED_TOL",
-    "IMAGE",
-    "SURE_INLIERS",
-    "Alignment",
-    "Rules",
-    "framed_reader",
-    "verify",
-    "verify_framed",
-]
+__all__ = ["FRAME", "IMAGE", "SURE_INLIERS", "Alignment", "Rules", "verify"]
 
 MIN_INLIERS = 6
 ALTERED_AGREEMENT = 0.75  # share of grid signs in view that agree: altered_copy
@@ -144,20 +134,6 @@ PREFILTER_PX = 12.0  # a screening hypothesis's tolerance: 3x RANSAC's, for its 
 REFINE_FROM = 0.7  # a fit whose signs agree this well, but not as a copy's, is refined
 REFINE_STEPS = (0.5, 0.25)  # corner moves tried, in grid cells of the known image in the query
 REFINE_ROUNDS = 4  # rounds of moves at each step at most
-# a query verified as a whole known image (verify_framed): its corners may be further off
-FRAMED_STEPS = (1.0, 0.5, 0.25)
-# ... and more of it must agree, everywhere but at its edges: of the 36 cells inside the
-# outer ring of the known image's 8x8, at most FRAMED_HOLES unmatched. Where a copy's
-# corners are not quite where the map puts them, its cells miss at the edges (0-3 of 36 in
-# 288 of 294 framed perspective copies); a different subject on the same background
-# misses in the middle (the same-bed hard negatives: 5-18, at up to 0.902 agreement)
-FRAMED_AGREEMENT, FRAMED_CELLS, FRAMED_HOLES = 0.85, 0.7, 3
-FRAMED_FROM = 0.6  # refined from this agreement (a 6% corner shift: 0.6-0.7 before)
-# ... and on only if the coarse moves reach this (true copies, perspective: 0.836 or more;
-# 142 chance candidates: 0.816 at most, most below 0.78)
-FRAMED_HALFWAY = 0.8
-FRAMED_STRETCH = 1.6  # a frame whose aspect ratio differs more: not a copy (squeezed 0.7: 1.43)
-FRAMED_TOL = 0.08  # a pair's keypoints this far apart (share of width, height) are in place
 _MOVES = np.array([[1, 0], [-1, 0], [0, 1], [0, -1]], np.float32)
 AFFINE_INLIERS = 5  # a similarity this well supported whose signs agree too little: affine
 # an affine fit explaining this many more pairs than the similarity replaces it (a copy
@@ -431,46 +407,6 @@ def verify(
     else:
         return None
     return _aligned(cand, dense, kind, inliers, query.size)
-
-
-def verify_framed(cand: Candidate, gray: npt.NDArray[np.float32],
-                  reader: Callable[[], DogReader] | None = None) -> Alignment | None:  # fmt: skip
-    """A candidate whose pairs put the query's keypoints where the known image has them
-    (:meth:`~vigil.index.local.LocalIndex.in_frame`), verified as the whole of the query:
-    the dense agreement through the map of the known image onto the query's frame, refined
-    corner by corner (FRAMED_STEPS). An ``altered_copy`` where FRAMED_AGREEMENT of the signs
-    and FRAMED_CELLS of the cells agree, with at most FRAMED_HOLES cells unmatched away
-    from its edges. It needs no fit: a photo of a screen taken off axis, a copy stretched to
-    another frame, a picture pasted in another or a cell of a sheet whose keypoints pair too
-    seldom to fit one (on the split, 300 known: perspective 0.830 -> 0.933, inset 0.727 ->
-    0.787, grid_4x4 0.923 -> 0.970). The match says so (``framed``): its inliers are the
-    pairs in place, not a fit's."""
-    kw, kh = cand.size
-    h, w = gray.shape
-    if abs(np.log(w * kh / (h * kw))) > np.log(FRAMED_STRETCH):
-        return None
-    m = np.array([[w / kw, 0, 0], [0, h / kh, 0]], np.float64)
-    dense = _Dense.read(cand, gray, m, None, reader() if reader else framed_reader(gray))
-    if dense.score < FRAMED_FROM:
-        return None
-    coarse, fine = FRAMED_STEPS[:1], FRAMED_STEPS[1:]
-    dense = _refined(cand, gray, dense, None, coarse)
-    if dense.score < FRAMED_HALFWAY:
-        return None
-    dense = _refined(cand, gray, dense, None, fine)
-    holes = int((~dense.cells[1:-1, 1:-1]).sum())
-    if dense.score < FRAMED_AGREEMENT or dense.cells.mean() < FRAMED_CELLS or holes > FRAMED_HOLES:
-        return None
-    found = _aligned(cand, dense, "altered_copy", len(np.unique(cand.pairs[:, 1])), (w, h))
-    return replace(found, framed=True)
-
-
-def framed_reader(gray: npt.NDArray[np.float32]) -> DogReader:
-    """The query's DoG at the scale of a known image filling its frame (a grid cell: a
-    GRID-th of its long side), to read each candidate of :func:`verify_framed` through: made
-    once a query (``functools.cache``), where a candidate gets that far."""
-    h, w = gray.shape
-    return DogReader.at(gray, None, (w, h))
 
 
 def _aligned(cand: Candidate, dense: _Dense, kind: str, inliers: int,

@@ -1,6 +1,6 @@
 """Robust search: the passes that look for known images in a query, each verified by
 :func:`vigil.matching.robust.verify` (or, where nothing covers the query, as the whole of
-it: :func:`vigil.matching.robust.verify_framed`).
+it: :func:`vigil.matching.robust_framed.verify_framed`).
 
 A query is searched as it is (and, when small, enlarged and at its own size); unless found
 as a whole, turned back upright where it shows a rotated picture on a plain canvas, then
@@ -17,17 +17,8 @@ import numpy as np
 import numpy.typing as npt
 
 from vigil.index.local import LocalIndex, Pairs
-from vigil.matching.robust import (
-    FRAMED_TOL,
-    IMAGE,
-    SURE_INLIERS,
-    Alignment,
-    Box,
-    Mask,
-    framed_reader,
-    verify,
-    verify_framed,
-)
+from vigil.matching.robust import IMAGE, SURE_INLIERS, Alignment, Box, Mask, verify
+from vigil.matching.robust_framed import FRAMED_TOL, framed_reader, verify_framed
 from vigil.signals.local import LocalQuery, Upright, part_query
 from vigil.signals.local_algo import Features, apply_transform
 
@@ -163,7 +154,7 @@ def _framed(index: LocalIndex, feats: Features, gray: npt.NDArray[np.float32], p
     """The known images that the query may be the whole of, however stretched or taken off
     axis: two or more of its keypoints pair where the known image has them
     (:meth:`LocalIndex.in_frame`), and the signs agree through the frame's map
-    (:func:`~vigil.matching.robust.verify_framed`). Not those already found."""
+    (:func:`~vigil.matching.robust_framed.verify_framed`). Not those already found."""
     cands = [c for c in index.in_frame(feats, pairs, FRAMED_TOL) if c.id not in seen]
     if not cands:
         return []
