@@ -8,6 +8,7 @@ from vigil.index.local_kernels import (
     PER_IMAGE,
     bucket_pairs,
     build_table,
+    in_place,
     lookup,
     pairs_of,
     tally,
@@ -112,6 +113,12 @@ def test_tally_placed_counts_only_keypoints_where_the_known_image_has_them() -> 
     assert dict(zip(slots.tolist(), counts.tolist(), strict=True)) == expected
     assert expected[int(f[0]) // PER_IMAGE] >= 5  # the placed image, and few others
     assert len(expected) < 10
+    # the same test, pair by pair, for the candidates' pairs
+    slot, rank = (f // PER_IMAGE).astype(np.int64), (f % PER_IMAGE).astype(np.int64)
+    got = in_place(pos, slot, rank, qpos, q.astype(np.int64), 0.05)
+    want = np.abs(pos[slot, rank] / 65535 - qpos[q]).max(axis=1) <= 0.05
+    assert got.sum() >= 5
+    assert np.array_equal(got, want)
 
 
 def test_consensus_counts_keypoints_that_one_similarity_maps() -> None:

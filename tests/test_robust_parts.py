@@ -3,6 +3,7 @@ picture inset in another found where it is, and what counts as a part."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 from pathlib import Path
 
@@ -11,6 +12,8 @@ import pytest
 from PIL import Image, ImageOps
 
 from tests.robust_kit import best, crop, jpeg, pad
+from vigil.matching import robust_search
+from vigil.matching.robust import Alignment
 from vigil.signals.parts import Part, find_parts, match_parts, part_hashes
 from vigil.signals.pdq_algo import hash_rgb_or_l
 from vigil.store import Store
@@ -176,3 +179,11 @@ def test_a_mirrored_cell_is_looked_up_by_the_pdq_of_its_pixels_mirrored(
     # read from the mirrored cell's DCT instead, PDQ's asymmetric box filter moves bits
     by_dct = part.pdq.dihedral()["flip_h"].hex()
     assert bin(int(by_dct, 16) ^ int(flip, 16)).count("1") > 0
+
+
+def test_a_part_verified_as_a_whole_needs_no_surer_fit() -> None:
+    """A part's fitted match needs SURE_INLIERS or PART_AGREEMENT; one verified through the
+    part's frame (with its inner cells matched) already met a stricter rule."""
+    fitted = Alignment(1, "altered_copy", 0.86, 3, 0.8, (0, 0, 1, 1), (0, 0, 1, 1), 1.0, 0.0)
+    framed = dataclasses.replace(fitted, id=2, framed=True)
+    assert [a.id for a in robust_search._sure([fitted, framed])] == [2]

@@ -25,6 +25,7 @@ from vigil.index.files import next_name, read_manifest, save_arrays, synced, wri
 from vigil.index.local_kernels import (
     bucket_pairs,
     build_table,
+    in_place,
     lookup,
     pairs_of,
     table_keys,
@@ -288,8 +289,7 @@ class LocalIndex:
             if not len(top):
                 continue
             of_slot, rank, qi = unpack_pairs(np.unique(pairs_of(packed, starts, slots[top])))
-            known = seg.pos[of_slot, rank].astype(np.float32) / 65535
-            placed = (np.abs(known - qpos[qi]) <= tol).all(axis=1)
+            placed = in_place(seg.pos, of_slot, rank, qpos, qi, tol)
             for slot, count in zip(slots[top].tolist(), counts[top].tolist(), strict=True):
                 mine = placed & (of_slot == slot)
                 found.append((count, _candidate(seg, slot, qi[mine], rank[mine])))

@@ -19,6 +19,7 @@ from vigil.signals.local_algo import KNOWN_FEATURES
 __all__ = [
     "bucket_pairs",
     "build_table",
+    "in_place",
     "lookup",
     "pairs_of",
     "popcount64",
@@ -289,14 +290,40 @@ def tally_placed(
             word = np.uint64(packed[todo[j]])
             slot = word >> np.uint64(SLOT_SHIFT)
             rank = (word >> np.uint64(16)) & np.uint64(63)
-            q = word & np.uint64(0xFFFF)
-            at = np.int64((slot * per + rank) * np.uint64(2))
-            dx = abs(float(flat[at]) - qpos[q, 0] * 65535.0)
-            dy = abs(float(flat[at + 1]) - qpos[q, 1] * 65535.0)
-            if dx <= limit and dy <= limit:
+            if _in_place(flat, slot * per + rank, qpos, word & np.uint64(0xFFFF), limit):
                 placed[slot & low] |= np.uint64(1) << rank
         m = _emit(packed, lo, hi, placed, masks, min_distinct, out_slots, counts, m)
     return out_slots[:m], counts[:m]
+
+
+@numba.njit(cache=True, nogil=True)
+def _in_place(flat: npt.NDArray[np.uint16], feature: np.uint64, qpos: npt.NDArray[np.float32],
+              q: np.uint64, limit: float) -> bool:  # fmt: skip # pragma: no cover - compiled
+    """Whether known keypoint ``feature`` (its position at ``flat[2 * feature]``, fractions
+    times 65535) lies within ``limit`` (in those units) of query keypoint ``q``'s."""
+    at = np.int64(feature * np.uint64(2))
+    dx = abs(float(flat[at]) - qpos[q, 0] * 65535.0)
+    dy = abs(float(flat[at + 1]) - qpos[q, 1] * 65535.0)
+    return bool(dx <= limit and dy <= limit)
+
+
+@numba.njit(cache=True, nogil=True)
+def in_place(
+    pos: npt.NDArray[np.uint16],
+    slots: npt.NDArray[np.int64],
+    ranks: npt.NDArray[np.int64],
+    qpos: npt.NDArray[np.float32],
+    qs: npt.NDArray[np.int64],
+    tol: float,
+) -> npt.NDArray[np.bool_]:  # pragma: no cover - compiled
+    """Which pairs (image slot, keypoint rank, query keypoint) :func:`tally_placed` counts."""
+    flat = pos.reshape(-1)
+    per = np.uint64(pos.shape[1])
+    out = np.empty(slots.shape[0], np.bool_)
+    for i in range(slots.shape[0]):
+        feature = np.uint64(slots[i]) * per + np.uint64(ranks[i])
+        out[i] = _in_place(flat, feature, qpos, np.uint64(qs[i]), tol * 65535.0)
+    return out
 
 
 @numba.njit(cache=True, nogil=True)

@@ -215,8 +215,7 @@ def _stretched(src: npt.NDArray[np.float32], dst: npt.NDArray[np.float32],
     """The affine transform known -> query explaining the most pairs, and how many distinct
     ones, if a picture could show it: not mirrored, its scales along its two axes within
     AFFINE_SPREAD of each other (a copy resized to another aspect ratio, a slight shear)."""
-    m, inl = cv2.estimateAffine2D(src, dst, method=cv2.RANSAC, ransacReprojThreshold=4.0,
-                                  maxIters=500, confidence=0.995)  # fmt: skip
+    m, inl = _affine_ransac(src, dst)
     if m is None:
         return None
     linear = np.asarray(m, np.float64)[:, :2]
@@ -224,6 +223,12 @@ def _stretched(src: npt.NDArray[np.float32], dst: npt.NDArray[np.float32],
     if np.linalg.det(linear) <= 0 or scales[0] > AFFINE_SPREAD * scales[1]:
         return None
     return _counted(m, inl, known, dst)
+
+
+def _affine_ransac(src: npt.NDArray[np.float32], dst: npt.NDArray[np.float32]) -> tuple[Any, Any]:
+    """RANSAC's affine fit of the pairs (4 px): the 2x3 matrix and the inlier mask, or Nones."""
+    return cv2.estimateAffine2D(src, dst, method=cv2.RANSAC, ransacReprojThreshold=4.0,
+                                maxIters=500, confidence=0.995)  # fmt: skip
 
 
 def _similarity(src: npt.NDArray[np.float32], dst: npt.NDArray[np.float32],
@@ -410,14 +415,15 @@ def verify(
 
 
 def _aligned(cand: Candidate, dense: _Dense, kind: str, inliers: int,
-             size: tuple[int, int]) -> Alignment:  # fmt: skip
+             size: tuple[int, int], framed: bool = False) -> Alignment:  # fmt: skip
     """The match that ``dense`` shows, of ``kind``, in a query of ``size``."""
     m = dense.m
     kbox, qbox = _region(dense.cells, m, cand.size, size)
     scale = float(np.hypot(m[0, 0], m[1, 0]))
     rotation = float(np.degrees(np.arctan2(m[1, 0], m[0, 0])))
     coverage = float(dense.cells.mean())
-    return Alignment(cand.id, kind, dense.score, inliers, coverage, kbox, qbox, scale, rotation)
+    return Alignment(cand.id, kind, dense.score, inliers, coverage, kbox, qbox, scale, rotation,
+                     framed=framed)  # fmt: skip
 
 
 def _refined(cand: Candidate, gray: npt.NDArray[np.float32], dense: _Dense,
@@ -453,9 +459,7 @@ def _affine(cand: Candidate, query: Features, gray: npt.NDArray[np.float32], den
     """The dense agreement through an affine fit (a slight shear or non-uniform scale, as a
     photo of a screen adds), if it agrees better than ``dense``."""
     src, dst = _ends(cand, query)
-    m, inl = cv2.estimateAffine2D(src, dst, method=cv2.RANSAC, ransacReprojThreshold=4.0,
-                                  maxIters=500, confidence=0.995)  # fmt: skip
-    fit = _counted(m, inl, cand.pairs[:, 1], dst)
+    fit = _counted(*_affine_ransac(src, dst), cand.pairs[:, 1], dst)
     if fit is None or fit[1] < AFFINE_INLIERS:
         return dense
     other = _Dense.read(cand, gray, fit[0], picture)

@@ -10,7 +10,6 @@ pasted in another or a cell of a sheet, whose keypoints pair too seldom to fit a
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
 
 import numpy as np
 import numpy.typing as npt
@@ -65,8 +64,8 @@ def verify_framed(cand: Candidate, gray: npt.NDArray[np.float32],
     holes = int((~dense.cells[1:-1, 1:-1]).sum())
     if dense.score < FRAMED_AGREEMENT or dense.cells.mean() < FRAMED_CELLS or holes > FRAMED_HOLES:
         return None
-    found = _aligned(cand, dense, "altered_copy", len(np.unique(cand.pairs[:, 1])), (w, h))
-    return replace(found, framed=True)
+    inliers = len(np.unique(cand.pairs[:, 1]))  # the pairs in place
+    return _aligned(cand, dense, "altered_copy", inliers, (w, h), framed=True)
 
 
 def framed_reader(gray: npt.NDArray[np.float32]) -> DogReader:
