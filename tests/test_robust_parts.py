@@ -14,6 +14,7 @@ from PIL import Image, ImageOps
 from tests.robust_kit import best, crop, jpeg, pad
 from vigil.matching import robust_search
 from vigil.matching.robust import Alignment
+from vigil.signals import insets
 from vigil.signals.parts import Part, find_parts, match_parts, part_hashes
 from vigil.signals.pdq_algo import hash_rgb_or_l
 from vigil.store import Store
@@ -95,6 +96,27 @@ def test_a_picture_inset_in_another_is_found_where_it_is(
     # an unrelated photo inset in another matches nothing
     other = inset_in(Image.open(unrelated_photos[2]).convert("RGB"), back, (w // 3, h // 4))
     assert best(robust_store, jpeg(other)) == []
+
+
+def test_an_inset_with_one_side_along_a_background_of_its_own_brightness_is_found(
+    known_photos: list[Path], unrelated_photos: list[Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    photo = Image.open(known_photos[1]).convert("RGB")
+    w, h = photo.size
+    x, y = w // 3, h // 4
+    query = inset_in(photo, Image.open(unrelated_photos[1]), (x, y))
+    top = query.crop((x, y, x + w * 45 // 100 * 6 // 10, y + 1))  # the inset's top row ...
+    for k in range(1, y + 1):  # ... continued up to the top along 60% of it: no seam there
+        query.paste(top, (x, y - k))
+    gray = np.asarray(query.convert("L"), np.uint8)
+    box = (1 / 3, 1 / 4, 1 / 3 + 0.45, 1 / 4 + 0.45)
+
+    def found() -> bool:
+        return any(p.box == pytest.approx(box, abs=0.01) for p in find_parts(gray) if p.inset)
+
+    assert found()  # three sides of seam and a faint fourth
+    monkeypatch.setattr(insets, "WEAK_SIDE", 1.0)
+    assert not found()  # all four sides needed
 
 
 def test_a_sheet_cell_whose_white_margin_meets_the_gutter_keeps_its_whole_cell(
