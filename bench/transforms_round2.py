@@ -76,10 +76,21 @@ def perspective(img: Image.Image, rng: random.Random, most: float = 0.06) -> Ima
     """Each corner moved inwards or outwards by up to ``most`` of the side (a photo of a screen
     or of a print, taken slightly off axis)."""
     w, h = img.size
-    src: list[tuple[float, float]] = [(0.0, 0.0), (w, 0.0), (w, h), (0.0, h)]
-    dst = [(x + rng.uniform(-most, most) * w, y + rng.uniform(-most, most) * h) for x, y in src]
-    return img.transform((w, h), Image.Transform.PERSPECTIVE, _coefficients(dst, src),
+    dst = [(x + rng.uniform(-most, most) * w, y + rng.uniform(-most, most) * h)
+           for x, y in _corners(w, h)]  # fmt: skip
+    return photographed(img, dst)
+
+
+def photographed(img: Image.Image, dst: list[tuple[float, float]]) -> Image.Image:
+    """``img`` as a photo of it taken off axis: its corners (top left, top right, bottom
+    right, bottom left) moved to ``dst`` (pixels), on a dark surround."""
+    w, h = img.size
+    return img.transform((w, h), Image.Transform.PERSPECTIVE, _coefficients(dst, _corners(w, h)),
                          Image.Resampling.BILINEAR, fillcolor=(20, 20, 20))  # fmt: skip
+
+
+def _corners(w: int, h: int) -> list[tuple[float, float]]:
+    return [(0.0, 0.0), (w, 0.0), (w, h), (0.0, h)]
 
 
 def _coefficients(dst: list[tuple[float, float]],

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from bench import transforms_round2
 from PIL import Image
 
 from tests.robust_kit import best, crop, jpeg
@@ -23,14 +24,7 @@ def photographed(img: Image.Image, corners: list[tuple[float, float]]) -> Image.
     """``img`` as a photo of it taken off axis: its corners (TL, TR, BR, BL) moved to
     ``corners`` (fractions of its size), on a dark surround."""
     w, h = img.size
-    dst = [(x * w, y * h) for x, y in corners]
-    rows, rhs = [], []
-    for (x, y), (u, v) in zip(dst, [(0, 0), (w, 0), (w, h), (0, h)], strict=True):
-        rows += [[x, y, 1, 0, 0, 0, -u * x, -u * y], [0, 0, 0, x, y, 1, -v * x, -v * y]]
-        rhs += [u, v]
-    coeffs = np.linalg.solve(np.array(rows, float), np.array(rhs, float))
-    return img.transform((w, h), Image.Transform.PERSPECTIVE, tuple(coeffs),
-                         Image.Resampling.BILINEAR, fillcolor=(20, 20, 20))  # fmt: skip
+    return transforms_round2.photographed(img, [(x * w, y * h) for x, y in corners])
 
 
 def test_a_photo_of_a_screen_taken_off_axis_is_found(
