@@ -35,13 +35,15 @@ VIGIL = str(Path(sys.executable).with_name("vigil"))
 
 
 def rss_of(pid: int) -> float:
-    """Resident MiB of a process and its children (the workers)."""
+    """Resident MiB of a process and its children (the workers), whichever of its threads
+    started them (each thread lists its own children)."""
     own = 0.0
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             own = int(line.split()[1]) / 1024
-    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    return own + sum(rss_of(int(c)) for c in children)
+    children = {int(c) for task in Path(f"/proc/{pid}/task").iterdir()
+                for c in (task / "children").read_text().split()}  # fmt: skip
+    return own + sum(rss_of(c) for c in children)
 
 
 def lua_hashes(path: Path, key: str, hashes: list[str], field: str) -> None:
