@@ -176,6 +176,11 @@ def test_compare_as_hma_tests_expect(hma: Hma) -> None:
         assert c.post("/m/compare", json={"pdq": [SPECIMEN1, SPECIMEN2]}).json() == {
             "pdq": [True, {"distance": 9}]
         }
+        a, b = "0" * 32, "f" * 32  # an exact type: equal or not, no distance (pytx's md5)
+        assert c.post("/m/compare", json={"md5": [a, a.upper()], "video_md5": [a, b]}).json() == {
+            "md5": [True, {}],
+            "video_md5": [False, {}],
+        }
         for bad in (["banana"], {"pdq": "banana"}, {"pdq": []}, {"pdq": ["banana", "banana"]},
                     {"pdq": [SPECIMEN1, SPECIMEN2, SPECIMEN1]}):  # fmt: skip
             assert c.post("/m/compare", json=bad).status_code == 400

@@ -128,6 +128,16 @@ class SignalType(ABC):
         return 0 if a == b else cls.bits
 
     @classmethod
+    def compare(cls, a: str, b: str) -> tuple[bool, dict[str, int]]:
+        """Whether two normalised values match at the type's default threshold, and how
+        far apart they are where a distance says more than equal or not (pytx's
+        ``compare_hash``: an exact type's similarity has no fields)."""
+        if cls.kind == "exact":
+            return a == b, {}
+        distance = cls.distance(a, b)
+        return distance <= cls.default_threshold, {"distance": distance}
+
+    @classmethod
     @abstractmethod
     def compute(cls, content: Content) -> SignalValue:
         """Compute this signal for the content; may raise a :class:`~vigil.errors.MediaError`."""

@@ -133,11 +133,7 @@ def matching_routes(svc: Any, role: Role) -> APIRouter:
                 raise UsageError(f"Comparison hash list length must be exactly 2 ({name})")
             cls = registry.get(name)
             left, right = (cls.normalize(str(v), f"{name} hash") for v in pair)
-            if cls.kind == "exact":
-                out[name] = [left == right, {}]
-            else:
-                distance = cls.distance(left, right)
-                out[name] = [distance <= cls.default_threshold, {"distance": distance}]
+            out[name] = list(cls.compare(left, right))
         return out
 
     @router.get("/m/index/status")
