@@ -41,7 +41,7 @@ def _print_lines(result: HashResult) -> None:
 
     out_console.print(result.source, highlight=False, markup=False, soft_wrap=True)
     for name, sv in sorted(result.signals.items()):
-        if registry.get(name).kind in ("frames", "local", "local_frames"):
+        if registry.get(name).large:
             text = f"{sv.note or 'a long value'} (the value: --json)"
         else:
             text = sv.value if sv.quality is None else f"{sv.value} q{sv.quality}"

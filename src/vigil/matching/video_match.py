@@ -25,11 +25,11 @@ import numpy as np
 
 from vigil.index import HammingIndex
 from vigil.signals import PDQ_MIN_QUALITY
+from vigil.signals.base import FRAME_BITS
 from vigil.signals.video import parse_vpdq
 
 __all__ = ["FRAME_BITS", "Segment", "VideoMatch", "describe", "match_frames"]
 
-FRAME_BITS = 20
 QUERY_MATCH_PERCENT = 80.0
 MIN_SEGMENT_SECONDS = 5.0
 GAP_SECONDS = 3.0

@@ -16,7 +16,10 @@ from vigil.errors import InvalidSignal, UnknownSignalType
 from vigil.media import DecodedImage, Limits, decode_image
 from vigil.registry import Registry
 
+FRAME_BITS = 20  # an index row of a frame of a video: signal id << FRAME_BITS | frame number
+
 __all__ = [
+    "FRAME_BITS",
     "Content",
     "SignalExample",
     "SignalType",
@@ -98,6 +101,13 @@ class SignalType(ABC):
     # exact types that are the same digest of the same bytes under other names (pytx's
     # video_md5 is the md5 of the file): values of one family match each other
     digest: ClassVar[str | None] = None
+    # how its values are indexed: in a HammingIndex, a LocalIndex, or not at all (exact types
+    # are looked up in the database)
+    indexed_by: ClassVar[Literal["hamming", "local"] | None] = None
+    # values too large for the signals row (a video's frame hashes, a vlocal record): the row
+    # holds their SHA-256, and ``frame_sets`` the value
+    large: ClassVar[bool] = False
+    frame_bits: ClassVar[int] = 0  # FRAME_BITS where one value is indexed as a row per frame
     _hex: ClassVar[re.Pattern[str]] = re.compile(r"[0-9a-f]+")
 
     @classmethod
@@ -119,6 +129,13 @@ class SignalType(ABC):
     def value_bytes(cls, value: str) -> bytes:
         """A normalised value as the bytes an index holds."""
         return bytes.fromhex(value)
+
+    @classmethod
+    def index_rows(cls, signal_id: int, value: str) -> list[tuple[int, bytes]]:
+        """The rows an index holds for one value (its full value where it is ``large``): ids
+        and bytes. A frame type indexes a row per usable frame, ``signal_id << frame_bits |
+        frame``."""
+        return [(signal_id, cls.value_bytes(value))]
 
     @classmethod
     def distance(cls, a: str, b: str) -> int:

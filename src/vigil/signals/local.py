@@ -303,6 +303,8 @@ def _enlarged(norm: npt.NDArray[np.uint8]) -> _Pass:
 class VLocal(SignalType):
     name = "vlocal"
     kind = "local"
+    indexed_by = "local"
+    large = True
     applies_to = "image"
     bits = 0
     description = "Vigil robust signal: keypoints and DoG grid, matched with verification"

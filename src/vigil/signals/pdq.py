@@ -48,6 +48,7 @@ def example_image(seed: int = 7, size: tuple[int, int] = (160, 120)) -> bytes:
 class PDQ(SignalType):
     name = "pdq"
     kind = "hamming"
+    indexed_by = "hamming"
     applies_to = "image"
     bits = 256
     default_threshold = 31

@@ -16,7 +16,16 @@ import numpy.typing as npt
 from vigil.errors import InvalidSignal, UnsupportedMedia
 from vigil.media.sniff import sniff
 from vigil.media.video import VIDEO_KINDS, iter_counted_frames
-from vigil.signals.base import Content, SignalExample, SignalType, SignalValue, hamming, registry
+from vigil.signals.base import (
+    FRAME_BITS,
+    Content,
+    SignalExample,
+    SignalType,
+    SignalValue,
+    hamming,
+    registry,
+)
+from vigil.signals.pdq import PDQ_MIN_QUALITY
 from vigil.signals.pdq_algo import hash_luma
 
 __all__ = ["VPDQ", "VideoMD5", "example_video", "parse_vpdq", "require_video"]
@@ -187,10 +196,22 @@ class _FrameSignal(SignalType):
     """PDQ of video frames sampled at 1 per second, in python-threatexchange's vpdq format."""
 
     kind = "frames"
+    indexed_by = "hamming"
+    large = True
+    frame_bits = FRAME_BITS
     applies_to = "video"
     bits = 256
     default_threshold = 31
     frames_of: ClassVar[str]  # "plain" or "borderless"
+
+    @classmethod
+    def index_rows(cls, signal_id: int, value: str) -> list[tuple[int, bytes]]:
+        """A row per frame of usable quality."""
+        return [
+            (signal_id << FRAME_BITS | i, bytes.fromhex(h))
+            for i, (h, quality, _) in enumerate(parse_vpdq(value))
+            if quality >= PDQ_MIN_QUALITY and i < 1 << FRAME_BITS
+        ]
 
     @classmethod
     def normalize(cls, value: str, source: str = "value") -> str:

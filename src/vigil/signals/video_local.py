@@ -18,7 +18,14 @@ import numpy as np
 
 from vigil.errors import InvalidSignal
 from vigil.media.video import iter_frames
-from vigil.signals.base import Content, SignalExample, SignalType, SignalValue, registry
+from vigil.signals.base import (
+    FRAME_BITS,
+    Content,
+    SignalExample,
+    SignalType,
+    SignalValue,
+    registry,
+)
 from vigil.signals.local import MIN_FEATURES, LocalQuery, analyse
 from vigil.signals.local_algo import unpack_record
 from vigil.signals.video import example_video, require_video
@@ -82,9 +89,19 @@ def _frames(content: Content) -> tuple[list[tuple[float, str]], list[tuple[float
 class VLocalVideo(SignalType):
     name = "vlocal_video"
     kind = "local_frames"
+    indexed_by = "local"
+    large = True
+    frame_bits = FRAME_BITS
     applies_to = "video"
     bits = 0
     description = "Vigil robust video signal: vlocal keypoints of sampled frames (crops, logos)"
+
+    @classmethod
+    def index_rows(cls, signal_id: int, value: str) -> list[tuple[int, bytes]]:
+        """A row per sampled frame."""
+        frames = parse_local_frames(value)[: 1 << FRAME_BITS]
+        return [(signal_id << FRAME_BITS | i, bytes.fromhex(rec))
+                for i, (_, rec) in enumerate(frames)]  # fmt: skip
 
     @classmethod
     def normalize(cls, value: str, source: str = "value") -> str:

@@ -17,14 +17,10 @@ import numpy.typing as npt
 
 from vigil.errors import StoreError
 from vigil.index import HammingIndex, LocalIndex
-from vigil.matching.video_match import FRAME_BITS
 from vigil.signals import registry
 from vigil.signals.base import SignalType
-from vigil.signals.pdq import PDQ_MIN_QUALITY
-from vigil.signals.video import parse_vpdq
-from vigil.signals.video_local import parse_local_frames
 
-__all__ = ["AnyIndex", "Op", "apply_ops", "frame_rows", "to_ops"]
+__all__ = ["AnyIndex", "Op", "apply_ops", "to_ops"]
 
 AnyIndex = HammingIndex | LocalIndex
 Values = list[bytes] | npt.NDArray[np.uint8]
@@ -39,41 +35,24 @@ class Op:
     values: Values
 
 
-def frame_rows(signal_id: int, frames_json: str) -> list[tuple[int, bytes]]:
-    """The frame-index rows of a video signal: its frames of usable quality."""
-    return [
-        (signal_id << FRAME_BITS | i, bytes.fromhex(h))
-        for i, (h, quality, _) in enumerate(parse_vpdq(frames_json))
-        if quality >= PDQ_MIN_QUALITY and i < 1 << FRAME_BITS
-    ]
-
-
 def to_ops(
     rows: Sequence[Any], signal_type: str, stored: Callable[[list[int]], dict[int, str]]
 ) -> list[Op]:
     """Logged changes (rows of seq, signal_id, value, op, oldest first) as index operations, in
-    order. ``stored`` reads the values kept apart from the log (video frames, vlocal records)."""
+    order. ``stored`` reads the values kept apart from the log (the type's values are
+    ``large``: video frames, vlocal records); the type says what rows a value indexes."""
     cls = registry.get(signal_type)
-    if cls.kind == "hamming" and _plain_hex(cls):
+    if not cls.large and _plain_hex(cls):
         return _hamming_ops(rows)
-    apart: dict[int, str] = {}
-    if cls.kind in ("frames", "local", "local_frames"):
-        apart = stored([r.signal_id for r in rows if r.op == "+"])
+    apart = stored([r.signal_id for r in rows if r.op == "+"]) if cls.large else {}
     ops: list[Op] = []
     for r in rows:
         if r.op == "-":
             _push(ops, False, [(r.signal_id, b"")])
-        elif cls.kind == "frames":
-            _push(ops, True, frame_rows(r.signal_id, apart.get(r.signal_id, "[]")))
-        elif cls.kind == "local":
-            if r.signal_id in apart:  # else removed since: a later "-" follows
-                _push(ops, True, [(r.signal_id, cls.value_bytes(apart[r.signal_id]))])
-        elif cls.kind == "local_frames":
-            frames = parse_local_frames(apart.get(r.signal_id, "[]"))[: 1 << FRAME_BITS]
-            _push(ops, True, [(r.signal_id << FRAME_BITS | i, bytes.fromhex(rec))
-                              for i, (_, rec) in enumerate(frames)])  # fmt: skip
-        else:
-            _push(ops, True, [(r.signal_id, cls.value_bytes(r.value))])
+        elif not cls.large:
+            _push(ops, True, cls.index_rows(r.signal_id, r.value))
+        elif r.signal_id in apart:  # else removed since: a later "-" follows
+            _push(ops, True, cls.index_rows(r.signal_id, apart[r.signal_id]))
     return ops
 
 
@@ -91,7 +70,9 @@ def _push(ops: list[Op], add: bool, items: list[tuple[int, bytes]]) -> None:
 
 def _plain_hex(cls: type[SignalType]) -> bool:
     """Whether a type's index bytes are its value read as hex (the default), 32 bytes."""
-    return cls.bits == 256 and cls.value_bytes.__func__ is SignalType.value_bytes.__func__  # type: ignore[attr-defined]
+    own = cls.value_bytes.__func__  # type: ignore[attr-defined]
+    default = SignalType.value_bytes.__func__  # type: ignore[attr-defined]
+    return cls.indexed_by == "hamming" and cls.bits == 256 and own is default
 
 
 def _hamming_ops(rows: Sequence[Any]) -> list[Op]:

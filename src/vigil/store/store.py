@@ -31,7 +31,6 @@ from vigil.lists.model import (
     entry_problem,
     stored_extra,
 )
-from vigil.matching.video_match import FRAME_BITS
 from vigil.signals import registry
 from vigil.signals.pdq import PDQ
 from vigil.store.bulk import bulk_insert, chunks, db_value, rows_by_key, signals_of_entries
@@ -48,15 +47,14 @@ COMPACT_AFTER = 50_000  # changes replayed at once after which a local index is 
 
 
 def indexed_types() -> frozenset[str]:
-    """Signal types served by a Hamming index (their changes are logged for it)."""
-    kinds = ("hamming", "frames", "local", "local_frames")
-    return frozenset(c.name for c in registry if c.kind in kinds)
+    """Signal types served by an index (their changes are logged for it)."""
+    return frozenset(c.name for c in registry if c.indexed_by is not None)
 
 
 def stored_apart() -> frozenset[str]:
     """Signal types whose values are too large for the signals row (a video's frame hashes, a
     vlocal record): the row holds their SHA-256 and ``frame_sets`` the value."""
-    return frozenset(c.name for c in registry if c.kind in ("frames", "local", "local_frames"))
+    return frozenset(c.name for c in registry if c.large)
 
 
 def _now() -> datetime:
@@ -355,11 +353,9 @@ class Store(Reads):
         idx = self._indexes.get(signal_type)
         if idx is None:
             path = self.home / "index" / signal_type
-            kind = registry.get(signal_type).kind
-            if kind in ("local", "local_frames"):
-                idx = LocalIndex.load(path, FRAME_BITS if kind == "local_frames" else 0)
-            else:
-                idx = HammingIndex.load(path, FRAME_BITS if kind == "frames" else 0)
+            cls = registry.get(signal_type)
+            load = LocalIndex.load if cls.indexed_by == "local" else HammingIndex.load
+            idx = load(path, cls.frame_bits)
             self._indexes[signal_type] = idx
         return idx
 
