@@ -93,6 +93,27 @@ def _corners(w: int, h: int) -> list[tuple[float, float]]:
     return [(0.0, 0.0), (w, 0.0), (w, h), (0.0, h)]
 
 
+def lens(img: Image.Image, rng: random.Random, most: float = 0.06) -> Image.Image:
+    """A slight lens curvature, as a phone adds to a photo of a screen or a print: radial
+    distortion about the centre, barrel or pincushion, moving the corners by up to ``most`` of
+    the half-diagonal (a point at radius r, as a share of it, shows the picture at r * (1 + k
+    r^2)), on the dark surround of :func:`photographed`."""
+    import cv2
+    import numpy as np
+
+    k = rng.uniform(-most, most)
+    w, h = img.size
+    half = np.hypot(w, h) / 2
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    dx, dy = (xs - w / 2) / half, (ys - h / 2) / half
+    grow = 1 + k * (dx * dx + dy * dy)
+    mx, my = w / 2 + dx * grow * half, h / 2 + dy * grow * half
+    rgb = np.asarray(img.convert("RGB"))
+    out = cv2.remap(rgb, mx.astype(np.float32), my.astype(np.float32), cv2.INTER_LINEAR,
+                    borderMode=cv2.BORDER_CONSTANT, borderValue=(20, 20, 20))  # fmt: skip
+    return Image.fromarray(out)
+
+
 def _coefficients(dst: list[tuple[float, float]],
                   src: list[tuple[float, float]]) -> list[float]:  # fmt: skip
     """PIL's 8 perspective coefficients mapping output points ``dst`` to input points ``src``."""
@@ -131,6 +152,8 @@ TRANSFORMS: list[tuple[str, Transform]] = [
     ("grid_4x4", lambda im, r, p: grid(im, r, p, 4)),
     ("inset", inset),
     ("perspective", lambda im, r, p: perspective(im, r)),
+    ("lens", lambda im, r, p: lens(im, r)),
+    ("screen_photo", lambda im, r, p: lens(perspective(im, r), r, 0.04)),
     ("scale_x0.7", lambda im, r, p: _squeezed(im, 0.7)),
     # PDQ finds a copy resized to another aspect ratio; cropped too, only vlocal can
     ("crop_10_scale_x0.8", lambda im, r, p: _squeezed(crop(im, 0.10, r), 0.8)),
