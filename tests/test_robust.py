@@ -408,10 +408,15 @@ def test_a_few_inlier_match_on_a_sliver_of_the_known_image_is_not_an_altered_cop
 def test_a_quarter_crop_sharing_four_keypoints_is_verified(
     robust_store: Store, known_photos: list[Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    img = Image.open(known_photos[5]).convert("RGB")
+    # a quarter crop whose known keypoints pair 4 or 5 times (5 inliers, signs agreeing
+    # 0.95). Which crop does is at the edge of ORB's repeatability: the one this test used
+    # first, of k5, fitted 4 inliers on one machine and 3 on another with the same code (not
+    # a library's version: OpenCV 4.10-5.1, Pillow 12-13, NumPy 2.3-2.4 all gave 3 there),
+    # so this one keeps a margin
+    img = Image.open(known_photos[1]).convert("RGB")
     w, h = img.size
-    quarter = jpeg(img.crop((75, 109, 75 + w // 2, 109 + h // 2)))
+    quarter = jpeg(img.crop((120, 0, 120 + w // 2, h // 2)))
     (m,) = best(robust_store, quarter)
-    assert (m.entry.key, m.kind) == ("k5", "altered_copy")
+    assert (m.entry.key, m.kind) == ("k1", "altered_copy")
     monkeypatch.setattr(robust_search, "CANDIDATE_PAIRS", 6)  # as before: never verified
     assert best(robust_store, quarter) == []

@@ -194,20 +194,36 @@ def _fit(cand: Candidate, query: Features, min_inliers: int) -> tuple[Fit, bool]
     if screen and _consensus(src, dst, known, PREFILTER_PX) < min_inliers:
         return None
     fit = _similarity(src, dst, known, min_inliers)
-    if fit is not None and min_inliers <= fit[1] < SURE_INLIERS and len(src) >= PERSPECTIVE_PAIRS:
+    held = fit is not None and fit[1] >= min_inliers
+    if fit is not None and held and fit[1] < SURE_INLIERS and len(src) >= PERSPECTIVE_PAIRS:
         # a photo of a screen or a print, taken off axis: a homography, held to more inliers
         # (not tried where no similarity holds at all: that is chance, and RANSAC on it costly)
-        h, inl = cv2.findHomography(src, dst, cv2.RANSAC, 4.0, maxIters=400, confidence=0.995)
-        if h is not None and _plausible(np.asarray(h, np.float64), cand.size):
-            seen = _counted(h, inl, known, dst)
-            if seen is not None and seen[1] >= max(PERSPECTIVE_INLIERS, fit[1]):
-                return seen, False
+        seen = _perspective(src, dst, known, cand.size, fit[1])
+        if seen is not None:
+            return seen, False
     if (fit is None or fit[1] < SURE_INLIERS) and len(src) >= AFFINE_INLIERS:
         stretched = _stretched(src, dst, known)
         least = max(AFFINE_INLIERS, (0 if fit is None else fit[1]) + AFFINE_GAIN)
         if stretched is not None and stretched[1] >= least:
-            return stretched, True
+            # where no similarity held but an affine does, the picture may be off axis too
+            # (and through a curved lens): a homography, if it explains more
+            seen = None
+            if not held and len(src) >= PERSPECTIVE_PAIRS:
+                seen = _perspective(src, dst, known, cand.size, stretched[1])
+            return (seen, False) if seen is not None else (stretched, True)
     return None if fit is None else (fit, False)
+
+
+def _perspective(src: npt.NDArray[np.float32], dst: npt.NDArray[np.float32],
+                 known: npt.NDArray[np.int64], size: tuple[int, int], least: int
+                 ) -> Fit | None:  # fmt: skip
+    """A homography known -> query that a photo of a flat picture could make, explaining at
+    least PERSPECTIVE_INLIERS pairs and ``least``; or None."""
+    h, inl = cv2.findHomography(src, dst, cv2.RANSAC, 4.0, maxIters=400, confidence=0.995)
+    if h is None or not _plausible(np.asarray(h, np.float64), size):
+        return None
+    seen = _counted(h, inl, known, dst)
+    return seen if seen is not None and seen[1] >= max(PERSPECTIVE_INLIERS, least) else None
 
 
 def _stretched(src: npt.NDArray[np.float32], dst: npt.NDArray[np.float32],
