@@ -23,6 +23,7 @@ from vigil.errors import VigilError
 __all__ = ["app", "main"]
 
 app = typer.Typer(
+    rich_markup_mode=None,
     name="vigil",
     help="Find known material and its altered copies by hash: hash files, keep lists, match; "
     "inspect what files say about how they were made.",

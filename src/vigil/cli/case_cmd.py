@@ -13,7 +13,7 @@ from vigil.cli.context import State, emit_json, err_console, out_console
 
 __all__ = ["app"]
 
-app = typer.Typer(help="Triage cases: the queue, one case, exports, filing.")
+app = typer.Typer(rich_markup_mode=None, help="Triage cases: the queue, one case, exports, filing.")
 FORMATS = ("vics", "csv", "json")
 
 

@@ -11,7 +11,9 @@ from vigil.cli.context import State, emit_json, out_console
 
 __all__ = ["app"]
 
-app = typer.Typer(help="Exchanges: lists kept current from NCMEC hash sharing and others.")
+app = typer.Typer(
+    rich_markup_mode=None, help="Exchanges: lists kept current from NCMEC hash sharing and others."
+)
 
 
 def _settings(pairs: list[str]) -> dict[str, Any]:

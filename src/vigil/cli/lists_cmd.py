@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 __all__ = ["app"]
 
 app = typer.Typer(
+    rich_markup_mode=None,
     help="Hash lists (HMA calls them banks): create, fill, import, export, delete.",
     no_args_is_help=True,
 )

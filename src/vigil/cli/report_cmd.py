@@ -18,7 +18,9 @@ if TYPE_CHECKING:
 
 __all__ = ["app"]
 
-app = typer.Typer(help="CyberTipline reports: check, write as XML, queue and send.")
+app = typer.Typer(
+    rich_markup_mode=None, help="CyberTipline reports: check, write as XML, queue and send."
+)
 
 
 def _reports(paths: list[Path]) -> Iterator[tuple[str, Report | Exception]]:

@@ -11,7 +11,7 @@ from vigil.cli.context import State, emit_json, out_console
 
 __all__ = ["app"]
 
-app = typer.Typer(help="Review console accounts: add, list, disable.")
+app = typer.Typer(rich_markup_mode=None, help="Review console accounts: add, list, disable.")
 
 
 @app.command("add")

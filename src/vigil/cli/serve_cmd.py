@@ -21,8 +21,12 @@ __all__ = ["content_app", "keys_app", "serve_command"]
 
 GRACE = 10  # seconds a stopping server waits for requests in flight
 
-keys_app = typer.Typer(help="API keys of the HTTP service (stored hashed; shown once).")
-content_app = typer.Typer(help="Uploads kept by list rules for review (sealed, expiring).")
+keys_app = typer.Typer(
+    rich_markup_mode=None, help="API keys of the HTTP service (stored hashed; shown once)."
+)
+content_app = typer.Typer(
+    rich_markup_mode=None, help="Uploads kept by list rules for review (sealed, expiring)."
+)
 
 
 def serve_command(

@@ -14,7 +14,9 @@ from vigil.cli.context import emit_json, out_console
 
 __all__ = ["app"]
 
-app = typer.Typer(help="Vigil's web pages as files: the hashing page for any static host.")
+app = typer.Typer(
+    rich_markup_mode=None, help="Vigil's web pages as files: the hashing page for any static host."
+)
 
 # a copy has no server to send its headers: its policy travels in the page (frame-ancestors
 # cannot; a static host should send that one)
